@@ -1,0 +1,82 @@
+"""cnncourse: the helper library behind the course "CNNs for biomedical image analysis".
+
+Importing the package is cheap (no TensorFlow). A notebook starts with::
+
+    import cnncourse
+    cnncourse.setup()
+
+Submodules are imported where they are used, e.g. ``from cnncourse import checks``.
+"""
+from __future__ import annotations
+
+import platform
+import random
+from dataclasses import dataclass
+
+from cnncourse import config
+
+__version__ = "0.1.0"
+__all__ = ["setup", "Setup", "config", "__version__"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What :func:`setup` chose: the seed, the mode, the device and the library versions."""
+
+    seed: int
+    mode: str
+    device: str
+    versions: dict
+
+    def __str__(self) -> str:
+        why = "CNNCOURSE_FAST=1: small data, few epochs" if self.mode == "fast" else "default"
+        vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
+        return (f"cnncourse {__version__} | device: {self.device} | mode: {self.mode} ({why}) | "
+                f"seed {self.seed} | {vers}")
+
+
+def setup(seed: int | None = None, *, mixed_precision: bool = False, deterministic: bool = True,
+          verbose: bool = True) -> Setup:
+    """Prepare a notebook: seeds, quiet TensorFlow, device configuration, one summary line.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Seed for Python's ``random``, NumPy's global generator and Keras (hence TensorFlow).
+        Defaults to ``CNNCOURSE_SEED`` (0).
+    mixed_precision : bool
+        Use ``mixed_float16`` (only worthwhile on a GPU with tensor cores).
+    deterministic : bool
+        Turn on TensorFlow's deterministic ops on a CPU, where they cost little. On a GPU they can
+        be slow or unsupported for some ops, so they are left off there.
+    verbose : bool
+        Print the one-line summary (device, mode, versions).
+
+    Returns
+    -------
+    Setup
+        The choices made; ``str()`` of it is the printed line.
+    """
+    import numpy as np
+
+    from cnncourse import device
+
+    seed = config.SEED if seed is None else int(seed)
+    keras = device.import_keras()
+    device.configure(mixed_precision=mixed_precision)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    versions = {"Python": platform.python_version(), "NumPy": np.__version__}
+    if device.backend() == "tensorflow":
+        tf = device.import_tensorflow()
+        versions["TensorFlow"] = tf.__version__
+        if deterministic and not device.gpu_names():
+            tf.config.experimental.enable_op_determinism()
+    else:
+        versions[device.backend()] = "backend"
+    versions["Keras"] = keras.__version__
+    info = Setup(seed=seed, mode=config.mode(), device=device.describe(), versions=versions)
+    if verbose:
+        print(info)
+    return info

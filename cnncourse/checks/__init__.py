@@ -1,0 +1,337 @@
+"""Exercise checks that teach.
+
+A lesson's check cell hands the learner's answer to a checker and keeps what it gets back::
+
+    to_unit_range = checks.welcome.to_unit_range(to_unit_range)
+
+The checker runs the answer on several cases against a reference and prints one line:
+
+* ``✅ to_unit_range: correct on 4 cases.``: the learner's function is handed back;
+* ``❌ to_unit_range: wrong for image=array([[0, 255]]): ... Likely mistake: ...``: the most
+  likely mistake is named (found by comparing the answer with plausible wrong answers), and the
+  reference implementation is handed back so that the rest of the notebook still runs;
+* ``⏳ to_unit_range: not done yet (the stub still raises NotImplementedError) ...``: an untouched
+  exercise does not raise, the reference is handed back and the notebook goes on.
+
+Topic checkers live in submodules (``cnncourse.checks.welcome``, ...) and are built from
+:func:`check_function` and :func:`check_value`, with :class:`Mistake` describing the likely mistakes.
+Every verdict is recorded; a solution notebook ends with :func:`assert_all_passed` (inside nbgrader's
+``### BEGIN HIDDEN TESTS`` markers, so lessons do not carry it).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
+    "evaluate_value", "compare", "assert_all_passed", "history", "reset",
+]
+
+PASSED, FAILED, NOT_DONE, ERROR = "passed", "failed", "not done", "error"
+_SYMBOL = {PASSED: "✅", FAILED: "❌", NOT_DONE: "⏳", ERROR: "💥"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input to try: positional ``args`` and keyword ``kwargs``, shown as ``label`` if given."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    label: str | None = None
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A likely mistake and the explanation to print when the learner seems to have made it.
+
+    Give either ``wrong`` (for a function exercise: a plausible wrong implementation taking the
+    same arguments; for a value exercise: a plausible wrong value) or ``when`` (a predicate
+    ``when(got, expected, case) -> bool``). The first mistake that matches the learner's output on
+    the first failing case is reported.
+    """
+
+    message: str
+    wrong: Any = None
+    when: Callable[[Any, Any, Case], bool] | None = None
+
+    def matches(self, got, expected, case: Case | None) -> bool:
+        try:
+            if self.when is not None:
+                return bool(self.when(got, expected, case))
+            if callable(self.wrong) and case is not None:
+                return compare(got, self.wrong(*_copy(case.args), **_copy(case.kwargs)))[0]
+            if self.wrong is not None:
+                return compare(got, self.wrong)[0]
+        except Exception:  # a mistake model that cannot run on this input does not match
+            return False
+        return False
+
+
+@dataclass
+class Result:
+    """A checker's verdict: ``status`` is one of "passed", "failed", "not done", "error"."""
+
+    name: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def __str__(self) -> str:
+        return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+
+
+_HISTORY: list[Result] = []
+
+
+def history() -> list[Result]:
+    """Verdicts recorded since the kernel started (or since :func:`reset`), oldest first."""
+    return list(_HISTORY)
+
+
+def reset() -> None:
+    """Forget recorded verdicts."""
+    _HISTORY.clear()
+
+
+def assert_all_passed() -> None:
+    """Raise ``AssertionError`` naming every checked exercise that never passed.
+
+    Solution notebooks call this at the end, so a broken solution or checker fails the tests.
+    (Verdicts on deliberately wrong answers shown as demonstrations do not matter once the real
+    answer has passed.)
+    """
+    names = list(dict.fromkeys(r.name for r in _HISTORY))
+    if not names:
+        raise AssertionError("no exercise was checked in this notebook")
+    passed = {r.name for r in _HISTORY if r.passed}
+    bad = [str([r for r in _HISTORY if r.name == n][-1]) for n in names if n not in passed]
+    if bad:
+        raise AssertionError("exercises not passing:\n" + "\n".join(bad))
+    print(f"All {len(names)} checked exercises pass.")
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+
+
+def compare(got, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> tuple[bool, str]:
+    """Compare an answer with the expected value; return ``(equal, explanation)``.
+
+    Numbers and arrays are compared with a tolerance (``rtol``, ``atol``) after checking type
+    and shape; tuples, lists and dicts element by element; anything else with ``==``.
+    """
+    if got is None and expected is not None:
+        return False, "got None: did the function forget to `return` its result?"
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return False, f"expected a dict with keys {sorted(expected)}, got {_short(got)}"
+        for key in expected:
+            ok, why = compare(got[key], expected[key], rtol=rtol, atol=atol)
+            if not ok:
+                return False, f"[{key!r}]: {why}"
+        return True, ""
+    if isinstance(expected, (tuple, list)) and not _is_numeric_sequence(expected):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return False, f"expected a sequence of {len(expected)} items, got {_short(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            ok, why = compare(g, e, rtol=rtol, atol=atol)
+            if not ok:
+                return False, f"item {i}: {why}"
+        return True, ""
+    if _is_number_like(expected):
+        if isinstance(got, str) or got is Ellipsis:
+            return False, f"expected a number or array, got {_short(got)}"
+        try:
+            g = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return False, f"expected a number or array, got {type(got).__name__}"
+        e = np.asarray(expected, dtype=float)
+        if g.shape != e.shape:
+            return False, f"shape {g.shape}, expected {e.shape}"
+        if not np.all(np.isfinite(g) == np.isfinite(e)):
+            return False, f"got {_short(got)} with nan/inf where {_short(expected)} is finite"
+        if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
+            err = np.max(np.abs(g - e)) if g.size else 0.0
+            return False, f"got {_short(got)}, expected {_short(expected)} (max abs error {err:.3g})"
+        return True, ""
+    if got == expected:
+        return True, ""
+    return False, f"got {_short(got)}, expected {_short(expected)}"
+
+
+def _is_number_like(x) -> bool:
+    return isinstance(x, (int, float, complex, np.number, np.ndarray, bool, np.bool_)) or (
+        isinstance(x, (list, tuple)) and _is_numeric_sequence(x))
+
+
+def _is_numeric_sequence(x) -> bool:
+    try:
+        return np.asarray(x).dtype.kind in "biufc"
+    except (ValueError, TypeError):
+        return False
+
+
+def _short(x, limit: int = 80) -> str:
+    if isinstance(x, np.ndarray) and x.size > 12:
+        return f"array of shape {x.shape}, dtype {x.dtype}"
+    text = repr(x)
+    if isinstance(x, np.ndarray):
+        text = np.array2string(x, precision=4, separator=", ", threshold=12)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _copy(x):
+    return copy.deepcopy(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts
+
+
+_GENERIC_MISTAKES = (
+    Mistake("the result has the right values transposed (rows and columns swapped).",
+            when=lambda g, e, c: _arrays(g, e) and np.ndim(e) == 2 and np.shape(e)[0] != 1
+            and np.shape(g) == np.shape(e)[::-1] and np.allclose(np.transpose(g), e)),
+    Mistake("the result has the right size but the wrong sign.",
+            when=lambda g, e, c: _arrays(g, e) and np.shape(g) == np.shape(e)
+            and np.any(np.asarray(e) != 0) and np.allclose(g, -np.asarray(e))),
+)
+
+
+def _arrays(g, e) -> bool:
+    try:
+        np.asarray(g, dtype=float), np.asarray(e, dtype=float)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _record(result: Result, verbose: bool) -> Result:
+    _HISTORY.append(result)
+    if verbose:
+        print(result)
+    return result
+
+
+def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, name: str | None = None,
+                      mistakes: Sequence[Mistake] = (), hint: str = "", rtol: float = 1e-6,
+                      atol: float = 1e-8, compare_with: Callable | None = None,
+                      verbose: bool = True) -> Result:
+    """Run ``fn`` and ``reference`` on every case and return the verdict (also printed and recorded).
+
+    Parameters
+    ----------
+    fn, reference : callable
+        The learner's answer and the correct implementation.
+    cases : sequence of Case, tuple or dict
+        Inputs; a tuple is positional arguments, a dict keyword arguments. Each call gets a deep
+        copy, so an answer that modifies its input cannot spoil later cases.
+    name : str
+        Name shown in the verdict (default: the reference's ``__name__``).
+    mistakes : sequence of Mistake
+        Likely mistakes, tried in order on the first failing case.
+    hint : str
+        Printed when the answer is wrong and no listed mistake matches.
+    rtol, atol : float
+        Tolerance for numbers and arrays.
+    compare_with : callable, optional
+        ``compare_with(got, expected) -> (ok, explanation)`` replacing :func:`compare`.
+    """
+    name = name or getattr(reference, "__name__", "exercise")
+    cmp = compare_with or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
+    cases = [_as_case(c) for c in cases]
+    for case in cases:
+        expected = reference(*_copy(case.args), **_copy(case.kwargs))
+        try:
+            got = fn(*_copy(case.args), **_copy(case.kwargs))
+        except NotImplementedError:
+            return _record(Result(name, NOT_DONE, "not done yet (the stub still raises "
+                                  "NotImplementedError). Using the reference implementation so "
+                                  "the notebook can go on."), verbose)
+        except Exception as exc:  # the learner's code crashed: say where and go on
+            return _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for input "
+                                  f"({case.describe()}). Fix it and run the cell again; using the "
+                                  "reference implementation meanwhile."), verbose)
+        if got is Ellipsis:
+            return _record(Result(name, NOT_DONE, "not done yet (the function returns `...`). "
+                                  "Using the reference implementation."), verbose)
+        ok, why = cmp(got, expected)
+        if not ok:
+            explanation = _explain(got, expected, case, mistakes, hint)
+            return _record(Result(name, FAILED, f"wrong for input ({case.describe()}): {why}."
+                                  f"{explanation} Using the reference implementation for the "
+                                  "rest of the notebook."), verbose)
+    return _record(Result(name, PASSED, f"correct on {len(cases)} cases."), verbose)
+
+
+def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs) -> Callable:
+    """Check ``fn`` like :func:`evaluate_function`; return ``fn`` if it passed, else ``reference``."""
+    result = evaluate_function(fn, reference, cases, **kwargs)
+    return fn if result.passed else reference
+
+
+def evaluate_value(value, expected, *, name: str, mistakes: Sequence[Mistake] = (), hint: str = "",
+                   rtol: float = 1e-6, atol: float = 1e-8, verbose: bool = True) -> Result:
+    """Compare a value the learner computed with the expected one (printed and recorded)."""
+    if value is Ellipsis:
+        return _record(Result(name, NOT_DONE, "not done yet (still `...`). Using the correct "
+                              "value so the notebook can go on."), verbose)
+    ok, why = compare(value, expected, rtol=rtol, atol=atol)
+    if ok:
+        return _record(Result(name, PASSED, f"correct ({_short(value)})."), verbose)
+    explanation = _explain(value, expected, None, mistakes, hint)
+    return _record(Result(name, FAILED, f"{why}.{explanation} Using the correct value for the "
+                          "rest of the notebook."), verbose)
+
+
+def check_value(value, expected, **kwargs):
+    """Check a value like :func:`evaluate_value`; return ``value`` if right, else ``expected``."""
+    return value if evaluate_value(value, expected, **kwargs).passed else expected
+
+
+def _as_case(case) -> Case:
+    if isinstance(case, Case):
+        return case
+    if isinstance(case, dict):
+        return Case(kwargs=case)
+    if isinstance(case, tuple):
+        return Case(args=case)
+    return Case(args=(case,))
+
+
+def _explain(got, expected, case, mistakes, hint) -> str:
+    for mistake in list(mistakes) + list(_GENERIC_MISTAKES):
+        if mistake.matches(got, expected, case):
+            return f" Likely mistake: {mistake.message}"
+    if isinstance(got, float) and math.isnan(got):
+        return " The answer is NaN: look for 0/0, log(0) or an overflow."
+    return f" Hint: {hint}" if hint else ""
+
+
+def __getattr__(name: str):
+    """Topic checkers load on first use: ``checks.welcome`` imports ``cnncourse.checks.welcome``."""
+    import importlib
+
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            raise AttributeError(f"cnncourse.checks has no checker module {name!r}") from None
+        raise

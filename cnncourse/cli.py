@@ -1,0 +1,135 @@
+"""The ``cnncourse`` command: ``lessons build``, ``doctor``, ``run``, ``bench``."""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import platform
+import sys
+from pathlib import Path
+
+from cnncourse import config
+
+
+def _lessons(args) -> int:
+    from cnncourse import lessons
+
+    report = lessons.build(check=args.check)
+    for path in report.stripped:
+        print(f"stripped outputs from {path}")
+    for path in report.written:
+        print(f"wrote {path}")
+    if args.check:
+        if report.stale:
+            print("lessons/ is not in sync with solutions/:", file=sys.stderr)
+            for line in report.stale:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print("lessons/ is in sync with solutions/")
+    elif not report.written:
+        print("lessons/ already up to date")
+    return 0
+
+
+def _widget_extension_installed() -> bool:
+    from jupyter_core.paths import jupyter_path
+
+    return any((Path(p) / "@jupyter-widgets" / "jupyterlab-manager" / "package.json").exists()
+               for p in jupyter_path("labextensions"))
+
+
+def _doctor(args) -> int:
+    problems = []
+
+    def line(label, value, ok=True, fix=""):
+        print(f"  {'ok ' if ok else 'BAD'}  {label:<28} {value}")
+        if not ok:
+            problems.append(f"{label}: {fix}")
+
+    print("cnncourse doctor")
+    py_ok = sys.version_info >= (3, 10)
+    line("Python", platform.python_version(), py_ok, "use Python 3.10 or newer")
+    for dist, minimum in [("tensorflow", None), ("keras", "3"), ("numpy", None), ("jupyterlab", "4"),
+                          ("ipywidgets", "8"), ("matplotlib", None), ("scikit-image", None),
+                          ("scikit-learn", None)]:
+        try:
+            version = md.version(dist)
+            ok = minimum is None or int(version.split(".")[0]) >= int(minimum)
+            line(dist, version, ok, f"needs {dist}>={minimum}: run `make install`")
+        except md.PackageNotFoundError:
+            line(dist, "not installed", False, "run `make install` (or pip install -e .)")
+    widgets = _widget_extension_installed()
+    line("JupyterLab widget extension", "installed" if widgets else "missing", widgets,
+         "sliders would show as text: pip install --force-reinstall jupyterlab_widgets "
+         "in the environment that runs `jupyter lab`")
+    try:
+        from cnncourse import device
+
+        line("device", device.describe())
+    except Exception as exc:  # TensorFlow itself broken
+        line("device", f"TensorFlow failed to start: {exc}", False, "reinstall tensorflow")
+    from cnncourse import data
+
+    bad = data.verify_all()
+    n = len(data.manifest()) if not any(name == data.MANIFEST for name, _ in bad) else 0
+    line("data files", f"{n - len(bad)}/{n} verified in {config.DATA_DIR}", not bad,
+         "; ".join(msg for _, msg in bad))
+    line("mode", f"{config.mode()} (CNNCOURSE_FAST={'1' if config.FAST else 'unset'})")
+    if problems:
+        print("\nProblems found:")
+        for p in problems:
+            print(f"  - {p}")
+        return 1
+    print("\nAll good: `make lab` to start the course.")
+    return 0
+
+
+def _run(args) -> int:
+    from cnncourse import runner
+
+    folder = config.LESSONS_DIR if args.lessons else config.SOLUTIONS_DIR
+    paths = [Path(p) for p in args.notebooks] or sorted(folder.glob("*.ipynb"))
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"no such notebook: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    results = runner.run(paths, timeout=args.timeout)
+    return 1 if any(r.error for r in results) else 0
+
+
+def _bench(args) -> int:
+    from cnncourse import bench
+
+    bench.run(args.name)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cnncourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("lessons", help="generate lessons/ from solutions/")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if lessons/ is stale")
+    p.set_defaults(func=_lessons)
+
+    p = sub.add_parser("doctor", help="check the environment, the widget extension and the data")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("run", help="execute notebooks headlessly with a timing table")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of solutions/)")
+    p.add_argument("--lessons", action="store_true", help="run lessons/ instead of solutions/")
+    p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    p.set_defaults(func=_run)
+
+    from cnncourse import bench
+
+    p = sub.add_parser("bench", help="speed benchmarks, printed as tables")
+    p.add_argument("name", help=f"one of: all, {', '.join(sorted(bench.BENCHMARKS)) or '(none yet)'}")
+    p.set_defaults(func=_bench)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

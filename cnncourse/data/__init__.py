@@ -1,0 +1,86 @@
+"""Course data: real images shipped in ``data/`` (verified against ``data/SHA256SUMS``) and
+deterministic synthetic generators.
+
+Every shipped file is listed in the manifest ``data/SHA256SUMS`` (``sha256sum`` format). Loaders get
+paths through :func:`path`, which verifies the checksum, so a missing or corrupted file gives a
+clear error naming it and saying how to restore it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from cnncourse import config
+
+MANIFEST = "SHA256SUMS"
+
+
+class DataFileError(FileNotFoundError):
+    """A shipped data file is missing, unlisted or does not match its checksum."""
+
+
+def _sha256(file: Path) -> str:
+    h = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(data_dir: Path | None = None) -> dict[str, str]:
+    """``{file name: sha256 hex digest}`` read from ``data/SHA256SUMS``."""
+    data_dir = Path(data_dir or config.DATA_DIR)
+    file = data_dir / MANIFEST
+    if not file.exists():
+        raise DataFileError(f"data manifest {file} is missing: restore it with "
+                            f"`git checkout -- data/{MANIFEST}` (or set CNNCOURSE_DATA to the "
+                            "folder holding the course data)")
+    entries = {}
+    for line in file.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            entries[name.lstrip("*")] = digest
+    return entries
+
+
+@functools.lru_cache(maxsize=None)
+def _verified(file: Path, digest: str, mtime: float) -> None:
+    if _sha256(file) != digest:
+        raise DataFileError(f"data file {file} is corrupted (SHA-256 differs from data/{MANIFEST}): "
+                            f"restore it with `git checkout -- data/{file.name}`")
+
+
+def path(name: str, data_dir: Path | None = None) -> Path:
+    """Path of the shipped data file ``name`` after checking it against the manifest.
+
+    Raises
+    ------
+    DataFileError
+        If ``name`` is not in the manifest, the file is missing, or its checksum differs.
+    """
+    data_dir = Path(data_dir or config.DATA_DIR)
+    entries = manifest(data_dir)
+    if name not in entries:
+        raise DataFileError(f"{name!r} is not a course data file; known files: {sorted(entries)}")
+    file = data_dir / name
+    if not file.exists():
+        raise DataFileError(f"data file {file} is missing: restore it with "
+                            f"`git checkout -- data/{name}` (or re-clone the course)")
+    _verified(file, entries[name], file.stat().st_mtime)
+    return file
+
+
+def verify_all(data_dir: Path | None = None) -> list[tuple[str, str]]:
+    """Check every file of the manifest; return ``[(name, problem)]`` (empty when all is well)."""
+    try:
+        entries = manifest(data_dir)
+    except DataFileError as exc:
+        return [(MANIFEST, str(exc))]
+    problems = []
+    for name in entries:
+        try:
+            path(name, data_dir)
+        except DataFileError as exc:
+            problems.append((name, str(exc)))
+    return problems

@@ -1,0 +1,121 @@
+"""The check mechanism: correct, wrong, unsolved and crashing answers."""
+import numpy as np
+import pytest
+
+from cnncourse import checks
+from cnncourse.checks import Case, Mistake
+
+
+@pytest.fixture(autouse=True)
+def _fresh_history():
+    checks.reset()
+    yield
+    checks.reset()
+
+
+def square(x):
+    return np.asarray(x, float) ** 2
+
+
+CASES = [Case((np.array([1.0, -2.0, 3.0]),)), (np.array([[0.5, 4.0]]),), {"x": 2.0}]
+MISTAKES = [Mistake("you doubled x instead of squaring it.", wrong=lambda x: 2 * np.asarray(x))]
+
+
+def stub(x):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def test_correct_answer_is_handed_back(capsys):
+    mine = lambda x: np.asarray(x) * np.asarray(x)  # noqa: E731
+    assert checks.check_function(mine, square, CASES, name="square") is mine
+    out = capsys.readouterr().out
+    assert "✅ square: correct on 3 cases" in out
+
+
+def test_wrong_answer_names_the_mistake_and_hands_back_reference(capsys):
+    doubled = lambda x: 2 * np.asarray(x)  # noqa: E731
+    assert checks.check_function(doubled, square, CASES, name="square", mistakes=MISTAKES) is square
+    out = capsys.readouterr().out
+    assert "❌ square: wrong for input" in out
+    assert "Likely mistake: you doubled x" in out
+    assert "reference implementation" in out
+
+
+def test_unknown_mistake_falls_back_to_hint():
+    cubed = lambda x: np.asarray(x) ** 3  # noqa: E731
+    result = checks.evaluate_function(cubed, square, CASES, name="square", mistakes=MISTAKES,
+                                      hint="multiply x by itself.", verbose=False)
+    assert result.status == "failed"
+    assert "Hint: multiply x by itself." in result.message
+
+
+def test_stub_reports_not_done_without_raising(capsys):
+    assert checks.check_function(stub, square, CASES, name="square") is square
+    assert "⏳ square: not done yet" in capsys.readouterr().out
+
+
+def test_crashing_answer_is_reported_with_its_input():
+    def broken(x):
+        return x.undefined_attribute
+
+    result = checks.evaluate_function(broken, square, CASES, name="square", verbose=False)
+    assert result.status == "error"
+    assert "AttributeError" in result.message and "1., -2., 3." in result.message
+
+
+def test_answer_that_modifies_its_input_does_not_spoil_later_cases():
+    def in_place(x):
+        x = np.asarray(x, float)
+        x **= 2
+        return x
+
+    assert checks.evaluate_function(in_place, square, CASES, verbose=False).passed
+
+
+def test_generic_mistakes_transposed_and_none():
+    ref = lambda: np.arange(6.0).reshape(2, 3)  # noqa: E731
+    r = checks.evaluate_function(lambda: ref().T, ref, [()], name="m", verbose=False)
+    assert "transposed" in r.message
+    r = checks.evaluate_function(lambda: None, ref, [()], name="m", verbose=False)
+    assert "forget to `return`" in r.message
+
+
+def test_value_checks(capsys):
+    assert checks.check_value(196608, 196608, name="weights") == 196608
+    assert checks.check_value(..., 196608, name="weights") == 196608
+    wrong = checks.evaluate_value(65536, 196608, name="weights", verbose=False,
+                                  mistakes=[Mistake("you forgot the 3 colour channels.", wrong=65536)])
+    assert wrong.status == "failed" and "3 colour channels" in wrong.message
+    out = capsys.readouterr().out
+    assert "✅ weights" in out and "⏳ weights: not done yet" in out
+
+
+def test_shape_mismatch_is_explained():
+    ok, why = checks.compare(np.zeros((3, 3)), np.zeros((5, 5)))
+    assert not ok and "shape (3, 3), expected (5, 5)" in why
+
+
+def test_assert_all_passed():
+    with pytest.raises(AssertionError, match="no exercise"):
+        checks.assert_all_passed()
+    checks.evaluate_function(stub, square, CASES, name="square", verbose=False)
+    with pytest.raises(AssertionError, match="square"):
+        checks.assert_all_passed()
+    checks.evaluate_function(square, square, CASES, name="square", verbose=False)
+    checks.assert_all_passed()
+
+
+def test_welcome_checker_explains_common_mistakes():
+    r = checks.evaluate_function(lambda im: im / 256, checks.welcome._to_unit_range,
+                                 checks.welcome._CASES, verbose=False,
+                                 mistakes=[])  # generic path works without mistakes too
+    assert r.status == "failed"
+    checks.welcome.to_unit_range(lambda im: im / 256)
+    assert "divided by 256" in checks.history()[-1].message
+    checks.welcome.to_unit_range(lambda im: im // 255)
+    assert "integer division" in checks.history()[-1].message
+
+
+def test_unknown_checker_module():
+    with pytest.raises(AttributeError, match="no checker module 'nonexistent'"):
+        checks.nonexistent  # noqa: B018

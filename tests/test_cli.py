@@ -1,0 +1,64 @@
+"""The `cnncourse` command: doctor, run, and data verification."""
+import hashlib
+
+import nbformat
+import pytest
+
+from cnncourse import config, data
+from cnncourse.cli import main
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "img.npz").write_bytes(b"real bytes")
+    digest = hashlib.sha256(b"real bytes").hexdigest()
+    (folder / "SHA256SUMS").write_text(f"{digest}  img.npz\n")
+    monkeypatch.setattr(config, "DATA_DIR", folder)
+    return folder
+
+
+def test_data_path_verifies_checksum(data_dir):
+    assert data.path("img.npz") == data_dir / "img.npz"
+    (data_dir / "img.npz").write_bytes(b"tampered!!")
+    with pytest.raises(data.DataFileError, match=r"img.npz is corrupted.*git checkout -- data/img.npz"):
+        data.path("img.npz")
+
+
+def test_data_path_missing_and_unknown(data_dir):
+    (data_dir / "img.npz").unlink()
+    with pytest.raises(data.DataFileError, match="img.npz is missing"):
+        data.path("img.npz")
+    with pytest.raises(data.DataFileError, match="'nope.npz' is not a course data file"):
+        data.path("nope.npz")
+
+
+def test_doctor_ok_then_fails_on_corrupt_data(data_dir, capsys):
+    assert main(["doctor"]) == 0
+    assert "All good" in capsys.readouterr().out
+    (data_dir / "img.npz").write_bytes(b"corrupted")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "BAD  data files" in out and "img.npz is corrupted" in out
+
+
+def test_doctor_on_the_shipped_data(capsys):
+    assert main(["doctor"]) == 0, capsys.readouterr().out
+
+
+def test_run_reports_failing_cell(tmp_path, capsys):
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), good)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                                   nbformat.v4.new_code_cell("1 / 0")]), bad)
+    assert main(["run", str(good)]) == 0
+    assert main(["run", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: code cell 2" in out and "ZeroDivisionError" in out
+    assert "total" in out
+
+
+def test_bench_unknown_name():
+    with pytest.raises(SystemExit, match="unknown benchmark 'nope'"):
+        main(["bench", "nope"])
