@@ -84,3 +84,25 @@ def verify_all(data_dir: Path | None = None) -> list[tuple[str, str]]:
         except DataFileError as exc:
             problems.append((name, str(exc)))
     return problems
+
+
+# Loaders and generators live in submodules and load on first use, e.g. ``data.load_nuclei()``.
+_LAZY = {
+    # real images shipped in data/ (cnncourse/data/real.py)
+    "load_nuclei": "real", "load_he": "real", "load_ct": "real", "ct_dicom_path": "real",
+    "load_retina": "real",
+    # synthetic 2D generators (cnncourse/data/synthetic2d.py)
+    "make_nuclei_2d": "synthetic2d", "make_mitosis_patches": "synthetic2d",
+    # synthetic 3D nuclei and their sparse form (cnncourse/data/synthetic3d.py)
+    "make_nuclei_3d": "synthetic3d", "to_sparse": "synthetic3d",
+    # pictures of the data (cnncourse/data/gallery.py)
+    "contact_sheet": "gallery",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
