@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: lab test install lessons run doctor bench clean
+.PHONY: lab test install browser lessons run doctor bench clean
+# JupyterLab refuses to run as root unless told (containers, CI).
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +19,23 @@ install: $(STAMP)
 
 ## JupyterLab on localhost (token-protected, as JupyterLab does by default), opened on the welcome lesson.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) lessons/00_welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) \
+		lessons/00_welcome.ipynb
 
 ## Unit tests, lessons-in-sync check, and every notebook in solutions/ and lessons/ under nbval (fast mode).
-test: $(STAMP)
+test: $(STAMP) browser
 	CNNCOURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
 		--nbval-lax --nbval-cell-timeout=600 --durations=15 $(PYTEST_ARGS)
+
+## Headless Chromium for tests/test_browser.py (Debian's package; installed when running as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	  else \
+	    echo "!!! chromium is not installed and cannot be (not root): tests/test_browser.py will be SKIPPED"; \
+	  fi; }
 
 ## Regenerate lessons/ from solutions/ (and strip any outputs saved in solutions/).
 lessons: $(STAMP)
