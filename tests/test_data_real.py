@@ -40,12 +40,62 @@ def test_nuclei_mask_agrees_with_image():
     assert np.mean(per_nucleus > np.median(outside)) > 0.95
 
 
-def test_loaders_return_fresh_copies():
-    image, labels = data.load_nuclei()
-    image[:] = 0
-    labels[:] = 0
-    image2, labels2 = data.load_nuclei()
-    assert image2.max() > 0 and labels2.max() == 125
+def test_he_is_rgb_histology():
+    image = data.load_he()
+    assert image.shape == (512, 512, 3) and image.dtype == np.uint8
+    r, g, b = image.reshape(-1, 3).astype(float).T
+    tissue = image.min(axis=2) < 200
+    assert 0.6 < tissue.mean() < 0.99  # mostly tissue, a little white background
+    assert (r[tissue.ravel()] > g[tissue.ravel()]).mean() > 0.9  # H&E: pink/purple, green lowest
+    assert (b[tissue.ravel()] > g[tissue.ravel()]).mean() > 0.9
+
+
+def test_ct_hounsfield_units_plausible():
+    hu, spacing_mm = data.load_ct()
+    assert hu.shape == (128, 128) and hu.dtype == np.int16
+    assert spacing_mm.shape == (2,) and spacing_mm.dtype == np.float64
+    np.testing.assert_allclose(spacing_mm, [0.661468, 0.661468])
+    assert -1100 <= hu.min() < -700  # lung / air
+    assert 700 < hu.max() <= 3000  # bone
+    soft = (hu > -100) & (hu < 100)  # fat edge, water, muscle
+    assert soft.mean() > 0.3
+
+
+def test_dicom_readable_and_equal_to_npz_hu():
+    pydicom = pytest.importorskip("pydicom")
+    ds = pydicom.dcmread(data.ct_dicom_path())
+    assert ds.Modality == "CT" and (ds.Rows, ds.Columns) == (128, 128)
+    hu_dicom = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    hu, spacing_mm = data.load_ct()
+    np.testing.assert_array_equal(hu, hu_dicom)
+    np.testing.assert_allclose(spacing_mm, [float(v) for v in ds.PixelSpacing])
+
+
+def test_retina_from_scikit_image_bundle():
+    image = data.load_retina()
+    assert image.shape == (1411, 1411, 3) and image.dtype == np.uint8
+    assert image[0, 0].max() < 30 and image[705, 705].mean() > 50  # black corner, lit fundus
+
+
+@pytest.mark.parametrize("load", [real.load_nuclei, real.load_he, real.load_ct, real.load_retina])
+def test_loaders_return_fresh_copies(load):
+    first = load()
+    first = first if isinstance(first, tuple) else (first,)
+    originals = [a.copy() for a in first]
+    for a in first:
+        a[...] = 0
+    again = load()
+    again = again if isinstance(again, tuple) else (again,)
+    for a, b in zip(again, originals):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_manifest_covers_every_shipped_file_and_all_verify():
+    shipped = {f.name for f in config.DATA_DIR.iterdir() if f.is_file() and f.name != data.MANIFEST}
+    assert shipped == set(data.manifest())
+    assert data.verify_all() == []
+    total = sum(f.stat().st_size for f in config.DATA_DIR.iterdir() if f.is_file())
+    assert total < 3_000_000
 
 
 def test_corrupted_file_names_it_and_says_how_to_restore(data_copy):
@@ -61,3 +111,35 @@ def test_missing_file_names_it_and_says_how_to_restore(data_copy):
     (data_copy / "nuclei.npz").unlink()
     with pytest.raises(data.DataFileError, match=r"nuclei\.npz is missing.*git checkout -- data/nuclei\.npz"):
         real.load_nuclei()
+
+
+def test_corrupted_dicom_path_errors(data_copy):
+    with open(data_copy / "CT_small.dcm", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(data.DataFileError, match=r"CT_small\.dcm.*git checkout -- data/CT_small\.dcm"):
+        real.ct_dicom_path()
+
+
+def test_unlisted_file_is_refused(data_copy):
+    lines = (data_copy / data.MANIFEST).read_text().splitlines()
+    (data_copy / data.MANIFEST).write_text("\n".join(l for l in lines if not l.endswith("he.npz")) + "\n")
+    with pytest.raises(data.DataFileError, match="'he.npz' is not a course data file"):
+        real.load_he()
+
+
+def test_npz_without_expected_arrays_errors(data_copy, monkeypatch):
+    np.savez_compressed(data_copy / "ct.npz", wrong=np.zeros(3))
+    monkeypatch.setattr(data, "_verified", lambda *args: None)  # pretend the checksum matched
+    with pytest.raises(data.DataFileError, match=r"ct\.npz lacks arrays \['hu', 'spacing_mm'\]"):
+        real.load_ct()
+
+
+def test_retina_checksum_and_missing_errors(monkeypatch, tmp_path):
+    monkeypatch.setattr(real, "_RETINA_SHA256", "0" * 64)
+    with pytest.raises(data.DataFileError, match=r"retina\.jpg is corrupted.*reinstall"):
+        real.load_retina()
+    import skimage
+
+    monkeypatch.setattr(skimage, "__file__", str(tmp_path / "skimage" / "__init__.py"))
+    with pytest.raises(data.DataFileError, match=r"retina\.jpg is missing.*scikit-image"):
+        real.load_retina()
