@@ -9,7 +9,9 @@ import time
 from typing import Callable, Sequence
 
 # name -> "module:function"; each function takes no argument and prints its table(s).
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "conv": "cnncourse.conv:bench",
+}
 
 
 def median_time(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:

@@ -1,0 +1,571 @@
+"""2D convolution in NumPy: the reference implementations behind notebook 05.
+
+Conventions are Keras/TensorFlow's (channels last):
+
+* an image batch ``x`` is ``(N, H, W, C)``, a single image ``(H, W, C)``;
+* conv weights ``w`` are ``(KH, KW, C_in, C_out)``;
+* "convolution" in deep learning is **cross-correlation**: the kernel is *not* flipped
+  (:func:`correlate2d`); the textbook convolution flips it (:func:`convolve2d`).
+
+The output size along one axis is ``(W - F + 2P) // S + 1`` (:func:`output_size`).
+
+Examples
+--------
+The talk's example: a 5x5 binary image and a 3x3 kernel give a 3x3 feature map.
+
+>>> image = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1],
+...                   [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]])
+>>> kernel = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+>>> correlate2d(image, kernel).astype(int).tolist()
+[[4, 3, 4], [2, 4, 3], [2, 3, 4]]
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "TALK_IMAGE", "TALK_KERNEL", "TALK_RESULT", "output_size", "same_padding", "correlate2d",
+    "convolve2d", "conv2d_loops", "conv2d", "im2col", "pool2d", "apply_kernel", "sobel",
+    "gaussian", "sharpen", "laplacian_of_gaussian", "box", "classic_kernels", "draw_conv_step",
+    "kernel_slider", "bench",
+]
+
+#: The talk's "simple example of 2D convolution": image, kernel and the convolved feature.
+TALK_IMAGE = np.array([[1, 1, 1, 0, 0],
+                       [0, 1, 1, 1, 0],
+                       [0, 0, 1, 1, 1],
+                       [0, 0, 1, 1, 0],
+                       [0, 1, 1, 0, 0]])
+TALK_KERNEL = np.array([[1, 0, 1],
+                        [0, 1, 0],
+                        [1, 0, 1]])
+TALK_RESULT = np.array([[4, 3, 4],
+                        [2, 4, 3],
+                        [2, 3, 4]])
+
+
+# --------------------------------------------------------------------------------------------
+# Sizes and padding
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything else is a named error."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
+
+
+def output_size(size: int, kernel_size: int, padding: int = 0, stride: int = 1) -> int:
+    """Number of positions a kernel takes along one axis: ``(W - F + 2P) // S + 1``.
+
+    Parameters
+    ----------
+    size : int
+        Input size ``W`` along the axis (height or width).
+    kernel_size : int
+        Kernel size ``F``.
+    padding : int
+        Zeros added on *each* side, ``P``.
+    stride : int
+        Step between positions, ``S``. When ``W - F + 2P`` is not a multiple of ``S`` the last
+        incomplete step is dropped (floor), as in TensorFlow, Keras and PyTorch.
+
+    Examples
+    --------
+    >>> output_size(5, 3)            # the talk's 5x5 image, 3x3 kernel
+    3
+    >>> output_size(227, 11, 0, 4)   # AlexNet's first layer
+    55
+    """
+    for name, v in (("size", size), ("kernel_size", kernel_size), ("padding", padding),
+                    ("stride", stride)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"{name}: expected an int, got {v!r}")
+    if size < 1 or kernel_size < 1 or padding < 0 or stride < 1:
+        raise ValueError(f"expected size >= 1, kernel_size >= 1, padding >= 0, stride >= 1; got "
+                         f"size={size}, kernel_size={kernel_size}, padding={padding}, stride={stride}")
+    if kernel_size > size + 2 * padding:
+        raise ValueError(f"kernel_size: {kernel_size} is larger than the padded input "
+                         f"({size} + 2*{padding} = {size + 2 * padding})")
+    return int((size - kernel_size + 2 * padding) // stride + 1)
+
+
+def same_padding(size: int, kernel_size: int, stride: int = 1) -> tuple[int, int]:
+    """Zeros ``(before, after)`` that TensorFlow's ``padding="SAME"`` adds along one axis.
+
+    The output then has ``ceil(size / stride)`` positions; an odd total puts the extra zero
+    *after* (so ``"same"`` with an even kernel or a stride is not symmetric).
+
+    Examples
+    --------
+    >>> same_padding(5, 3)
+    (1, 1)
+    >>> same_padding(6, 3, stride=2)
+    (0, 1)
+    """
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel_size - size, 0)
+    return total // 2, total - total // 2
+
+
+def _resolve_padding(padding, h, w, kh, kw, sh, sw) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``padding`` as ``((top, bottom), (left, right))``."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0), (0, 0)
+        if mode == "same":
+            return same_padding(h, kh, sh), same_padding(w, kw, sw)
+        raise ValueError(f"padding: expected 'valid', 'same', an int or ((top, bottom), "
+                         f"(left, right)), got {padding!r}")
+    if (isinstance(padding, (tuple, list)) and len(padding) == 2
+            and all(isinstance(p, (tuple, list)) for p in padding)):
+        (pt, pb), (pl, pr) = _pair(tuple(padding[0]), "padding"), _pair(tuple(padding[1]), "padding")
+    else:
+        ph, pw = _pair(padding, "padding")
+        pt, pb, pl, pr = ph, ph, pw, pw
+    if min(pt, pb, pl, pr) < 0:
+        raise ValueError(f"padding: expected non-negative amounts, got {padding!r}")
+    return (pt, pb), (pl, pr)
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution
+
+
+def _as_2d(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected a 2D array (H, W), got shape {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    return a
+
+
+def correlate2d(image, kernel) -> np.ndarray:
+    """'Valid' 2D cross-correlation of one channel, written as plain loops.
+
+    ``out[i, j] = sum_{u, v} image[i + u, j + v] * kernel[u, v]``: the kernel slides over the
+    image *without* being flipped. This is what CNN layers (and ``tf.nn.conv2d``) compute.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+    kernel : ndarray, shape (KH, KW), KH <= H and KW <= W
+
+    Returns
+    -------
+    ndarray, shape (H - KH + 1, W - KW + 1), float64
+    """
+    image, kernel = _as_2d(image, "image"), _as_2d(kernel, "kernel")
+    kh, kw = kernel.shape
+    if kh > image.shape[0] or kw > image.shape[1]:
+        raise ValueError(f"kernel: shape {kernel.shape} is larger than the image {image.shape}")
+    ho, wo = image.shape[0] - kh + 1, image.shape[1] - kw + 1
+    out = np.zeros((ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
+    return out
+
+
+def convolve2d(image, kernel) -> np.ndarray:
+    """'Valid' 2D *convolution* in the mathematical sense: cross-correlation with the kernel
+    rotated by 180 degrees (``kernel[::-1, ::-1]``). Same shapes as :func:`correlate2d`."""
+    kernel = _as_2d(kernel, "kernel")
+    return correlate2d(image, kernel[::-1, ::-1])
+
+
+def _check_conv_inputs(x, w):
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x: expected shape (H, W, C_in) or (N, H, W, C_in), got {x.shape}")
+    if w.ndim != 4:
+        raise ValueError(f"w: expected shape (KH, KW, C_in, C_out), got {w.shape}")
+    for name, a in (("x", x), ("w", w)):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    if x.shape[-1] != w.shape[2]:
+        raise ValueError(f"w: expected C_in = {x.shape[-1]} (the last axis of x) in w.shape[2], got "
+                         f"w.shape = {w.shape}; weights are laid out (KH, KW, C_in, C_out)")
+    return x, w
+
+
+def _prepare(x, w, stride, padding):
+    x, w = _check_conv_inputs(x, w)
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    sh, sw = _pair(stride, "stride")
+    if sh < 1 or sw < 1:
+        raise ValueError(f"stride: expected >= 1, got {stride!r}")
+    kh, kw = w.shape[:2]
+    (pt, pb), (pl, pr) = _resolve_padding(padding, x.shape[1], x.shape[2], kh, kw, sh, sw)
+    if kh > x.shape[1] + pt + pb or kw > x.shape[2] + pl + pr:
+        raise ValueError(f"w: kernel {kh}x{kw} is larger than the padded input "
+                         f"{x.shape[1] + pt + pb}x{x.shape[2] + pl + pr}")
+    dtype = np.result_type(x.dtype, w.dtype, np.float32)
+    xp = np.pad(x.astype(dtype, copy=False), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    return xp, w.astype(dtype, copy=False), (sh, sw), single
+
+
+def conv2d_loops(x, w, *, stride=1, padding=0) -> np.ndarray:
+    """Multi-channel 2D convolution layer (cross-correlation), with explicit loops over the output
+    positions: slow, but every index is visible. Same arguments and result as :func:`conv2d`."""
+    xp, w, (sh, sw), single = _prepare(x, w, stride, padding)
+    kh, kw, _, cout = w.shape
+    n, hp, wp, _ = xp.shape
+    ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    out = np.zeros((n, ho, wo, cout), dtype=xp.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :]        # (N, KH, KW, C_in)
+            out[:, i, j, :] = np.tensordot(patch, w, axes=([1, 2, 3], [0, 1, 2]))  # (N, C_out)
+    return out[0] if single else out
+
+
+def im2col(x, kernel_size, stride=1) -> np.ndarray:
+    """Every kernel-sized patch of ``x`` as one row ("image to columns").
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C) (already padded)
+    kernel_size, stride : int or (int, int)
+
+    Returns
+    -------
+    ndarray, shape (N, H_out, W_out, KH * KW * C)
+        Row ``[n, i, j]`` is ``x[n, i*S:i*S+KH, j*S:j*S+KW, :]`` flattened in (KH, KW, C) order,
+        so ``im2col(x) @ w.reshape(-1, C_out)`` is the convolution.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"x: expected shape (N, H, W, C), got {x.shape}")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    win = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N, Ho, Wo, C, KH, KW)
+    win = win.transpose(0, 1, 2, 4, 5, 3)                               # (N, Ho, Wo, KH, KW, C)
+    return win.reshape(*win.shape[:3], -1)
+
+
+def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
+    """Multi-channel 2D convolution layer (cross-correlation, as ``tf.nn.conv2d``), vectorised
+    with im2col: one matrix product instead of loops.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W, C_in) or (N, H, W, C_in)
+        Channels last.
+    w : ndarray, shape (KH, KW, C_in, C_out)
+    b : ndarray, shape (C_out,), optional
+        Bias added to every output position.
+    stride : int or (int, int)
+    padding : int, (int, int), ((top, bottom), (left, right)), "valid" or "same"
+        Zeros around the input. ``"same"`` follows TensorFlow (output ``ceil(H / S)``).
+
+    Returns
+    -------
+    ndarray, shape (H_out, W_out, C_out) or (N, H_out, W_out, C_out)
+        float32 when ``x`` and ``w`` are float32 (or smaller), else float64;
+        ``H_out = (H - KH + P_top + P_bottom) // S + 1``.
+
+    Examples
+    --------
+    >>> x = np.ones((4, 4, 2)); w = np.ones((3, 3, 2, 1))
+    >>> conv2d(x, w, padding="same")[..., 0]
+    array([[ 8., 12., 12.,  8.],
+           [12., 18., 18., 12.],
+           [12., 18., 18., 12.],
+           [ 8., 12., 12.,  8.]])
+    """
+    xp, w, (sh, sw), single = _prepare(x, w, stride, padding)
+    kh, kw, _, cout = w.shape
+    cols = im2col(xp, (kh, kw), (sh, sw))                   # (N, Ho, Wo, KH*KW*C_in)
+    out = cols @ w.reshape(-1, cout)                        # (N, Ho, Wo, C_out)
+    if b is not None:
+        b = np.asarray(b)
+        if b.shape != (cout,):
+            raise ValueError(f"b: expected shape ({cout},) (one bias per output channel), got {b.shape}")
+        out = out + b
+    return out[0] if single else out
+
+
+def pool2d(x, size=2, stride=None, mode: str = "max") -> np.ndarray:
+    """Max or average pooling over ``size`` windows of each channel separately ('valid': windows
+    that do not fit are dropped, as Keras' ``MaxPooling2D`` does).
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W, C) or (N, H, W, C)
+    size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``size`` (non-overlapping windows).
+    mode : {"max", "avg"}
+
+    Returns
+    -------
+    ndarray, shape (H_out, W_out, C) or (N, H_out, W_out, C), ``H_out = (H - size) // stride + 1``
+    """
+    x = np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x: expected shape (H, W, C) or (N, H, W, C), got {x.shape}")
+    if mode not in ("max", "avg"):
+        raise ValueError(f"mode: expected 'max' or 'avg', got {mode!r}")
+    ph, pw = _pair(size, "size")
+    sh, sw = _pair(size if stride is None else stride, "stride")
+    if ph < 1 or pw < 1 or sh < 1 or sw < 1:
+        raise ValueError(f"size and stride: expected >= 1, got size={size!r}, stride={stride!r}")
+    if ph > x.shape[-3] or pw > x.shape[-2]:
+        raise ValueError(f"size: window {ph}x{pw} is larger than the input {x.shape[-3]}x{x.shape[-2]}")
+    win = sliding_window_view(x, (ph, pw), axis=(-3, -2))[..., ::sh, ::sw, :, :, :]
+    return win.max(axis=(-2, -1)) if mode == "max" else win.mean(axis=(-2, -1))
+
+
+def apply_kernel(image, kernel, *, pad_mode: str = "reflect") -> np.ndarray:
+    """Filter a grey image with a 2D kernel (cross-correlation), output the same size.
+
+    The border is padded with ``np.pad(..., mode=pad_mode)`` ("reflect" avoids the dark frame
+    that zero padding gives), then :func:`conv2d` runs 'valid'.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+    kernel : ndarray, shape (KH, KW), odd sizes
+    pad_mode : str
+        Any ``np.pad`` mode: "reflect", "edge", "constant" (zeros), ...
+
+    Returns
+    -------
+    ndarray, shape (H, W), float64
+    """
+    image, kernel = _as_2d(image, "image"), _as_2d(kernel, "kernel")
+    kh, kw = kernel.shape
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel: expected odd sizes so the output is centred, got {kernel.shape}")
+    padded = np.pad(image.astype(np.float64), ((kh // 2,) * 2, (kw // 2,) * 2), mode=pad_mode)
+    return conv2d(padded[..., None], kernel.astype(np.float64)[:, :, None, None])[..., 0]
+
+
+# --------------------------------------------------------------------------------------------
+# Classic hand-made kernels
+
+
+def sobel(axis: str = "x") -> np.ndarray:
+    """Sobel kernel (3, 3): ``axis="x"`` responds to intensity rising to the right (vertical
+    edges), ``"y"`` to intensity rising downwards (horizontal edges)."""
+    kx = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    if axis == "x":
+        return kx
+    if axis == "y":
+        return kx.T.copy()
+    raise ValueError(f"axis: expected 'x' or 'y', got {axis!r}")
+
+
+def _radius(sigma: float, size: int | None) -> int:
+    if not sigma > 0:
+        raise ValueError(f"sigma: expected > 0, got {sigma!r}")
+    if size is None:
+        return max(1, int(math.ceil(3 * sigma)))
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size: expected an odd int >= 1, got {size!r}")
+    return size // 2
+
+
+def gaussian(sigma: float = 1.0, size: int | None = None) -> np.ndarray:
+    """Gaussian blur kernel, (size, size) summing to 1; ``size`` defaults to ``2*ceil(3 sigma)+1``."""
+    r = _radius(sigma, size)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    k = np.exp(-(xx ** 2 + yy ** 2) / (2.0 * sigma ** 2))
+    return k / k.sum()
+
+
+def laplacian_of_gaussian(sigma: float = 1.5, size: int | None = None) -> np.ndarray:
+    """Laplacian of Gaussian, (size, size), shifted to sum to 0 and scaled by ``sigma**2``
+    (so responses at different scales compare). Negated ("Mexican hat"): bright blobs of radius
+    about ``sigma * sqrt(2)`` give a strong *positive* response."""
+    r = _radius(sigma, size)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    q = (xx ** 2 + yy ** 2) / (2.0 * sigma ** 2)
+    k = (1.0 - q) * np.exp(-q)
+    k = k - k.mean()
+    return k / np.abs(k).sum() * 2.0
+
+
+def sharpen() -> np.ndarray:
+    """Sharpening kernel (3, 3): the image plus its negative Laplacian (weights sum to 1)."""
+    return np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
+
+
+def box(size: int = 3) -> np.ndarray:
+    """Mean filter (size, size) summing to 1."""
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size: expected an int >= 1, got {size!r}")
+    return np.full((size, size), 1.0 / size ** 2)
+
+
+def classic_kernels(sigma: float = 1.5) -> dict[str, np.ndarray]:
+    """The classic hand-made filters, by name: Sobel x / y, Gaussian blur, sharpen, LoG."""
+    return {"Sobel x (vertical edges)": sobel("x"), "Sobel y (horizontal edges)": sobel("y"),
+            f"Gaussian blur (sigma={sigma:g})": gaussian(sigma), "sharpen": sharpen(),
+            f"Laplacian of Gaussian (sigma={sigma:g})": laplacian_of_gaussian(sigma)}
+
+
+# --------------------------------------------------------------------------------------------
+# Sliding-kernel picture and widget
+
+
+def draw_conv_step(image=None, kernel=None, step: int = 0, *, fig=None):
+    """Draw one multiply-add of a 'valid' cross-correlation: the window on the image, the running
+    sum of products at that position, and the output map filled so far.
+
+    Parameters
+    ----------
+    image : ndarray (H, W), optional
+        Small image (default: the talk's 5x5 example).
+    kernel : ndarray (KH, KW), optional
+        Default: the talk's 3x3 kernel.
+    step : int
+        Index of the multiply-add, ``0 .. H_out * W_out * KH * KW - 1``: position
+        ``step // (KH*KW)`` in row-major order, term ``step % (KH*KW) + 1`` of that position's sum.
+    fig : matplotlib Figure, optional
+        Drawn into (cleared first); a new one otherwise.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    image = _as_2d(TALK_IMAGE if image is None else image, "image")
+    kernel = _as_2d(TALK_KERNEL if kernel is None else kernel, "kernel")
+    result = correlate2d(image, kernel)
+    ho, wo = result.shape
+    kh, kw = kernel.shape
+    n_terms = kh * kw
+    n_steps = ho * wo * n_terms
+    if not 0 <= int(step) < n_steps:
+        raise ValueError(f"step: expected 0 .. {n_steps - 1}, got {step!r}")
+    pos, term = divmod(int(step), n_terms)
+    i, j = divmod(pos, wo)
+    n_done = term + 1
+    window = image[i:i + kh, j:j + kw]
+    products = (window * kernel).ravel()
+    running = products[:n_done].sum()
+
+    if fig is None:
+        fig = plt.figure(figsize=(11, 3.6))
+    fig.clf()
+    ax_img, ax_txt, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1]})
+    fmt = (lambda v: f"{v:g}")
+    # image with the window and the kernel weights in small print
+    ax_img.imshow(image, cmap="Greys", vmin=min(image.min(), 0), vmax=max(image.max(), 1) * 2.5)
+    for (r, c), v in np.ndenumerate(image):
+        inside = i <= r < i + kh and j <= c < j + kw
+        if inside:
+            u, q = r - i, c - j
+            done = u * kw + q < n_done
+            ax_img.text(c, r + 0.05, fmt(v), ha="center", va="center", fontsize=13,
+                        fontweight="bold" if done else "normal")
+            ax_img.text(c + 0.3, r + 0.35, f"×{fmt(kernel[u, q])}", ha="center", va="center",
+                        fontsize=8, color="tab:red")
+        else:
+            ax_img.text(c, r, fmt(v), ha="center", va="center", fontsize=13, color="0.45")
+    ax_img.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, lw=2.5, ec="tab:red"))
+    ax_img.set_title(f"image, kernel at row {i}, column {j}")
+    ax_img.set_xticks([]), ax_img.set_yticks([])
+    # the running sum
+    ax_txt.axis("off")
+    lines = []
+    for t in range(n_terms):
+        u, q = divmod(t, kw)
+        if t < n_done:
+            lines.append(f"{fmt(window[u, q])} × {fmt(kernel[u, q])} = {fmt(products[t])}")
+    ax_txt.text(0.02, 0.98, "products so far:\n" + "\n".join(lines), va="top", ha="left",
+                family="monospace", fontsize=9, transform=ax_txt.transAxes)
+    ax_txt.text(0.02, 0.02, f"running sum = {fmt(running)}" + ("  (done)" if n_done == n_terms else ""),
+                va="bottom", ha="left", fontsize=12, color="tab:red", transform=ax_txt.transAxes)
+    ax_txt.set_title(f"term {n_done} of {n_terms}")
+    # the output map filled so far
+    shown = np.full((ho, wo), np.nan)
+    flat = shown.ravel()
+    flat[:pos] = result.ravel()[:pos]
+    ax_out.imshow(np.where(np.isnan(shown), 0, shown), cmap="Blues",
+                  vmin=min(result.min(), 0), vmax=max(result.max(), 1) * 1.6)
+    for (r, c), v in np.ndenumerate(result):
+        k = r * wo + c
+        if k < pos:
+            ax_out.text(c, r, fmt(v), ha="center", va="center", fontsize=14)
+        elif k == pos:
+            ax_out.text(c, r, fmt(running), ha="center", va="center", fontsize=14, color="tab:red",
+                        fontweight="bold")
+    ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="tab:red"))
+    ax_out.set_title(f"convolved feature ({ho}x{wo})")
+    ax_out.set_xticks([]), ax_out.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def kernel_slider(image=None, kernel=None):
+    """Widget: slide ``kernel`` over ``image`` one multiply-add at a time (slider or ▶ play)
+    and watch the running sum fill the output map. Defaults to the talk's 5x5 example.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Display it (it is the value of a notebook cell, or ``IPython.display.display(w)``).
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    image = _as_2d(TALK_IMAGE if image is None else image, "image")
+    kernel = _as_2d(TALK_KERNEL if kernel is None else kernel, "kernel")
+    if image.size > 15 * 15:
+        raise ValueError(f"image: expected a small image (at most 15x15 pixels) to draw the "
+                         f"numbers, got {image.shape}")
+    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise ValueError(f"kernel: shape {kernel.shape} is larger than the image {image.shape}")
+    ho, wo = image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1
+    last = ho * wo * kernel.size - 1
+    step = widgets.IntSlider(value=kernel.size - 1, min=0, max=last, description="step",
+                             continuous_update=False, layout=widgets.Layout(width="60%"))
+    play = widgets.Play(value=step.value, min=0, max=last, interval=400, description="play")
+    widgets.jslink((play, "value"), (step, "value"))
+
+    def show(step):
+        fig = draw_conv_step(image, kernel, step)
+        plt.show()
+        plt.close(fig)
+
+    out = widgets.interactive_output(show, {"step": step})
+    return widgets.VBox([widgets.HBox([play, step]), out])
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark (``cnncourse bench conv``)
+
+
+def bench() -> None:
+    """Loops vs im2col vs TensorFlow on one batch; printed as a table."""
+    from cnncourse.bench import median_time, print_table
+    from cnncourse.device import import_tensorflow
+
+    tf = import_tensorflow()
+    rng = np.random.default_rng(0)
+    rows = []
+    for n, size, cin, cout, k in [(1, 64, 3, 8, 3), (8, 64, 16, 32, 3), (8, 32, 3, 6, 5)]:
+        x = rng.standard_normal((n, size, size, cin)).astype(np.float32)
+        w = rng.standard_normal((k, k, cin, cout)).astype(np.float32)
+        t_loops = median_time(lambda: conv2d_loops(x, w), repeat=3)
+        t_vec = median_time(lambda: conv2d(x, w), repeat=3)
+        t_tf = median_time(lambda: tf.nn.conv2d(x, w, 1, "VALID").numpy(), repeat=3)
+        rows.append({"input (N,H,W,C)": f"({n},{size},{size},{cin})", "kernel": f"{k}x{k}x{cin}x{cout}",
+                     "loops ms": t_loops * 1e3, "im2col ms": t_vec * 1e3, "tf.nn.conv2d ms": t_tf * 1e3,
+                     "loops / im2col": t_loops / t_vec})
+    print_table(rows, title="conv2d: NumPy loops vs im2col vs TensorFlow (median wall time)")
