@@ -143,3 +143,22 @@ def test_retina_checksum_and_missing_errors(monkeypatch, tmp_path):
     monkeypatch.setattr(skimage, "__file__", str(tmp_path / "skimage" / "__init__.py"))
     with pytest.raises(data.DataFileError, match=r"retina\.jpg is missing.*scikit-image"):
         real.load_retina()
+
+
+def test_bench_tables_have_rows_and_skip_missing_modules(monkeypatch):
+    from cnncourse.data import bench
+
+    rows = bench.loader_rows(repeat=1)
+    assert [r["loader"] for r in rows] == ["load_nuclei", "load_he", "load_ct", "ct_dicom_path",
+                                            "load_retina"]
+    monkeypatch.setitem(bench._MODULES, "make_nuclei_3d", "no_such_module")
+    rows, notes = bench.generator_rows({"make_nuclei_3d": [("fast", (2, 16), {})]})
+    assert rows == [] and "make_nuclei_3d: skipped" in notes[0]
+
+
+def test_bench_generator_row_for_an_existing_generator():
+    pytest.importorskip("cnncourse.data.synthetic2d")
+    from cnncourse.data import bench
+
+    rows, notes = bench.generator_rows({"make_nuclei_2d": [("fast", (1, 32), {})]})
+    assert notes == [] and rows[0]["shape"] == "1x32x32" and rows[0]["seconds"] >= 0
