@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 # name -> "module:function"; each function takes no argument and prints its table(s).
 BENCHMARKS: dict[str, str] = {
     "conv": "cnncourse.conv:bench",
+    "lenet": "cnncourse.models:bench",
     "data": "cnncourse.data.bench:main",
 }
 

@@ -1,0 +1,216 @@
+"""Checks for notebook 06 (LeNet): parameters per layer, the Keras model, MLP size, ROC AUC."""
+from __future__ import annotations
+
+import numpy as np
+
+from cnncourse import models as _models
+from cnncourse.checks import Case, Mistake, check_function, check_value
+
+# --------------------------------------------------------------------------------------------
+# Parameters of LeNet-5, layer by layer
+
+_LAYERS = ("C1", "S2", "C3", "S4", "C5", "F6", "output")
+_NO_BIAS = {"C1": 5 * 5 * 1 * 6, "C3": 5 * 5 * 6 * 16, "C5": 5 * 5 * 16 * 120, "F6": 120 * 84,
+            "output": 84 * 10}
+
+
+def _layer_is(key, *values):
+    return lambda g, e, c: isinstance(g, dict) and g.get(key) in values
+
+
+def param_counts(value):
+    """Check ``{"C1": ..., "S2": ..., ..., "output": ...}`` for LeNet-5 on 32x32x1, 10 classes."""
+    if isinstance(value, dict):  # accept any key order and numpy ints
+        value = {k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in value.items()}
+    return check_value(
+        value, dict(_models.LENET5_PARAMS), name="param_counts",
+        mistakes=[
+            Mistake("you forgot the biases: every filter of a conv layer and every unit of a dense "
+                    "layer has one (C1: 5*5*1*6 weights + 6 biases = 156).",
+                    when=lambda g, e, c: isinstance(g, dict)
+                    and any(g.get(k) == v for k, v in _NO_BIAS.items())),
+            Mistake("C3's filters span all 6 maps of S2: each is 5x5x6, so (5*5*6 + 1) * 16 = 2416.",
+                    when=_layer_is("C3", (5 * 5 * 1 + 1) * 16, 5 * 5 * 16, 5 * 5 * 1 * 16)),
+            Mistake("C5's filters span all 16 maps of S4: each is 5x5x16, so (5*5*16 + 1) * 120.",
+                    when=_layer_is("C5", (5 * 5 * 6 + 1) * 120, (5 * 5 + 1) * 120, 5 * 5 * 120)),
+            Mistake("pooling (subsampling) layers have no parameters in Keras: a max or average "
+                    "has nothing to learn. (The 1998 S2/S4 had a trainable coefficient and bias per "
+                    "map; Keras' AveragePooling2D does not.)",
+                    when=lambda g, e, c: isinstance(g, dict) and (g.get("S2") != 0 or g.get("S4") != 0)),
+            Mistake("F6 sees the 120 outputs of C5 (C5's maps are 1x1): (120 + 1) * 84 = 10164.",
+                    when=_layer_is("F6", (400 + 1) * 84, 400 * 84, (16 + 1) * 84)),
+            Mistake("the output layer has 10 units on F6's 84: (84 + 1) * 10 = 850.",
+                    when=_layer_is("output", 84 * 10 + 1, (120 + 1) * 10)),
+        ],
+        hint="conv layer: (KH * KW * C_in + 1) * C_out; dense layer: (n_in + 1) * n_out; "
+             "pooling: 0. Keys: " + ", ".join(_LAYERS) + ".")
+
+
+# --------------------------------------------------------------------------------------------
+# The Keras model
+
+
+def _signature(model):
+    """Parameter counts of the layers that have parameters, in order."""
+    return [int(layer.count_params()) for layer in model.layers if layer.count_params() > 0]
+
+
+def _output_shape(model):
+    return tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
+
+
+def _same_model(got, expected):
+    if not hasattr(got, "count_params") or not hasattr(got, "layers"):
+        return False, f"expected a keras.Model, got {type(got).__name__}"
+    if tuple(got.input_shape[1:]) != tuple(expected.input_shape[1:]):
+        return False, (f"the model's input shape is {tuple(got.input_shape[1:])}, expected "
+                       f"{tuple(expected.input_shape[1:])} (use keras.Input(shape=input_shape))")
+    if _output_shape(got) != _output_shape(expected):
+        return False, f"output shape {_output_shape(got)}, expected {_output_shape(expected)}"
+    g, e = _signature(got), _signature(expected)
+    if g != e:
+        return False, (f"parameters of the layers that have some: {g} (total {sum(g):,}), expected "
+                       f"{e} (total {sum(e):,})")
+    x = np.random.default_rng(0).random((2, *expected.input_shape[1:]), dtype=np.float32)
+    p = np.asarray(got(x, training=False))
+    if p.shape[-1] > 1 and not np.allclose(p.sum(-1), 1.0, atol=1e-4):
+        return False, "the outputs do not sum to 1: the output layer needs activation='softmax'"
+    return True, ""
+
+
+def _first_conv_shape(model):
+    for layer in model.layers:
+        if "Conv" in layer.__class__.__name__:
+            return tuple(layer.output.shape[1:])
+    return None
+
+
+def _build_cases():
+    return [Case(((32, 32, 1), 10), label="input_shape=(32, 32, 1), n_classes=10"),
+            Case(((32, 32, 3), 2), label="input_shape=(32, 32, 3), n_classes=2")]
+
+
+def _reference_lenet5(input_shape=(32, 32, 1), n_classes=10):
+    return _models.lenet5(input_shape, n_classes, activation="relu", pooling="max")
+
+
+def build_lenet5(fn):
+    """Check ``build_lenet5(input_shape, n_classes)``: a Keras LeNet-5 with 61,706 parameters for
+    (32, 32, 1) and 10 classes. Layers are compared by their parameter counts."""
+    def no_bias(g, e, c):
+        return (hasattr(g, "count_params") and hasattr(e, "count_params")
+                and g.count_params() == e.count_params() - sum(
+                    layer.weights[-1].shape[0] for layer in e.layers if len(layer.weights) == 2))
+
+    def same_padding(g, e, c):
+        shape = _first_conv_shape(g) if hasattr(g, "layers") else None
+        return shape is not None and shape[:2] == tuple(c.args[0][:2])
+
+    return check_function(
+        fn, _reference_lenet5, _build_cases(), name="build_lenet5", compare_with=_same_model,
+        mistakes=[
+            Mistake("the layers have no biases (use_bias=False?); LeNet's layers all have them.",
+                    when=no_bias),
+            Mistake("C1 keeps the 32x32 size: that is padding='same'. LeNet's convolutions are "
+                    "'valid' (the default): 32x32 -> 28x28 -> pool 14x14 -> 10x10 -> 5x5 -> 1x1.",
+                    when=same_padding),
+            Mistake("the output has the wrong number of units: Dense(n_classes, "
+                    "activation='softmax').",
+                    when=lambda g, e, c: hasattr(g, "output_shape")
+                    and _output_shape(g) != _output_shape(e)),
+        ],
+        hint="Conv2D(6, 5) -> pool(2) -> Conv2D(16, 5) -> pool(2) -> Conv2D(120, 5) -> Flatten -> "
+             "Dense(84) -> Dense(n_classes, activation='softmax'), starting from "
+             "keras.Input(shape=input_shape).")
+
+
+# --------------------------------------------------------------------------------------------
+# MLP size
+
+
+def _mlp_params(n_in, hidden, n_out):
+    sizes = [int(n_in), *[int(h) for h in hidden], int(n_out)]
+    return int(sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])))
+
+
+_MLP_CASES = [
+    Case((3072, [20], 2), label="n_in=3072 (32x32x3), hidden=[20], n_out=2"),
+    Case((784, [100], 10), label="n_in=784, hidden=[100], n_out=10"),
+    Case((10, [5, 4], 3), label="n_in=10, hidden=[5, 4], n_out=3"),
+    Case((4, [], 2), label="n_in=4, hidden=[] (no hidden layer), n_out=2"),
+]
+
+
+def mlp_params(fn):
+    """Check ``mlp_params(n_in, hidden, n_out)``: parameters of a stack of Dense layers."""
+    def no_bias(n_in, hidden, n_out):
+        sizes = [n_in, *hidden, n_out]
+        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+    return check_function(
+        fn, _mlp_params, _MLP_CASES, name="mlp_params",
+        mistakes=[
+            Mistake("you forgot the biases: a Dense layer from a to b units has (a + 1) * b "
+                    "parameters.", wrong=no_bias),
+            Mistake("you forgot the output layer (from the last hidden layer to n_out).",
+                    wrong=lambda n_in, hidden, n_out: _mlp_params(n_in, list(hidden)[:-1],
+                                                                  list(hidden)[-1])
+                    if hidden else 0),
+            Mistake("you counted one bias per *input* unit; biases belong to the receiving "
+                    "units: (a + 1) * b, not a * (b + 1).",
+                    wrong=lambda n_in, hidden, n_out: sum(
+                        a * (b + 1) for a, b in zip([n_in, *hidden], [*hidden, n_out]))),
+        ],
+        hint="sizes = [n_in, *hidden, n_out]; sum (a + 1) * b over consecutive pairs (a, b).")
+
+
+# --------------------------------------------------------------------------------------------
+# ROC AUC
+
+
+def _roc_auc(y_true, score):
+    y_true, score = np.asarray(y_true), np.asarray(score, dtype=float)
+    pos, neg = score[y_true == 1], score[y_true == 0]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def _auc_cases():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 40)
+    s = np.round(y * 0.3 + rng.random(40), 1)      # rounded: many ties
+    return [
+        Case((np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])), label="y=[0, 0, 1, 1], "
+             "score=[0.1, 0.4, 0.35, 0.8] (sklearn's example)"),
+        Case((np.array([1, 0, 1, 0, 1]), np.array([0.9, 0.9, 0.5, 0.2, 0.2])),
+             label="y=[1, 0, 1, 0, 1], score=[0.9, 0.9, 0.5, 0.2, 0.2] (ties)"),
+        Case((y, s), label="40 random labels, rounded scores (ties)"),
+        Case((np.array([1, 1, 0, 0]), np.array([0.2, 0.1, 0.8, 0.9])), label="a perfectly wrong "
+             "ranking"),
+    ]
+
+
+def roc_auc(fn):
+    """Check ``roc_auc(y_true, score)``: the fraction of (positive, negative) pairs ranked
+    correctly, ties counting 1/2 (equal to ``sklearn.metrics.roc_auc_score``)."""
+    return check_function(
+        fn, _roc_auc, _auc_cases(), name="roc_auc",
+        mistakes=[
+            Mistake("you swapped the classes: the AUC is the chance that a *positive* (mitotic) "
+                    "patch scores higher than a negative one; you computed the opposite (1 - AUC).",
+                    wrong=lambda y, s: 1.0 - _roc_auc(y, s)),
+            Mistake("ties must count 1/2: a pair with equal scores is a coin flip. You counted "
+                    "them as wrong (strict >).",
+                    wrong=lambda y, s: float((np.asarray(s)[np.asarray(y) == 1][:, None]
+                                              > np.asarray(s)[np.asarray(y) == 0][None, :]).mean())),
+            Mistake("ties must count 1/2: you counted them as right (>=).",
+                    wrong=lambda y, s: float((np.asarray(s)[np.asarray(y) == 1][:, None]
+                                              >= np.asarray(s)[np.asarray(y) == 0][None, :]).mean())),
+            Mistake("that is the accuracy at threshold 0.5, not the AUC: the AUC looks at the "
+                    "ranking of the scores, at every threshold at once.",
+                    wrong=lambda y, s: float(np.mean((np.asarray(s) > 0.5) == (np.asarray(y) == 1)))),
+        ],
+        hint="pos = score[y == 1]; neg = score[y == 0]; compare every pos with every neg "
+             "(pos[:, None] > neg[None, :]), ties count 0.5; divide by len(pos) * len(neg).")
+

@@ -1,0 +1,348 @@
+"""Keras model builders for notebook 06 (and any notebook that wants a small classifier):
+LeNet-5, an MLP, a generic small CNN, the ``RandomRot90`` augmentation layer, and tools to look
+inside a model (parameters per layer, feature maps).
+
+Keras is imported inside the functions, so ``import cnncourse.models`` stays cheap.
+
+Examples
+--------
+>>> model = lenet5()                        # doctest: +SKIP
+>>> model.count_params()                    # doctest: +SKIP
+61706
+"""
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["lenet5", "LENET5_PARAMS", "mlp", "small_cnn", "augmentation", "RandomRot90",
+           "layer_params", "feature_maps", "bench"]
+
+#: Parameters of LeNet-5 per layer for a 32x32x1 input and 10 classes (fully connected C3,
+#: as in Keras re-implementations): 61,706 in all.
+LENET5_PARAMS = {"C1": 156, "S2": 0, "C3": 2416, "S4": 0, "C5": 48120, "F6": 10164, "output": 850}
+
+
+def _keras():
+    from cnncourse.device import import_keras
+
+    return import_keras()
+
+
+def _shape(input_shape, name="input_shape") -> tuple[int, int, int]:
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in input_shape)):
+        raise ValueError(f"{name}: expected (height, width, channels) of positive ints, "
+                         f"got {input_shape!r}")
+    return tuple(int(v) for v in input_shape)
+
+
+def _n_classes(n_classes) -> int:
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes: expected an int >= 1, got {n_classes!r}")
+    return int(n_classes)
+
+
+def _head(keras, x, n_classes):
+    """Output layer: one sigmoid unit for ``n_classes == 1``, else a softmax over the classes."""
+    if n_classes == 1:
+        return keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    return keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+
+
+def lenet5(input_shape=(32, 32, 1), n_classes: int = 10, *, activation: str = "tanh",
+           pooling: str = "avg", name: str = "lenet5"):
+    """LeNet-5 (LeCun, Bottou, Bengio and Haffner 1998) in Keras.
+
+    ======  ==========================================  ==========================
+    layer   what                                        output for 32x32x1 input
+    ======  ==========================================  ==========================
+    C1      6 filters 5x5, 'valid'                      28x28x6
+    S2      2x2 pooling (subsampling), stride 2         14x14x6
+    C3      16 filters 5x5 over all 6 maps              10x10x16
+    S4      2x2 pooling, stride 2                       5x5x16
+    C5      120 filters 5x5 (covers the whole map)      1x1x120
+    F6      84 units (after flattening)                 84
+    output  ``n_classes`` units, softmax                n_classes
+    ======  ==========================================  ==========================
+
+    61,706 parameters for a 32x32x1 input and 10 classes (:data:`LENET5_PARAMS`). The 1998 net
+    differed in details that change the count: C3 connected each of its 16 maps to only some of
+    S2's maps (1,516 parameters instead of 2,416), S2 and S4 had a trainable coefficient and bias
+    per map, and the output layer was made of RBF units.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        (height, width, channels); at least 32x32 so that C5's 5x5 kernel fits (a larger input
+        gives C5 maps larger than 1x1 and a larger F6).
+    n_classes : int
+        Output units: softmax over ``n_classes`` (>= 2), or one sigmoid unit for 1.
+    activation : str
+        Of C1, C3, C5, F6: "tanh" as in 1998; "relu" trains faster.
+    pooling : {"avg", "max"}
+        S2 and S4: "avg" (subsampling, as in 1998) or "max".
+    name : str
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; layers named "C1", "S2", "C3", "S4", "C5", "flatten", "F6", "output".
+    """
+    keras = _keras()
+    h, w, c = _shape(input_shape)
+    n_classes = _n_classes(n_classes)
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"pooling: expected 'avg' or 'max', got {pooling!r}")
+    if min(h, w) < 32:
+        raise ValueError(f"input_shape: LeNet-5 needs at least 32x32 pixels (C5's 5x5 kernel must "
+                         f"fit the 5x5 maps of S4), got {h}x{w}; pad the images (LeCun padded "
+                         "28x28 digits to 32x32)")
+    pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+    inputs = keras.Input(shape=(h, w, c), name="image")
+    x = keras.layers.Conv2D(6, 5, activation=activation, name="C1")(inputs)
+    x = pool(2, name="S2")(x)
+    x = keras.layers.Conv2D(16, 5, activation=activation, name="C3")(x)
+    x = pool(2, name="S4")(x)
+    x = keras.layers.Conv2D(120, 5, activation=activation, name="C5")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(84, activation=activation, name="F6")(x)
+    return keras.Model(inputs, _head(keras, x, n_classes), name=name)
+
+
+def mlp(input_shape, hidden: Sequence[int] = (20,), n_classes: int = 2, *,
+        activation: str = "relu", dropout: float = 0.0, name: str = "mlp"):
+    """Multilayer perceptron on flattened images: Flatten -> Dense(h) for h in ``hidden`` ->
+    output (softmax, or one sigmoid unit for ``n_classes == 1``).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one input, e.g. (32, 32, 3).
+    hidden : sequence of int
+        Units of each hidden layer.
+    dropout : float in [0, 1)
+        Dropout after each hidden layer (0: none).
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled. ``(prod(input_shape) + 1) * hidden[0] + ... + (hidden[-1] + 1) * n_out``
+        parameters.
+    """
+    keras = _keras()
+    if (not isinstance(input_shape, (tuple, list)) or not input_shape
+            or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in input_shape)):
+        raise ValueError(f"input_shape: expected a tuple of positive ints, got {input_shape!r}")
+    hidden = list(hidden)
+    if not all(isinstance(u, (int, np.integer)) and u >= 1 for u in hidden):
+        raise ValueError(f"hidden: expected positive ints (units per layer), got {hidden!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
+    n_classes = _n_classes(n_classes)
+    inputs = keras.Input(shape=tuple(int(v) for v in input_shape), name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, units in enumerate(hidden, 1):
+        x = keras.layers.Dense(int(units), activation=activation, name=f"dense{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout{i}")(x)
+    return keras.Model(inputs, _head(keras, x, n_classes), name=name)
+
+
+def small_cnn(input_shape, n_classes: int = 2, *, filters: Sequence[int] = (16, 32),
+              kernel_size: int = 3, dense: int = 64, dropout: float = 0.0, pooling: str = "max",
+              batch_norm: bool = False, activation: str = "relu", name: str = "small_cnn"):
+    """A generic small CNN: per entry of ``filters`` a block Conv(k, 'same') [-> BatchNorm] ->
+    activation -> 2x2 pooling; then global average pooling, Dense(``dense``) [-> Dropout],
+    output.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        (height, width, channels); must allow ``len(filters)`` halvings.
+    filters : sequence of int
+        Filters per block.
+    kernel_size : int
+    dense : int
+        Units of the hidden dense layer (0: none).
+    dropout : float in [0, 1)
+    pooling : {"max", "avg"}
+    batch_norm : bool
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled; blocks named "conv1", "pool1", ...
+    """
+    keras = _keras()
+    h, w, c = _shape(input_shape)
+    n_classes = _n_classes(n_classes)
+    filters = list(filters)
+    if not filters or not all(isinstance(f, (int, np.integer)) and f >= 1 for f in filters):
+        raise ValueError(f"filters: expected a non-empty sequence of positive ints, got {filters!r}")
+    if min(h, w) < 2 ** len(filters):
+        raise ValueError(f"input_shape: {h}x{w} is too small for {len(filters)} 2x2 poolings")
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"pooling: expected 'avg' or 'max', got {pooling!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout!r}")
+    pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+    inputs = keras.Input(shape=(h, w, c), name="image")
+    x = inputs
+    for i, f in enumerate(filters, 1):
+        x = keras.layers.Conv2D(int(f), kernel_size, padding="same", use_bias=not batch_norm,
+                                name=f"conv{i}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.Activation(activation, name=f"act{i}")(x)
+        x = pool(2, name=f"pool{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    if dense:
+        x = keras.layers.Dense(int(dense), activation=activation, name="dense")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, _head(keras, x, n_classes), name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Augmentation
+
+
+@functools.lru_cache(maxsize=None)
+def _rot90_class():
+    keras = _keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="cnncourse")
+    class RandomRot90(keras.layers.Layer):
+        """Rotate each image of a batch by a random multiple of 90 degrees (training only).
+
+        Input and output (N, H, W, C) with H == W. Exact (no interpolation): a nucleus has no
+        preferred orientation, so every rotated patch is an equally valid example.
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seed of the layer's random generator.
+        """
+
+        def __init__(self, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs, training=None):
+            if not training:
+                return inputs
+            if inputs.shape[1] is not None and inputs.shape[1] != inputs.shape[2]:
+                raise ValueError(f"inputs: RandomRot90 needs square images, got shape {inputs.shape}")
+            r1 = ops.flip(ops.transpose(inputs, (0, 2, 1, 3)), axis=1)   # 90 degrees
+            r2 = ops.flip(inputs, axis=(1, 2))                             # 180
+            r3 = ops.flip(ops.transpose(inputs, (0, 2, 1, 3)), axis=2)   # 270
+            stack = ops.stack([inputs, r1, r2, r3], axis=1)               # (N, 4, H, W, C)
+            k = keras.random.randint((ops.shape(inputs)[0],), 0, 4, seed=self.seed_generator)
+            choose = ops.reshape(ops.one_hot(k, 4, dtype=inputs.dtype), (-1, 4, 1, 1, 1))
+            return ops.sum(stack * choose, axis=1)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "seed": self.seed}
+
+    return RandomRot90
+
+
+def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0, name="augment"):
+    """The 8 symmetries of a square as random Keras layers (active in training only):
+    ``RandomFlip("horizontal_and_vertical")`` and :class:`RandomRot90`.
+
+    Returns
+    -------
+    keras.Sequential
+        Put it first in a model: ``keras.Sequential([keras.Input(shape), augmentation(), net])``.
+    """
+    keras = _keras()
+    layers = []
+    if flips:
+        layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed, name="flip"))
+    if rot90:
+        layers.append(_rot90_class()(seed=None if seed is None else seed + 1, name="rot90"))
+    if not layers:
+        raise ValueError("flips, rot90: at least one augmentation must be on")
+    return keras.Sequential(layers, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Looking inside
+
+
+def layer_params(model) -> dict[str, int]:
+    """``{layer name: number of parameters}`` of a Keras model, in layer order (0 for pooling,
+    flatten, ...); the values sum to ``model.count_params()``."""
+    return {layer.name: int(layer.count_params()) for layer in model.layers
+            if layer.__class__.__name__ != "InputLayer"}
+
+
+def feature_maps(model, x, layers=None) -> dict[str, np.ndarray]:
+    """Outputs of some layers of a functional Keras model for the input batch ``x``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model (built with ``keras.Input``).
+    x : ndarray, shape (N, ...) matching the model's input
+    layers : sequence of str or keras layers, optional
+        Default: every Conv2D layer.
+
+    Returns
+    -------
+    dict
+        ``{layer name: ndarray (N, H_l, W_l, C_l)}``.
+    """
+    keras = _keras()
+    if layers is None:
+        layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        if not layers:
+            raise ValueError("model: has no Conv2D layer; name the layers to read")
+    chosen = []
+    for layer in layers:
+        if isinstance(layer, str):
+            try:
+                layer = model.get_layer(layer)
+            except ValueError:
+                raise ValueError(f"layers: {layer!r} is not a layer of {model.name!r}; it has "
+                                 f"{[lay.name for lay in model.layers]}") from None
+        chosen.append(layer)
+    probe = keras.Model(model.inputs, [layer.output for layer in chosen])
+    outputs = probe.predict(np.asarray(x), verbose=0)
+    if len(chosen) == 1:
+        outputs = [outputs]
+    return {layer.name: np.asarray(out) for layer, out in zip(chosen, outputs)}
+
+
+def bench() -> None:
+    """Training throughput of LeNet-5 vs the MLP of similar size on 32x32x3 patches."""
+    from cnncourse.bench import median_time, print_table
+
+    keras = _keras()
+    rng = np.random.default_rng(0)
+    x = rng.random((2048, 32, 32, 3), dtype=np.float32)
+    y = rng.integers(0, 2, 2048)
+    rows = []
+    for label, model in [("LeNet-5 (relu, max)", lenet5((32, 32, 3), 2, activation="relu",
+                                                        pooling="max")),
+                         ("MLP 3072-20-2", mlp((32, 32, 3), (20,), 2))]:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        t = median_time(lambda m=model: m.fit(x, y, batch_size=64, epochs=1, verbose=0), repeat=3)
+        rows.append({"model": label, "params": model.count_params(), "s / epoch (2048)": t,
+                     "images / s": 2048 / t})
+    print_table(rows, title="one training epoch on 2048 random 32x32x3 images, batch 64")
+
+
+def __getattr__(name: str):
+    if name == "RandomRot90":
+        return _rot90_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
