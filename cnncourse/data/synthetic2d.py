@@ -348,14 +348,14 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     fib = np.sin(2 * np.pi * (xx * np.cos(th) + yy * np.sin(th)) / lam + 2.5 * warp)
     low = _smooth_noise(rng, (n, size, size), 5.0 * S)
     fine = _smooth_noise(rng, (n, size, size), 0.7)
-    e_level = rng.uniform(0.25, 0.55, n).astype(f32)[:, None, None]
-    cleft = _sigmoid(4.0 * (low - rng.uniform(0.6, 1.6, n).astype(f32)[:, None, None]))
+    e_level = rng.uniform(0.3, 0.5, n).astype(f32)[:, None, None]
+    cleft = _sigmoid(4.0 * (low - rng.uniform(0.9, 1.8, n).astype(f32)[:, None, None]))
     E = e_level * (1.0 + 0.3 * fib + 0.12 * fine) * (1.0 - 0.75 * cleft)
     H = np.full((n, size, size), 0.10, f32) * (1 + 0.4 * fine)
 
     # ---- neighbouring interphase nuclei near the border --------------------------------------
     for _ in range(2):
-        idx = np.flatnonzero(rng.random(n) < 0.45 + 0.25 * d)
+        idx = np.flatnonzero(rng.random(n) < 0.3 + 0.2 * d)
         m_ = len(idx)
         ang = rng.uniform(0, 2 * np.pi, m_)
         dist = rng.uniform(0.55, 0.8, m_) * size
@@ -438,8 +438,8 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     E *= 1 + ring * np.select([is_(1), is_(2) | is_(3) | is_(4)], [0.5, -0.35], 0.0)
 
     # ---- staining variation, optics, camera ---------------------------------------------------
-    H *= rng.uniform(0.85 - 0.15 * d, 1.15 + 0.15 * d, n).astype(f32)[:, None, None]
-    E *= rng.uniform(0.8, 1.2, n).astype(f32)[:, None, None]
+    H *= rng.uniform(0.9 - 0.1 * d, 1.1 + 0.1 * d, n).astype(f32)[:, None, None]
+    E *= rng.uniform(0.85, 1.15, n).astype(f32)[:, None, None]
     blur = 0.5 + 0.4 * d
     H = ndimage.gaussian_filter(H, (0, blur, blur))
     E = ndimage.gaussian_filter(E, (0, blur, blur))
