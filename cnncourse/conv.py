@@ -254,6 +254,9 @@ def im2col(x, kernel_size, stride=1) -> np.ndarray:
     return win.reshape(*win.shape[:3], -1)
 
 
+_IM2COL_BYTES = 64 * 2 ** 20
+
+
 def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
     """Multi-channel 2D convolution layer (cross-correlation, as ``tf.nn.conv2d``), vectorised
     with im2col: one matrix product instead of loops.
@@ -285,9 +288,18 @@ def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
            [ 8., 12., 12.,  8.]])
     """
     xp, w, (sh, sw), single = _prepare(x, w, stride, padding)
-    kh, kw, _, cout = w.shape
-    cols = im2col(xp, (kh, kw), (sh, sw))                   # (N, Ho, Wo, KH*KW*C_in)
-    out = cols @ w.reshape(-1, cout)                        # (N, Ho, Wo, C_out)
+    kh, kw, cin, cout = w.shape
+    n, hp, wp, _ = xp.shape
+    ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    w2 = w.reshape(-1, cout)                                # (KH*KW*C_in, C_out)
+    # im2col copies every patch: KH*KW times the input. Large kernels go in blocks of output rows
+    # so that the copy stays under about 64 MB.
+    rows = max(1, _IM2COL_BYTES // max(1, n * wo * kh * kw * cin * xp.itemsize))
+    out = np.empty((n, ho, wo, cout), dtype=xp.dtype)
+    for i0 in range(0, ho, rows):
+        i1 = min(ho, i0 + rows)
+        block = xp[:, i0 * sh:(i1 - 1) * sh + kh]
+        out[:, i0:i1] = im2col(block, (kh, kw), (sh, sw)) @ w2  # (N, rows, Wo, KH*KW*C_in) @ ...
     if b is not None:
         b = np.asarray(b)
         if b.shape != (cout,):

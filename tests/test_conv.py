@@ -167,3 +167,12 @@ def test_bad_input_names_the_argument():
         conv.gaussian(0)
     with pytest.raises(ValueError, match="axis: expected 'x' or 'y'"):
         conv.sobel("z")
+
+
+def test_conv2d_in_blocks_equals_one_block(monkeypatch):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 13, 11, 3)), rng.standard_normal((4, 3, 3, 2))
+    whole = conv.conv2d(x, w, stride=(2, 1), padding=1)
+    monkeypatch.setattr(conv, "_IM2COL_BYTES", 1)      # one output row per block
+    np.testing.assert_allclose(conv.conv2d(x, w, stride=(2, 1), padding=1), whole)
+    np.testing.assert_allclose(conv.conv2d_loops(x, w, stride=(2, 1), padding=1), whole)
