@@ -1,0 +1,595 @@
+"""Pixel labelling two ways, and what to do with the labels.
+
+* The **sliding-window classifier** (Ning et al., 2005): a small CNN looks at a window of pixels
+  and labels its centre pixel; to label an image it is run once per pixel.
+  :func:`extract_windows`, :func:`sample_pixels`, :func:`build_window_classifier`,
+  :func:`predict_sliding_window`; and the *fully convolutional trick* that runs the same weights on
+  the whole image in one pass: :func:`dense_window_classifier`, :func:`predict_dense`.
+* The **U-Net** (Ronneberger et al., 2015): a contracting path, an expanding path, and skip
+  connections between them; it labels every pixel of a tile in one pass. :func:`build_unet`,
+  :func:`predict_unet`.
+* Scores and instances: :func:`dice`, :func:`iou`, :func:`separate_instances` (distance transform
+  + watershed), :func:`match_instances` (count nuclei against a reference), :func:`tiles`.
+
+Images are 2D float arrays ``(H, W)`` (or ``(H, W, C)``); masks are boolean ``(H, W)``; instance
+label images are integer ``(H, W)`` with 0 for background and 1..N for the objects.
+Keras is imported inside the functions that need it, so importing this module is cheap.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "extract_windows", "sample_pixels", "build_window_classifier", "predict_sliding_window",
+    "dense_window_classifier", "predict_dense", "build_unet", "predict_unet", "dice", "iou",
+    "separate_instances", "match_instances", "tiles",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _image(image, name="image") -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected shape (H, W) or (H, W, C), got {image.shape}")
+    if image.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {image.dtype}")
+    return image
+
+
+def _window_size(size, name="size") -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
+        raise ValueError(f"{name}: expected an odd positive int (the window has a centre pixel), "
+                         f"got {size!r}")
+    return int(size)
+
+
+def _binary(mask, name) -> np.ndarray:
+    """A 0/1 or boolean array as bool; anything else (probabilities, labels > 1) raises."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool:
+        return mask
+    if mask.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a boolean or 0/1 array, got dtype {mask.dtype}")
+    if not np.all((mask == 0) | (mask == 1)):
+        raise ValueError(f"{name}: expected a binary mask (bool or 0/1); it has other values "
+                         f"(e.g. {mask[(mask != 0) & (mask != 1)].flat[0]!r}). Threshold "
+                         "probabilities first (prob > 0.5) and turn instance labels into a mask "
+                         "(labels > 0).")
+    return mask.astype(bool)
+
+
+# --------------------------------------------------------------------------------------------
+# Windows
+
+
+def _pad(image: np.ndarray, half: int, mode: str) -> np.ndarray:
+    pad = [(half, half), (half, half)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, pad, mode=mode)
+
+
+def extract_windows(image, coords, size, *, mode="reflect") -> np.ndarray:
+    """Square windows of ``image`` centred on the pixels ``coords``.
+
+    The image is padded by ``size // 2`` on every side (``mode`` as in :func:`numpy.pad`), so
+    pixels at the border get full windows too.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+    coords : int array, shape (N, 2)
+        Row and column of each centre pixel, ``0 <= row < H``, ``0 <= col < W``.
+    size : int
+        Odd window side.
+    mode : str
+        Padding mode for :func:`numpy.pad` (``"reflect"``, ``"constant"``, ...).
+
+    Returns
+    -------
+    windows : ndarray, shape (N, size, size) or (N, size, size, C), image's dtype
+        ``windows[i, size // 2, size // 2]`` is ``image[coords[i, 0], coords[i, 1]]``.
+
+    Examples
+    --------
+    >>> image = np.arange(25.0).reshape(5, 5)
+    >>> extract_windows(image, [[2, 2]], 3)[0]
+    array([[ 6.,  7.,  8.],
+           [11., 12., 13.],
+           [16., 17., 18.]])
+    """
+    image = _image(image)
+    size = _window_size(size)
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != 2 or coords.dtype.kind not in "iu":
+        raise ValueError(f"coords: expected an int array of shape (N, 2), got shape {coords.shape} "
+                         f"and dtype {coords.dtype}")
+    h, w = image.shape[:2]
+    if coords.size and ((coords < 0).any() or (coords[:, 0] >= h).any()
+                        or (coords[:, 1] >= w).any()):
+        raise ValueError(f"coords: every (row, col) must lie inside the image of shape {(h, w)}")
+    half = size // 2
+    padded = _pad(image, half, mode)
+    # A pixel (r, c) of the image is (r + half, c + half) in the padded image, so its window
+    # starts at (r, c) there: rows r .. r + size - 1.
+    offsets = np.arange(size)
+    rows = coords[:, 0, None, None] + offsets[None, :, None]     # (N, size, 1)
+    cols = coords[:, 1, None, None] + offsets[None, None, :]     # (N, 1, size)
+    return padded[rows, cols]
+
+
+def sample_pixels(mask, n, *, seed=0, foreground_fraction=None) -> np.ndarray:
+    """Random pixel coordinates for training a window classifier.
+
+    Parameters
+    ----------
+    mask : bool array, shape (H, W)
+        Foreground mask.
+    n : int
+        Number of pixels.
+    seed : int
+        Seed of the random generator.
+    foreground_fraction : float in [0, 1], optional
+        Share of foreground pixels in the sample. ``None`` (default) samples pixels uniformly, so
+        the classes appear as often as they do in the image.
+
+    Returns
+    -------
+    coords : int64 array, shape (n, 2)
+        Rows and columns, drawn with replacement.
+    """
+    mask = _binary(mask, "mask")
+    if mask.ndim != 2:
+        raise ValueError(f"mask: expected shape (H, W), got {mask.shape}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n: expected a non-negative int, got {n!r}")
+    rng = np.random.default_rng(seed)
+    if foreground_fraction is None:
+        flat = rng.integers(0, mask.size, size=n)
+    else:
+        if not 0 <= foreground_fraction <= 1:
+            raise ValueError(f"foreground_fraction: expected a number in [0, 1], got "
+                             f"{foreground_fraction!r}")
+        fg, bg = np.flatnonzero(mask), np.flatnonzero(~mask)
+        n_fg = int(round(n * foreground_fraction))
+        if (n_fg and not fg.size) or (n - n_fg and not bg.size):
+            raise ValueError("mask: it has no pixels of a class the sample asks for")
+        flat = np.concatenate([rng.choice(fg, n_fg), rng.choice(bg, n - n_fg)])
+        rng.shuffle(flat)
+    return np.stack(np.unravel_index(flat, mask.shape), axis=1).astype(np.int64)
+
+
+def tiles(image, size, *, stride=None) -> np.ndarray:
+    """Cut an image into square tiles (row by row), dropping what does not fill a whole tile.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+    size : int
+        Tile side.
+    stride : int, optional
+        Step between tiles (default ``size``: no overlap).
+
+    Returns
+    -------
+    ndarray, shape (n_tiles, size, size) or (n_tiles, size, size, C)
+    """
+    image = _image(image)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size: expected a positive int, got {size!r}")
+    stride = size if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride: expected a positive int, got {stride!r}")
+    h, w = image.shape[:2]
+    if size > h or size > w:
+        raise ValueError(f"size: {size} is larger than the image {(h, w)}")
+    out = [image[r:r + size, c:c + size]
+           for r in range(0, h - size + 1, stride) for c in range(0, w - size + 1, stride)]
+    return np.stack(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Sliding-window classifier
+
+
+def build_window_classifier(window=17, width=16, *, channels=1, hidden=32, name="window_cnn"):
+    """A small CNN that labels the centre pixel of a ``window x window`` patch (Ning et al. 2005).
+
+    Layers: two 3x3 *valid* convolutions (``width`` filters), one 3x3 valid convolution
+    (``2 * width``), then the "dense" part written as convolutions: a ``k x k`` convolution with
+    ``hidden`` filters on the remaining ``k x k`` map (exactly a Dense layer on the flattened
+    map) and a 1x1 convolution to one sigmoid output. No pooling, so the same weights can be slid
+    over a whole image in one pass (:func:`dense_window_classifier`).
+
+    Parameters
+    ----------
+    window : int
+        Odd window side, at least 9.
+    width : int
+        Filters in the first convolutions.
+    channels : int
+        Image channels.
+    hidden : int
+        Units of the hidden "dense" layer.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(window, window, channels)``, output ``(1,)``: probability of foreground.
+    """
+    window = _window_size(window, "window")
+    if window < 9:
+        raise ValueError(f"window: expected at least 9 (three 3x3 convolutions and a dense "
+                         f"layer), got {window}")
+    keras = _keras()
+    inputs = keras.Input((window, window, channels), name="window")
+    x = _window_layers(keras, inputs, window, width, hidden)
+    outputs = keras.layers.Flatten(name="centre_pixel")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _window_layers(keras, x, window, width, hidden):
+    L = keras.layers
+    x = L.Conv2D(width, 3, activation="relu", name="conv1")(x)
+    x = L.Conv2D(width, 3, activation="relu", name="conv2")(x)
+    x = L.Conv2D(2 * width, 3, activation="relu", name="conv3")(x)
+    k = window - 6
+    x = L.Conv2D(hidden, k, activation="relu", name="dense_as_conv")(x)
+    return L.Conv2D(1, 1, activation="sigmoid", name="output")(x)
+
+
+def dense_window_classifier(model):
+    """The fully convolutional version of a window classifier: same weights, any image size.
+
+    A Dense layer on a flattened ``k x k`` map computes the same numbers as a ``k x k``
+    convolution, and a convolution slid over a bigger input computes every window's output at
+    once, sharing the work that overlapping windows have in common.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by :func:`build_window_classifier`.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(H, W, C)`` (any H, W at least the window), output ``(H - window + 1,
+        W - window + 1, 1)``; output pixel ``(r, c)`` is the model's probability for the window
+        whose top-left corner is ``(r, c)``. :func:`predict_dense` pads and calls it.
+    """
+    keras = _keras()
+    try:
+        window, _, channels = model.input_shape[1:]
+        conv1 = model.get_layer("conv1")
+        hidden = model.get_layer("dense_as_conv").filters
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise ValueError("model: expected a model built by build_window_classifier") from exc
+    inputs = keras.Input((None, None, channels), name="image")
+    outputs = _window_layers(keras, inputs, window, conv1.filters, hidden)
+    dense = keras.Model(inputs, outputs, name=f"{model.name}_dense")
+    for layer in dense.layers[1:]:
+        layer.set_weights(model.get_layer(layer.name).get_weights())
+    dense.window = window
+    return dense
+
+
+def predict_sliding_window(model, image, *, batch_size=4096, mode="reflect") -> np.ndarray:
+    """Label every pixel by running the window classifier once per pixel (the slow way).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Input ``(window, window, C)``, output one probability per window.
+    image : ndarray, shape (H, W) or (H, W, C), float
+    batch_size : int
+        Windows per forward pass.
+
+    Returns
+    -------
+    prob : float32 array, shape (H, W)
+    """
+    image = _image(image)
+    window = model.input_shape[1]
+    h, w = image.shape[:2]
+    padded = _pad(image.astype(np.float32), window // 2, mode)
+    # All H * W windows as a strided view (no copy); a block of rows is copied when it is fed.
+    view = np.lib.stride_tricks.sliding_window_view(padded, (window, window), axis=(0, 1))
+    if image.ndim == 3:
+        view = np.moveaxis(view, 2, -1)                     # (H, W, window, window, C)
+    rows_per_batch = max(1, batch_size // w)
+    out = np.empty((h, w), np.float32)
+    for start in range(0, h, rows_per_batch):
+        block = view[start:start + rows_per_batch]          # (rows, W, window, window[, C])
+        batch = block.reshape(-1, *block.shape[2:])         # one window per pixel of the rows
+        if batch.ndim == 3:
+            batch = batch[..., None]
+        out[start:start + rows_per_batch] = np.asarray(
+            model(batch, training=False)).reshape(block.shape[:2])
+    return out
+
+
+def predict_dense(dense_model, image, *, mode="reflect") -> np.ndarray:
+    """Label every pixel in one pass of the fully convolutional window classifier.
+
+    Equal (up to float rounding) to :func:`predict_sliding_window` with the same weights.
+
+    Parameters
+    ----------
+    dense_model : keras.Model
+        From :func:`dense_window_classifier`.
+    image : ndarray, shape (H, W) or (H, W, C), float
+
+    Returns
+    -------
+    prob : float32 array, shape (H, W)
+    """
+    image = _image(image)
+    window = getattr(dense_model, "window", None)
+    if window is None:
+        raise ValueError("dense_model: expected a model made by dense_window_classifier")
+    padded = _pad(image.astype(np.float32), window // 2, mode)
+    if padded.ndim == 2:
+        padded = padded[..., None]
+    return np.asarray(dense_model(padded[None], training=False))[0, ..., 0]
+
+
+# --------------------------------------------------------------------------------------------
+# U-Net
+
+
+def build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
+    """A small U-Net (Ronneberger et al. 2015) for images whose sides are multiples of ``2**depth``.
+
+    Contracting path: at each of ``depth`` levels two 3x3 convolutions (ReLU) then 2x2 max
+    pooling, doubling the filters each level (``width``, ``2 * width``, ...). A bottleneck of two
+    3x3 convolutions. Expanding path: at each level 2x2 upsampling, a 2x2 convolution, the
+    **skip connection** (concatenation with the contracting path's features of the same size),
+    and two 3x3 convolutions. A 1x1 convolution gives the output. Unlike the original (which
+    uses unpadded convolutions and crops), convolutions here are ``same``-padded so the output
+    has the input's size.
+
+    Parameters
+    ----------
+    depth : int
+        Number of poolings (1 to 5).
+    width : int
+        Filters at the first level.
+    channels : int
+        Image channels.
+    n_classes : int
+        1: one sigmoid foreground probability per pixel; >= 2: a softmax over classes
+        (e.g. background / interior / boundary).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, None, channels)``, output ``(H, W, n_classes)``.
+    """
+    for arg, value, lo, hi in (("depth", depth, 1, 5), ("width", width, 1, 512),
+                               ("n_classes", n_classes, 1, 1000), ("channels", channels, 1, 1000)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+            raise ValueError(f"{arg}: expected an int from {lo} to {hi}, got {value!r}")
+    keras = _keras()
+    L = keras.layers
+
+    def block(x, filters, tag):
+        x = L.Conv2D(filters, 3, padding="same", activation="relu", name=f"{tag}_conv_a")(x)
+        return L.Conv2D(filters, 3, padding="same", activation="relu", name=f"{tag}_conv_b")(x)
+
+    inputs = keras.Input((None, None, channels), name="image")
+    x, skips = inputs, []
+    for level in range(depth):
+        x = block(x, width * 2 ** level, f"down{level}")
+        skips.append(x)
+        x = L.MaxPooling2D(2, name=f"down{level}_pool")(x)
+    x = block(x, width * 2 ** depth, "bottleneck")
+    for level in reversed(range(depth)):
+        x = L.UpSampling2D(2, name=f"up{level}_upsample")(x)
+        x = L.Conv2D(width * 2 ** level, 2, padding="same", activation="relu",
+                     name=f"up{level}_upconv")(x)
+        x = L.Concatenate(name=f"up{level}_skip")([skips[level], x])
+        x = block(x, width * 2 ** level, f"up{level}")
+    activation = "sigmoid" if n_classes == 1 else "softmax"
+    outputs = L.Conv2D(n_classes, 1, activation=activation, name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
+    """Run a U-Net on one image of any size: pad to a multiple of ``2**depth``, predict, crop.
+
+    Parameters
+    ----------
+    model : keras.Model
+        From :func:`build_unet`.
+    image : ndarray, shape (H, W) or (H, W, C), float
+
+    Returns
+    -------
+    ndarray, float32, shape (H, W) for one output class, else (H, W, n_classes)
+    """
+    image = _image(image).astype(np.float32)
+    depth = sum(1 for layer in model.layers if layer.name.endswith("_pool"))
+    m = 2 ** depth
+    h, w = image.shape[:2]
+    ph, pw = -h % m, -w % m
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
+    x = np.pad(image, pad, mode=mode)
+    if x.ndim == 2:
+        x = x[..., None]
+    out = np.asarray(model(x[None], training=False))[0, :h, :w]
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+# --------------------------------------------------------------------------------------------
+# Scores
+
+
+def dice(pred, target) -> float:
+    """Dice coefficient ``2 |A ∩ B| / (|A| + |B|)`` of two binary masks.
+
+    Parameters
+    ----------
+    pred, target : bool or 0/1 arrays of the same shape
+        Probabilities must be thresholded first: other values raise ``ValueError``.
+
+    Returns
+    -------
+    float in [0, 1]
+        1.0 when both masks are empty (they agree perfectly; 0/0 is not returned as NaN).
+
+    Examples
+    --------
+    >>> dice(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0]))
+    0.6666666666666666
+    """
+    pred, target = _pair(pred, target)
+    total = pred.sum() + target.sum()
+    if total == 0:
+        return 1.0
+    return float(2.0 * np.logical_and(pred, target).sum() / total)
+
+
+def iou(pred, target) -> float:
+    """Intersection over union (Jaccard index) ``|A ∩ B| / |A ∪ B|`` of two binary masks.
+
+    Same conventions as :func:`dice` (1.0 for two empty masks). ``dice = 2 iou / (1 + iou)``.
+    """
+    pred, target = _pair(pred, target)
+    union = np.logical_or(pred, target).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(pred, target).sum() / union)
+
+
+def _pair(pred, target):
+    pred, target = _binary(pred, "pred"), _binary(target, "target")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred: shape {pred.shape} differs from target's {target.shape}")
+    return pred, target
+
+
+# --------------------------------------------------------------------------------------------
+# Instances
+
+
+def separate_instances(mask, *, min_distance=4, smooth=1.0) -> np.ndarray:
+    """Split a foreground mask into nuclei: distance transform, one marker per peak, watershed.
+
+    Each foreground pixel gets its distance to the background; touching round nuclei form two
+    hills joined by a saddle. Local maxima at least ``min_distance`` pixels apart become markers,
+    and the watershed of the *negated* distance, restricted to the mask, grows one region per
+    marker until regions meet at the saddles.
+
+    Parameters
+    ----------
+    mask : bool or 0/1 array, shape (H, W)
+    min_distance : int
+        Smallest distance between two markers (about a nucleus radius; smaller splits more).
+    smooth : float
+        Gaussian sigma applied to the distance map before finding peaks (0: none); removes
+        spurious peaks on ragged outlines.
+
+    Returns
+    -------
+    labels : int32 array, shape (H, W)
+        0 for background, 1..N for the instances.
+    """
+    from scipy import ndimage as ndi
+    from skimage.feature import peak_local_max
+    from skimage.measure import label
+    from skimage.segmentation import watershed
+
+    mask = _binary(mask, "mask")
+    if mask.ndim != 2:
+        raise ValueError(f"mask: expected shape (H, W), got {mask.shape}")
+    if isinstance(min_distance, bool) or not isinstance(min_distance, (int, np.integer)) \
+            or min_distance < 1:
+        raise ValueError(f"min_distance: expected a positive int, got {min_distance!r}")
+    if smooth < 0:
+        raise ValueError(f"smooth: expected a non-negative number, got {smooth!r}")
+    distance = ndi.distance_transform_edt(mask)
+    if smooth:
+        distance = ndi.gaussian_filter(distance, smooth) * mask
+    components = label(mask)
+    peaks = peak_local_max(distance, min_distance=int(min_distance), labels=components,
+                           exclude_border=False)
+    markers = np.zeros(mask.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    # Components without a peak (tiny specks) keep one marker each, so no object is dropped.
+    missing = np.setdiff1d(np.unique(components[mask]), np.unique(components[markers > 0]))
+    for i, comp in enumerate(missing, start=len(peaks) + 1):
+        r, c = np.argwhere(components == comp)[0]
+        markers[r, c] = i
+    labels = watershed(-distance, markers, mask=mask)
+    return _relabel(labels)
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut[ids] = np.arange(1, len(ids) + 1)
+    return lut[labels]
+
+
+def match_instances(pred_labels, true_labels, *, iou_threshold=0.5) -> dict:
+    """Match predicted instances to reference instances and count.
+
+    A predicted object matches a reference object when their IoU exceeds ``iou_threshold``
+    (above 0.5 a match is necessarily one to one).
+
+    Parameters
+    ----------
+    pred_labels, true_labels : int arrays, shape (H, W)
+        Instance label images (0 = background).
+    iou_threshold : float in [0.5, 1)
+
+    Returns
+    -------
+    dict
+        ``n_true``, ``n_pred``, ``matched`` (true positives), ``missed`` (reference objects not
+        matched), ``spurious`` (predicted objects not matched), ``count_error`` (``n_pred -
+        n_true``), ``relative_count_error`` (``|count_error| / n_true``), ``precision``,
+        ``recall``, ``f1`` (of the matching), ``mean_matched_iou``.
+    """
+    pred_labels, true_labels = np.asarray(pred_labels), np.asarray(true_labels)
+    for name, arr in (("pred_labels", pred_labels), ("true_labels", true_labels)):
+        if arr.dtype.kind not in "iub":
+            raise TypeError(f"{name}: expected an integer label image, got dtype {arr.dtype}")
+        if arr.ndim != 2 or (arr.size and arr.min() < 0):
+            raise ValueError(f"{name}: expected a 2D label image with labels >= 0, got shape "
+                             f"{arr.shape}")
+    if pred_labels.shape != true_labels.shape:
+        raise ValueError(f"pred_labels: shape {pred_labels.shape} differs from true_labels' "
+                         f"{true_labels.shape}")
+    if not 0.5 <= iou_threshold < 1:
+        raise ValueError(f"iou_threshold: expected a number in [0.5, 1), got {iou_threshold!r}")
+    pred = _relabel(pred_labels.astype(np.int64))
+    true = _relabel(true_labels.astype(np.int64))
+    n_pred, n_true = int(pred.max()), int(true.max())
+    # Overlap table by one bincount over pixel pairs: overlap[i, j] = |pred i ∩ true j|.
+    overlap = np.bincount(pred.ravel() * (n_true + 1) + true.ravel(),
+                          minlength=(n_pred + 1) * (n_true + 1)).reshape(n_pred + 1, n_true + 1)
+    area_pred, area_true = overlap.sum(axis=1), overlap.sum(axis=0)
+    inter = overlap[1:, 1:].astype(float)
+    union = area_pred[1:, None] + area_true[None, 1:] - inter
+    ious = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    hits = ious > iou_threshold
+    matched = int(hits.sum())
+    precision = matched / n_pred if n_pred else float(n_true == 0)
+    recall = matched / n_true if n_true else float(n_pred == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "n_true": n_true, "n_pred": n_pred, "matched": matched, "missed": n_true - matched,
+        "spurious": n_pred - matched, "count_error": n_pred - n_true,
+        "relative_count_error": abs(n_pred - n_true) / n_true if n_true else float(n_pred > 0),
+        "precision": precision, "recall": recall, "f1": f1,
+        "mean_matched_iou": float(ious[hits].mean()) if matched else 0.0,
+    }
+
+
+def _keras():
+    from cnncourse.device import import_keras
+
+    return import_keras()

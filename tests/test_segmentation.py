@@ -1,0 +1,187 @@
+"""cnncourse.segmentation: windows, the two pixel classifiers, Dice/IoU, instances, counting.
+
+Stand-in data: small images of disks made here, so the tests need no data files.
+"""
+import numpy as np
+import pytest
+
+from cnncourse import segmentation as seg
+
+
+def disks(centres, radii, shape):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    labels = np.zeros(shape, np.int32)
+    for i, ((cy, cx), r) in enumerate(zip(centres, radii), start=1):
+        labels[((yy - cy) ** 2 + (xx - cx) ** 2 < r * r) & (labels == 0)] = i
+    return labels
+
+
+# --------------------------------------------------------------------------------------------
+# windows
+
+
+def test_extract_windows_centre_and_border():
+    image = np.arange(35.0).reshape(5, 7)
+    coords = np.array([[2, 3], [0, 0], [4, 6]])
+    w = seg.extract_windows(image, coords, 3)
+    assert w.shape == (3, 3, 3)
+    assert np.array_equal(w[:, 1, 1], image[coords[:, 0], coords[:, 1]])
+    assert np.array_equal(w[0], image[1:4, 2:5])
+    # reflect padding: the row above row 0 is row 1
+    assert np.array_equal(w[1][0], [image[1, 1], image[1, 0], image[1, 1]])
+    rgb = np.stack([image, -image], axis=-1)
+    assert seg.extract_windows(rgb, coords, 5).shape == (3, 5, 5, 2)
+
+
+def test_extract_windows_bad_input():
+    image = np.zeros((5, 5))
+    with pytest.raises(ValueError, match="size: expected an odd"):
+        seg.extract_windows(image, np.array([[1, 1]]), 4)
+    with pytest.raises(ValueError, match="coords: expected an int array"):
+        seg.extract_windows(image, np.array([1, 1]), 3)
+    with pytest.raises(ValueError, match="coords: every"):
+        seg.extract_windows(image, np.array([[5, 0]]), 3)
+    with pytest.raises(ValueError, match="image: expected shape"):
+        seg.extract_windows(np.zeros(5), np.array([[1, 1]]), 3)
+
+
+def test_sample_pixels_uniform_and_balanced():
+    mask = disks([(10, 10)], [4], (20, 20)) > 0
+    c = seg.sample_pixels(mask, 400, seed=1, foreground_fraction=0.5)
+    assert c.shape == (400, 2) and c.dtype == np.int64
+    assert mask[c[:, 0], c[:, 1]].sum() == 200
+    u = seg.sample_pixels(mask, 4000, seed=1)
+    assert abs(mask[u[:, 0], u[:, 1]].mean() - mask.mean()) < 0.03
+    assert np.array_equal(u, seg.sample_pixels(mask, 4000, seed=1))
+    with pytest.raises(ValueError, match="foreground_fraction"):
+        seg.sample_pixels(mask, 10, foreground_fraction=2)
+    with pytest.raises(ValueError, match="mask: expected a binary"):
+        seg.sample_pixels(mask * 0.5, 10)
+    with pytest.raises(ValueError, match="mask: it has no pixels"):
+        seg.sample_pixels(np.zeros((4, 4), bool), 10, foreground_fraction=0.5)
+
+
+def test_tiles():
+    image = np.arange(10 * 12).reshape(10, 12)
+    t = seg.tiles(image, 4)
+    assert t.shape == (6, 4, 4)
+    assert np.array_equal(t[1], image[0:4, 4:8])
+    assert seg.tiles(image, 4, stride=2).shape == (4 * 5, 4, 4)
+    with pytest.raises(ValueError, match="size: 11 is larger"):
+        seg.tiles(image, 11)
+
+
+# --------------------------------------------------------------------------------------------
+# models
+
+
+def test_window_classifier_sliding_equals_dense():
+    model = seg.build_window_classifier(11, width=4, hidden=8)
+    assert model.input_shape == (None, 11, 11, 1) and model.output_shape == (None, 1)
+    image = np.random.default_rng(0).random((13, 17)).astype(np.float32)
+    slow = seg.predict_sliding_window(model, image, batch_size=50)
+    dense = seg.dense_window_classifier(model)
+    fast = seg.predict_dense(dense, image)
+    assert slow.shape == fast.shape == (13, 17)
+    assert np.allclose(slow, fast, atol=1e-5)
+    # one pixel by hand: the window around it, through the window model
+    w = seg.extract_windows(image, np.array([[0, 16]]), 11)[..., None]
+    assert np.allclose(np.asarray(model(w))[0, 0], slow[0, 16], atol=1e-6)
+
+
+def test_window_classifier_bad_input():
+    with pytest.raises(ValueError, match="window: expected at least 9"):
+        seg.build_window_classifier(7)
+    with pytest.raises(ValueError, match="window: expected an odd"):
+        seg.build_window_classifier(12)
+    with pytest.raises(ValueError, match="dense_model"):
+        seg.predict_dense(seg.build_unet(1, 2), np.zeros((8, 8)))
+
+
+def test_unet_shapes_and_skip_connections():
+    model = seg.build_unet(depth=2, width=2)
+    names = [layer.name for layer in model.layers]
+    assert "up0_skip" in names and "up1_skip" in names and "bottleneck_conv_b" in names
+    assert model.get_layer("down0_conv_b").output.shape[-1] == 2
+    assert model.get_layer("bottleneck_conv_b").output.shape[-1] == 8
+    out = seg.predict_unet(model, np.random.default_rng(0).random((13, 18)))
+    assert out.shape == (13, 18) and out.dtype == np.float32
+    assert np.all((out >= 0) & (out <= 1))
+    three = seg.build_unet(depth=1, width=2, n_classes=3)
+    probs = seg.predict_unet(three, np.zeros((8, 8)))
+    assert probs.shape == (8, 8, 3) and np.allclose(probs.sum(-1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="depth: expected an int from 1 to 5"):
+        seg.build_unet(depth=0)
+
+
+# --------------------------------------------------------------------------------------------
+# scores
+
+
+def test_dice_iou_values():
+    a = np.array([1, 1, 0, 0], bool)
+    b = np.array([1, 0, 0, 0], bool)
+    assert seg.dice(a, b) == pytest.approx(2 / 3)
+    assert seg.iou(a, b) == pytest.approx(1 / 2)
+    assert seg.dice(a, a) == seg.iou(a, a) == 1.0
+    assert seg.dice(a, ~a) == 0.0
+    empty = np.zeros((3, 3), bool)
+    assert seg.dice(empty, empty) == 1.0 and seg.iou(empty, empty) == 1.0
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 20)) > 0.5, rng.random((20, 20)) > 0.3
+    j = seg.iou(x, y)
+    assert seg.dice(x, y) == pytest.approx(2 * j / (1 + j))
+    assert seg.dice(x.astype(np.uint8), y.astype(float)) == seg.dice(x, y)
+
+
+def test_dice_refuses_probabilities_and_labels():
+    with pytest.raises(ValueError, match="pred: expected a binary mask.*Threshold"):
+        seg.dice(np.array([0.2, 0.9]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="target: expected a binary"):
+        seg.iou(np.array([0, 1]), np.array([0, 2]))
+    with pytest.raises(ValueError, match="pred: shape"):
+        seg.dice(np.zeros(3), np.zeros(4))
+
+
+# --------------------------------------------------------------------------------------------
+# instances
+
+
+def test_separate_instances_splits_touching_disks():
+    true = disks([(12, 12), (30, 20), (30, 36)], [8, 9, 9], (44, 52))
+    labels = seg.separate_instances(true > 0, min_distance=5)
+    assert labels.dtype == np.int32 and labels.max() == 3
+    assert np.array_equal(labels > 0, true > 0)
+    m = seg.match_instances(labels, true)
+    assert m["matched"] == 3 and m["mean_matched_iou"] > 0.9
+    assert seg.separate_instances(np.zeros((8, 8), bool)).max() == 0
+    # a speck too small for a peak still becomes an object
+    speck = np.zeros((9, 9), bool)
+    speck[4, 4] = True
+    assert seg.separate_instances(speck, smooth=0).max() == 1
+
+
+def test_separate_instances_bad_input():
+    with pytest.raises(ValueError, match="min_distance"):
+        seg.separate_instances(np.zeros((4, 4), bool), min_distance=0)
+    with pytest.raises(ValueError, match="mask: expected a binary"):
+        seg.separate_instances(np.full((4, 4), 0.3))
+
+
+def test_match_instances_counts():
+    true = disks([(10, 10), (10, 30), (30, 10)], [6, 6, 6], (40, 40))
+    pred = true.copy()
+    pred[pred == 3] = 0                      # one missed
+    pred[25:35, 25:35] = 7                   # one spurious (label ids need not be contiguous)
+    m = seg.match_instances(pred, true)
+    assert (m["n_true"], m["n_pred"], m["matched"], m["missed"], m["spurious"]) == (3, 3, 2, 1, 1)
+    assert m["count_error"] == 0 and m["precision"] == m["recall"] == pytest.approx(2 / 3)
+    merged = (true > 0).astype(np.int32)     # everything one object: matches nothing
+    m = seg.match_instances(merged, true)
+    assert m["n_pred"] == 1 and m["count_error"] == -2 and m["relative_count_error"] == pytest.approx(2 / 3)
+    empty = np.zeros((5, 5), int)
+    assert seg.match_instances(empty, empty)["f1"] == 1.0  # nothing to find, nothing found
+    with pytest.raises(TypeError, match="pred_labels: expected an integer"):
+        seg.match_instances(np.zeros((5, 5)), empty)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        seg.match_instances(empty, empty, iou_threshold=0.3)
