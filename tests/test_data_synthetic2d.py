@@ -126,13 +126,13 @@ def test_mitosis_classes_differ_in_shape(mitosis):
     assert abs(roc_auc_score(y, od.mean((1, 2))) - 0.5) <= 0.25  # ...darkness hardly does
 
 
-def test_combine_he_matches_skimage():
+def test_combine_hed_matches_skimage():
     from skimage.color import combine_stains, rgb_from_hed
 
     rng = np.random.default_rng(0)
-    H, E = rng.uniform(0, 2, (2, 3, 5, 5)).astype(np.float32)
-    ref = combine_stains(np.stack([H, E, np.zeros_like(H)], -1) / -np.log(1e-6), rgb_from_hed)
-    np.testing.assert_allclose(synthetic2d._combine_he(H, E), ref, atol=1e-5)
+    H, E, D = rng.uniform(0, 2, (3, 3, 5, 5)).astype(np.float32)
+    ref = combine_stains(np.stack([H, E, D], -1) / -np.log(1e-6), rgb_from_hed)
+    np.testing.assert_allclose(synthetic2d._combine_hed(H, E, D), ref, atol=1e-5)
 
 
 # ---- bad arguments -----------------------------------------------------------------------------

@@ -250,7 +250,7 @@ def _subtypes(rng, y, difficulty):
     4 prophase (positives). Harder data has more dark negatives and pale positives."""
     n = len(y)
     p_pyk = 0.30 + 0.30 * difficulty
-    p_pro = 0.20 + 0.30 * difficulty
+    p_pro = 0.15 + 0.25 * difficulty
     u = rng.random(n)
     neg = np.where(u < p_pyk, 1, 0)
     pos = np.where(u < p_pro, 4, np.where(u < p_pro + (1 - p_pro) * 0.6, 2, 3))
@@ -308,16 +308,17 @@ def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: f
     return x, y
 
 
-def _combine_he(H, E):
-    """RGB in [0, 1] from hematoxylin and eosin optical densities (n, H, W) by Beer-Lambert with
-    scikit-image's ``rgb_from_hed`` stain vectors: the same numbers as
-    ``skimage.color.combine_stains(np.stack([H, E, 0], -1) / -log(1e-6), rgb_from_hed)``,
-    computed in float32 without the float64 copy (3x faster)."""
+def _combine_hed(H, E, D):
+    """RGB in [0, 1] from hematoxylin, eosin and residual optical densities (n, H, W) by
+    Beer-Lambert with scikit-image's ``rgb_from_hed`` stain vectors: the same numbers as
+    ``skimage.color.combine_stains(np.stack([H, E, D], -1) / -log(1e-6), rgb_from_hed)``,
+    computed in float32 without its float64 copy (3x faster)."""
     from skimage.color import rgb_from_hed
 
-    vec = rgb_from_hed[:2].astype(np.float32)             # (2, 3): OD per unit H, E
-    od = H[..., None] * vec[0] + E[..., None] * vec[1]
-    return np.exp(-od, out=od)
+    vec = rgb_from_hed.astype(np.float32)                 # (3, 3): OD per unit H, E, D
+    od = np.stack([H, E, D], axis=-1, dtype=np.float32) @ vec  # (..., 3) per RGB channel
+    np.exp(-od, out=od)
+    return np.minimum(od, 1.0, out=od)
 
 
 def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
@@ -341,17 +342,21 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     yy1, xx1 = grid[None, :, None], grid[None, None, :]      # (1, size, 1), (1, 1, size)
     yy, xx = np.broadcast_to(yy1, (n, size, size)), np.broadcast_to(xx1, (n, size, size))
 
-    # ---- background: eosin stroma with wavy fibres and pale clefts ----------------------------
+    # ---- background: purple cytoplasm and pink stroma with wavy fibres, white clefts ----------
+    # optical densities calibrated on the real H&E sample (cnncourse.data.load_he, decomposed
+    # with skimage.color.rgb2hed): cytoplasm H ~0.6 E ~0.3, stroma H ~0.2 E ~0.65, nuclei H 1.3-3
     warp = _smooth_noise(rng, (n, size, size), 3.0 * S)
     th = rng.uniform(0, np.pi, n).astype(f32)[:, None, None]
     lam = rng.uniform(3.0, 6.0, n).astype(f32)[:, None, None] * S
     fib = np.sin(2 * np.pi * (xx * np.cos(th) + yy * np.sin(th)) / lam + 2.5 * warp)
     low = _smooth_noise(rng, (n, size, size), 5.0 * S)
     fine = _smooth_noise(rng, (n, size, size), 0.7)
-    e_level = rng.uniform(0.3, 0.5, n).astype(f32)[:, None, None]
-    cleft = _sigmoid(4.0 * (low - rng.uniform(0.9, 1.8, n).astype(f32)[:, None, None]))
-    E = e_level * (1.0 + 0.3 * fib + 0.12 * fine) * (1.0 - 0.75 * cleft)
-    H = np.full((n, size, size), 0.10, f32) * (1 + 0.4 * fine)
+    mix = _sigmoid(2.5 * (warp + rng.uniform(-2.0, 2.0, n).astype(f32)[:, None, None]))
+    cleft = _sigmoid(4.0 * (low - rng.uniform(1.0, 2.2, n).astype(f32)[:, None, None]))
+    tissue = 1.0 - 0.9 * cleft
+    H = (0.18 + 0.42 * mix) * (1.0 + 0.25 * fine) * tissue
+    E = (0.3 + 0.35 * (1.0 - mix) * (1.0 + 0.4 * fib)) * (1.0 + 0.1 * fine) * tissue
+    D = (0.45 + 0.25 * (1.0 - mix)) * tissue      # the residual (third) stain of rgb2hed
 
     # ---- neighbouring interphase nuclei near the border --------------------------------------
     for _ in range(2):
@@ -363,9 +368,9 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
         ecc = rng.uniform(0.65, 1.0, m_)
         m, _ = _blob(yy1, xx1, dist * np.sin(ang), dist * np.cos(ang), r * ecc, r,
                      rng.uniform(0, np.pi, m_), _harmonics(rng, m_, 4, 0.04), np.full(m_, 0.7))
-        od = rng.uniform(0.6, 1.0, m_).astype(f32)[:, None, None]
+        od = rng.uniform(1.0, 1.6, m_).astype(f32)[:, None, None]
         H[idx] += m * od * (0.85 + 0.25 * fine[idx])
-        E[idx] *= 1 - 0.6 * m
+        D[idx] += 0.2 * m
 
     # ---- the central object --------------------------------------------------------------------
     jit = rng.normal(0, 1.2 * S, (n, 2))
@@ -373,21 +378,20 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     theta = rng.uniform(0, np.pi, n)
     is_ = lambda k: (sub == k)[:, None, None]  # noqa: E731
     clump = _smooth_noise(rng, (n, size, size), 0.9)     # chromosome clumps
-    thread = _smooth_noise(rng, (n, size, size), 1.2)
 
     # radii (along theta / across), roughness, OD per subtype
     r_major = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
-                        [rng.uniform(6.0, 9.0, n), rng.uniform(3.2, 5.0, n),
+                        [rng.uniform(6.5, 9.5, n), rng.uniform(3.2, 5.0, n),
                          rng.uniform(1.6, 2.8, n), rng.uniform(1.3, 2.2, n),
                          rng.uniform(5.5, 8.0, n)]) * S
     r_minor_ratio = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
-                              [rng.uniform(0.7, 1.0, n), rng.uniform(0.85, 1.0, n),
+                              [rng.uniform(0.6, 1.0, n), rng.uniform(0.85, 1.0, n),
                                rng.uniform(2.2, 3.6, n), rng.uniform(2.4, 3.6, n),
                                rng.uniform(0.75, 1.0, n)])
     # for the bars (metaphase/anaphase) "r_major" is the half-width across, and the half-length
     # along the plate is r_major * ratio; rotate so the plate runs along theta + 90 degrees
     ra, rb = r_major, r_major * r_minor_ratio
-    spiky = (0.55 - 0.35 * d) * rng.uniform(0.6, 1.3, n)  # irregularity of mitotic figures
+    spiky = (0.6 - 0.35 * d) * rng.uniform(0.6, 1.3, n)  # irregularity of mitotic figures
     rough = np.select([sub == 0, sub == 1, sub >= 2],
                       [np.full(n, 0.035), np.full(n, 0.02), 0.18 * spiky + 0.08])
     coeffs = _harmonics(rng, n, 12, rough, decay=0.35, kmin=2)
@@ -406,44 +410,50 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     mask[ana] = np.maximum(mask[ana], m2)
     depth[ana] = np.maximum(depth[ana], d2)
 
-    # mitotic irregularity: chromosome arms sticking out (thresholded fine noise near the edge)
-    halo = _sigmoid((depth + 2.2 * S) / 0.6) * (1 - mask)
-    arms = _sigmoid((clump - 0.9 + 0.6 * spiky[:, None, None]) * 5.0) * halo
-    arms *= ((sub == 2) | (sub == 3))[:, None, None]
-    # prophase: pale threads with an irregular outline (no rim, no nucleolus)
-    threads = np.exp(-(thread / 0.55) ** 2)
+    col = lambda a: np.asarray(a, f32)[:, None, None]  # noqa: E731  per-patch value -> (m, 1, 1)
+    h_od = col(np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
+                         [rng.uniform(1.0, 1.5, n), rng.uniform(2.6, 3.4, n),
+                          rng.uniform(2.6, 3.6, n), rng.uniform(2.6, 3.6, n),
+                          rng.uniform(1.5, 2.2, n)]))
+    obj = np.zeros((n, size, size), f32)                 # hematoxylin pattern of the object
+    cover = mask.copy()                                  # where the object displaces cytoplasm
+    # interphase: vesicular chromatin (granules), a darker nuclear rim, a nucleolus
+    i = np.flatnonzero(sub == 0)
+    ny, nx = rng.normal(0, 0.3, (2, len(i))) * r_major[i]
+    nuc_r = rng.uniform(0.9, 1.4, len(i)) * S
+    nucleolus = np.exp(-((yy1 - col(cy[i] + ny)) ** 2 + (xx1 - col(cx[i] + nx)) ** 2)
+                       / col(2 * nuc_r ** 2))
+    rim = np.exp(-((depth[i] - 0.8) / 0.9) ** 2)
+    obj[i] = mask[i] * (0.75 + 0.35 * np.clip(fine[i], -1.5, 2.0) + 0.55 * rim + 1.3 * nucleolus)
+    # pyknotic: dense and homogeneous
+    i = np.flatnonzero(sub == 1)
+    obj[i] = mask[i] * (1.0 + 0.05 * fine[i])
+    # metaphase / anaphase: clumped chromosomes with arms sticking out (thresholded fine noise
+    # just outside the outline)
+    i = np.flatnonzero((sub == 2) | (sub == 3))
+    halo = _sigmoid((depth[i] + 2.2 * S) / 0.6) * (1 - mask[i])
+    arms = _sigmoid((clump[i] - 0.9 + 0.6 * col(spiky[i])) * 5.0) * halo
+    obj[i] = np.maximum(mask[i] * (0.75 + 0.3 * clump[i]), 0.9 * arms)
+    cover[i] = np.minimum(mask[i] + arms, 1.0)
+    # prophase: pale condensing threads inside an irregular outline (no rim, no nucleolus)
+    i = np.flatnonzero(sub == 4)
+    threads = np.exp(-(_smooth_noise(rng, (len(i), size, size), 1.2) / 0.55) ** 2)
+    obj[i] = mask[i] * (0.25 + 0.95 * threads * (0.7 + 0.3 * clump[i]))
 
-    h_od = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
-                     [rng.uniform(0.55, 0.85, n), rng.uniform(1.6, 2.3, n),
-                      rng.uniform(1.6, 2.4, n), rng.uniform(1.6, 2.4, n),
-                      rng.uniform(0.9, 1.4, n)]).astype(f32)[:, None, None]
-    # interphase: vesicular chromatin (granules), nuclear rim, a nucleolus
-    rim = np.exp(-((depth - 0.8) / 0.9) ** 2)
-    ny, nx = rng.normal(0, 0.3, (2, n)) * r_major
-    nuc_r = rng.uniform(0.9, 1.4, n) * S
-    nucleolus = np.exp(-(((yy - (cy + ny)[:, None, None]) ** 2 + (xx - (cx + nx)[:, None, None]) ** 2)
-                         / (2 * (nuc_r ** 2)[:, None, None]))).astype(f32)
-    interphase = mask * (0.75 + 0.35 * np.clip(fine, -1.5, 2.0)) + 0.55 * rim * mask \
-        + 1.3 * nucleolus * mask
-    pyknotic = mask * (1.0 + 0.05 * fine)
-    mitotic = np.maximum(mask * (0.75 + 0.3 * clump), arms * 0.9)
-    prophase = mask * (0.25 + 0.95 * threads * (0.7 + 0.3 * clump))
-    obj = np.select([is_(0), is_(1), is_(2) | is_(3), is_(4)],
-                    [interphase, pyknotic, mitotic, prophase]).astype(f32)
     H += h_od * obj
-    cover = np.clip(mask + arms, 0, 1)
-    E *= 1 - 0.7 * cover
+    E *= 1 - 0.3 * cover
+    D += 0.2 * cover
     # a pale cytoplasmic halo around mitotic figures, eosinophilic shrinkage around pyknotic ones
-    ring = _sigmoid((depth + 3.5 * S) / 1.0) * (1 - cover)
-    E *= 1 + ring * np.select([is_(1), is_(2) | is_(3) | is_(4)], [0.5, -0.35], 0.0)
+    i = np.flatnonzero(sub >= 1)
+    ring = _sigmoid((depth[i] + 3.5 * S) / 1.0) * (1 - cover[i])
+    E[i] *= 1 + ring * col(np.where(sub[i] == 1, 0.5, -0.35))
 
     # ---- staining variation, optics, camera ---------------------------------------------------
     H *= rng.uniform(0.9 - 0.1 * d, 1.1 + 0.1 * d, n).astype(f32)[:, None, None]
     E *= rng.uniform(0.85, 1.15, n).astype(f32)[:, None, None]
     blur = 0.5 + 0.4 * d
-    H = ndimage.gaussian_filter(H, (0, blur, blur))
-    E = ndimage.gaussian_filter(E, (0, blur, blur))
-    rgb = _combine_he(H, E)
+    H, E, D = ndimage.gaussian_filter(np.stack([H, E, D]), (0, 0, blur, blur), truncate=3.0)
+    rgb = _combine_hed(H, E, D)
     rgb += rng.normal(0, 0.012 + 0.015 * d, rgb.shape).astype(f32)
     patches = np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
     return patches, y, sub
