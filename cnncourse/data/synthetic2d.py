@@ -381,7 +381,7 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
 
     # radii (along theta / across), roughness, OD per subtype
     r_major = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
-                        [rng.uniform(6.5, 9.5, n), rng.uniform(3.2, 5.0, n),
+                        [rng.uniform(7.0, 10.0, n), rng.uniform(3.2, 5.0, n),
                          rng.uniform(1.6, 2.8, n), rng.uniform(1.3, 2.2, n),
                          rng.uniform(5.5, 8.0, n)]) * S
     r_minor_ratio = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
@@ -412,7 +412,7 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
 
     col = lambda a: np.asarray(a, f32)[:, None, None]  # noqa: E731  per-patch value -> (m, 1, 1)
     h_od = col(np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
-                         [rng.uniform(1.0, 1.5, n), rng.uniform(2.6, 3.4, n),
+                         [rng.uniform(1.1, 1.6, n), rng.uniform(2.6, 3.4, n),
                           rng.uniform(2.6, 3.6, n), rng.uniform(2.6, 3.6, n),
                           rng.uniform(1.5, 2.2, n)]))
     obj = np.zeros((n, size, size), f32)                 # hematoxylin pattern of the object
@@ -424,7 +424,7 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     nucleolus = np.exp(-((yy1 - col(cy[i] + ny)) ** 2 + (xx1 - col(cx[i] + nx)) ** 2)
                        / col(2 * nuc_r ** 2))
     rim = np.exp(-((depth[i] - 0.8) / 0.9) ** 2)
-    obj[i] = mask[i] * (0.75 + 0.35 * np.clip(fine[i], -1.5, 2.0) + 0.55 * rim + 1.3 * nucleolus)
+    obj[i] = mask[i] * (0.8 + 0.25 * np.clip(fine[i], -1.5, 2.0) + 0.4 * rim + 1.0 * nucleolus)
     # pyknotic: dense and homogeneous
     i = np.flatnonzero(sub == 1)
     obj[i] = mask[i] * (1.0 + 0.05 * fine[i])
@@ -447,6 +447,16 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     i = np.flatnonzero(sub >= 1)
     ring = _sigmoid((depth[i] + 3.5 * S) / 1.0) * (1 - cover[i])
     E[i] *= 1 + ring * col(np.where(sub[i] == 1, 0.5, -0.35))
+
+    # retraction artefact: a white crescent beside some nuclei of every kind (not a class cue)
+    i = np.flatnonzero(rng.random(n) < 0.35)
+    alpha = col(rng.uniform(0, 2 * np.pi, len(i)))
+    towards = np.clip(np.cos(alpha) * (xx1 - col(cx[i])) + np.sin(alpha) * (yy1 - col(cy[i])), 0, None)
+    band = _sigmoid((depth[i] + 2.0 * S) / 0.5) * (1 - cover[i])
+    clear = 1.0 - 0.85 * band * np.minimum(towards / (2.0 * S), 1.0)
+    H[i] *= clear
+    E[i] *= clear
+    D[i] *= clear
 
     # ---- staining variation, optics, camera ---------------------------------------------------
     H *= rng.uniform(0.9 - 0.1 * d, 1.1 + 0.1 * d, n).astype(f32)[:, None, None]
