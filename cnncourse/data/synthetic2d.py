@@ -167,7 +167,7 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0, difficulty:
             if bright:
                 r, ecc = 0.6 * r, 0.5 * ecc + 0.2
             rx, ry = r / np.sqrt(ecc), r * np.sqrt(ecc)
-            touch = centres and rng.random() < 0.15 + 0.45 * d
+            touch = centres and rng.random() < 0.1 + 0.4 * d
             if touch:                                          # next to an existing nucleus
                 j = rng.integers(len(centres))
                 ang = rng.uniform(0, 2 * np.pi)
@@ -200,7 +200,7 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0, difficulty:
                 continue
             label_id = len(centres) + 1
             # brightness: per-nucleus level, texture, slightly brighter rim-free interior, spots
-            level = rng.lognormal(0.0, 0.15 + 0.25 * d) * (rng.uniform(2.2, 3.2) if bright else 1.0)
+            level = rng.lognormal(0.0, 0.22 + 0.2 * d) * (rng.uniform(2.2, 3.2) if bright else 1.0)
             t = tex[i, y0:y1, x0:x1]
             value = level * (0.78 + 0.16 * t + 0.10 * np.clip(inside * 3, 0, 1))
             for _ in range(rng.poisson(2.0)):                 # bright chromocentres
@@ -222,7 +222,7 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0, difficulty:
             labels[i] = lut[labels[i]]
 
     # optics: PSF blur, background gradient, shot and read noise
-    psf = 1.2 + 0.8 * d
+    psf = 1.5 + 0.8 * d
     signal = ndimage.gaussian_filter(signal, (0, psf, psf))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     g = rng.uniform(-1, 1, (n_images, 2)).astype(np.float32)
