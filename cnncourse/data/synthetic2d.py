@@ -18,8 +18,6 @@ from scipy import ndimage
 
 __all__ = ["make_nuclei_2d", "make_mitosis_patches"]
 
-# combine_stains multiplies its input by -log(1e-6) before Beer-Lambert: OD = stain * _LOG_ADJUST.
-_LOG_ADJUST = -np.log(1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,7 +338,6 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
 
     grid = (np.arange(size, dtype=f32) - (size - 1) / 2)
     yy1, xx1 = grid[None, :, None], grid[None, None, :]      # (1, size, 1), (1, 1, size)
-    yy, xx = np.broadcast_to(yy1, (n, size, size)), np.broadcast_to(xx1, (n, size, size))
 
     # ---- background: purple cytoplasm and pink stroma with wavy fibres, white clefts ----------
     # optical densities calibrated on the real H&E sample (cnncourse.data.load_he, decomposed
@@ -348,7 +345,7 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     warp = _smooth_noise(rng, (n, size, size), 3.0 * S)
     th = rng.uniform(0, np.pi, n).astype(f32)[:, None, None]
     lam = rng.uniform(3.0, 6.0, n).astype(f32)[:, None, None] * S
-    fib = np.sin(2 * np.pi * (xx * np.cos(th) + yy * np.sin(th)) / lam + 2.5 * warp)
+    fib = np.sin(2 * np.pi * (xx1 * np.cos(th) + yy1 * np.sin(th)) / lam + 2.5 * warp)
     low = _smooth_noise(rng, (n, size, size), 5.0 * S)
     fine = _smooth_noise(rng, (n, size, size), 0.7)
     mix = _sigmoid(2.5 * (warp + rng.uniform(-2.0, 2.0, n).astype(f32)[:, None, None]))
@@ -376,7 +373,6 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     jit = rng.normal(0, 1.2 * S, (n, 2))
     cy, cx = jit[:, 0], jit[:, 1]
     theta = rng.uniform(0, np.pi, n)
-    is_ = lambda k: (sub == k)[:, None, None]  # noqa: E731
     clump = _smooth_noise(rng, (n, size, size), 0.9)     # chromosome clumps
 
     # radii (along theta / across), roughness, OD per subtype
