@@ -270,8 +270,11 @@ def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: f
       metaphase plates (an elongated bar), anaphase (two parallel bars) and pale, clumped
       prophase-like figures.
 
-    Mean darkness alone classifies these at only about 70% accuracy (default difficulty): shape
-    and texture carry the rest.
+    Mean darkness alone (mean optical density or mean intensity, best threshold) classifies these
+    at about 55% accuracy (2000 patches, seed 0, any difficulty): shape and texture carry the rest.
+    A LeNet-5 on 2000-3000 patches reaches a validation ROC AUC of about 0.95 (RGB) or 0.91-0.93
+    (grey) in 4-6 epochs, provided the inputs are standardised (subtract the training mean, divide
+    by its standard deviation); raw [0, 1] grey inputs train much more slowly.
 
     Parameters
     ----------
