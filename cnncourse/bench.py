@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "conv": "cnncourse.conv:bench",
     "lenet": "cnncourse.models:bench",
     "data": "cnncourse.data.bench:main",
+    "sparse": "cnncourse.sparse.bench:main",
 }
 
 

@@ -1,0 +1,231 @@
+"""``cnncourse bench sparse``: submanifold sparse convolution against dense ``Conv3D``.
+
+For each grid (32^3 to 128^3), shape (a thin spherical *shell*, like a nucleus surface, or a
+*filled* ball), occupancy (about 2% and 5%) and channel count (16, 32): the number of active
+sites, dense ``Conv3D(C, 3, padding="same")`` and sparse :class:`SubmanifoldConv3D` times
+(forward, and forward + backward with gradients for the input and the kernel), their ratio,
+the table build time, memory and the FLOP-ratio limit (grid positions / active sites: what a
+sparse convolution can at best gain). Then an occupancy sweep shows where dense wins.
+
+Dense and sparse run in the same process, both compiled the same way (``tf.function``, or
+``jax.jit`` under ``KERAS_BACKEND=jax``), after a warm-up; times are medians. A dense
+convolution costs the same whatever the data, so it is timed once per grid and channel count.
+``CNNCOURSE_FAST=1`` runs a small version (grids up to 64^3).
+"""
+from __future__ import annotations
+
+import os
+import time
+import tracemalloc
+
+import numpy as np
+
+from cnncourse import config
+from cnncourse.bench import median_time, print_table
+
+__all__ = ["shell_mask", "ball_mask", "compare", "occupancy_sweep", "run", "main"]
+
+
+def _radius_grid(size: int) -> np.ndarray:
+    c = (size - 1) / 2
+    z, y, x = np.ogrid[:size, :size, :size]
+    return np.sqrt((z - c) ** 2 + (y - c) ** 2 + (x - c) ** 2)
+
+
+def shell_mask(size: int, occupancy: float = 0.02, thickness: float = 2.0) -> np.ndarray:
+    """bool (size, size, size): a centred spherical shell (a nucleus surface) covering about
+    ``occupancy`` of the grid: ``thickness`` voxels thick where its radius then stays within
+    0.4 * size, otherwise radius 0.4 * size and as thick as needed."""
+    radius = np.sqrt(occupancy * size**3 / (4 * np.pi * thickness))
+    if radius > 0.4 * size:
+        radius = 0.4 * size
+        thickness = occupancy * size**3 / (4 * np.pi * radius**2)
+    r = _radius_grid(size)
+    return (r >= radius - thickness / 2) & (r < radius + thickness / 2)
+
+
+def ball_mask(size: int, occupancy: float = 0.05) -> np.ndarray:
+    """bool (size, size, size): a centred filled ball covering about ``occupancy`` of the grid
+    (for occupancy above ~0.5, the ball is clipped by the grid; then the exact value is lower)."""
+    radius = (occupancy * size**3 * 3 / (4 * np.pi)) ** (1 / 3)
+    return _radius_grid(size) < radius
+
+
+def _backend():
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    return keras, keras.backend.backend()
+
+
+def _compile(fn):
+    """Compile ``fn`` for the backend (same treatment for dense and sparse)."""
+    _, backend = _backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    return tf.function(fn)
+
+
+def _value_and_grads(fn):
+    """``f(x, w) -> (sum(fn(x, w)), d/dx, d/dw)``, compiled."""
+    _, backend = _backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(jax.value_and_grad(lambda x, w: fn(x, w).sum(), argnums=(0, 1)))
+    import tensorflow as tf
+
+    @tf.function
+    def step(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            loss = tf.reduce_sum(fn(x, w))
+        return loss, tape.gradient(loss, [x, w])
+
+    return step
+
+
+def _block(result):
+    """Wait for a result (JAX dispatches asynchronously) and make sure it is computed."""
+    leaves = result if isinstance(result, (list, tuple)) else [result]
+    for leaf in leaves:
+        if isinstance(leaf, (list, tuple)):
+            _block(leaf)
+        elif hasattr(leaf, "block_until_ready"):
+            leaf.block_until_ready()
+        else:
+            np.asarray(leaf).ravel()[:1]  # TF eager tensors are ready once read
+    return result
+
+
+class _Dense:
+    """Dense Conv3D forward / forward+backward on a (1, D, D, D, C) grid, timed once per (D, C)."""
+
+    def __init__(self, size, channels, repeat):
+        keras, _ = _backend()
+        from keras import ops
+
+        rng = np.random.default_rng(0)
+        self.kernel = ops.convert_to_tensor(
+            (rng.standard_normal((3, 3, 3, channels, channels)) * 0.05).astype("float32"))
+        self.x = ops.convert_to_tensor(np.zeros((1, size, size, size, channels), "float32"))
+
+        def conv(x, w):
+            return ops.conv(x, w, strides=1, padding="same")
+
+        fwd, both = _compile(conv), _value_and_grads(conv)
+        self.forward_s = median_time(lambda: _block(fwd(self.x, self.kernel)), repeat=repeat)
+        self.both_s = median_time(lambda: _block(both(self.x, self.kernel)), repeat=repeat)
+        self.megabytes = 2 * size**3 * channels * 4 / 2**20  # input + output
+
+
+def _sparse_times(mask, channels, repeat):
+    """(sites, forward s, fwd+bwd s, table ms, table peak MB, sparse MB) for one mask."""
+    from keras import ops
+
+    from cnncourse.sparse import rulebook
+    from cnncourse.sparse.layers import sparse_conv
+
+    size = mask.shape[0]
+    coords = np.argwhere(mask[None]).astype(np.int32)
+    n = coords.shape[0]
+    shape = (size, size, size)
+    rulebook.neighbor_table(coords, shape, 1, 3)  # warm the grid pool
+    table_s = median_time(lambda: rulebook.neighbor_table(coords, shape, 1, 3), repeat=7)
+    tracemalloc.start()
+    table = rulebook.neighbor_table(coords, shape, 1, 3)
+    table_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    rng = np.random.default_rng(1)
+    x = ops.convert_to_tensor(rng.standard_normal((n, channels)).astype("float32"))
+    kernel = ops.convert_to_tensor(
+        (rng.standard_normal((27, channels, channels)) * 0.05).astype("float32"))
+    table_t = ops.convert_to_tensor(table)
+
+    def conv(x, w):
+        return sparse_conv(x, w, table_t)
+
+    fwd, both = _compile(conv), _value_and_grads(conv)
+    fwd_s = median_time(lambda: _block(fwd(x, kernel)), repeat=repeat)
+    both_s = median_time(lambda: _block(both(x, kernel)), repeat=repeat)
+    megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20  # gathered + x, y + table
+    return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes
+
+
+def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
+            occupancies=(0.02, 0.05), *, repeat=3, verbose=True) -> list[dict]:
+    """Rows of the main table (see the module docstring); prints it when ``verbose``."""
+    rows = []
+    for size in sizes:
+        for c in channels:
+            dense = _Dense(size, c, repeat)
+            for shape in shapes:
+                for occ in occupancies:
+                    mask = shell_mask(size, occ) if shape == "shell" else ball_mask(size, occ)
+                    n, fwd, both, table_ms, table_mb, sparse_mb = _sparse_times(mask, c, repeat)
+                    rows.append({
+                        "grid": f"{size}^3", "shape": shape, "occ %": 100 * n / size**3,
+                        "C": c, "sites": n,
+                        "dense fwd ms": dense.forward_s * 1e3, "sparse fwd ms": fwd * 1e3,
+                        "fwd x": dense.forward_s / fwd,
+                        "dense f+b ms": dense.both_s * 1e3, "sparse f+b ms": both * 1e3,
+                        "f+b x": dense.both_s / both,
+                        "table ms": table_ms, "table MB": table_mb,
+                        "dense MB": dense.megabytes, "sparse MB": sparse_mb,
+                        "FLOP x": size**3 / n,
+                    })
+    if verbose:
+        print_table(rows, "Submanifold conv (k=3, C->C) vs dense Conv3D(padding='same'), batch 1, "
+                          "float32; x = dense time / sparse time; FLOP x = grid / sites (the limit)")
+    return rows
+
+
+def occupancy_sweep(size=64, channels=32, occupancies=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7,
+                                                       1.0), *, repeat=3, verbose=True):
+    """Speed-up of the sparse forward over dense as the (filled-ball) occupancy grows."""
+    dense = _Dense(size, channels, repeat)
+    rows = []
+    for occ in occupancies:
+        mask = np.ones((size,) * 3, bool) if occ >= 1 else ball_mask(size, occ)
+        n, fwd, both, *_ = _sparse_times(mask, channels, repeat)
+        rows.append({"occ %": 100 * n / size**3, "sites": n,
+                     "dense fwd ms": dense.forward_s * 1e3, "sparse fwd ms": fwd * 1e3,
+                     "fwd x": dense.forward_s / fwd, "dense f+b ms": dense.both_s * 1e3,
+                     "sparse f+b ms": both * 1e3, "f+b x": dense.both_s / both})
+    if verbose:
+        wins = [r["occ %"] for r in rows if r["fwd x"] < 1]
+        print_table(rows, f"Occupancy sweep: filled ball in {size}^3, C={channels}")
+        print("dense forward wins from about " + (f"{wins[0]:.0f}% occupancy" if wins else
+              "(never in this sweep: sparse is faster even at the highest occupancy measured)"))
+    return rows
+
+
+def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
+    """Both tables; sizes from ``config.FAST`` unless ``fast`` is given."""
+    fast = config.FAST if fast is None else fast
+    keras, backend = _backend()
+    if verbose:
+        from cnncourse import device
+
+        print(f"backend {backend}, device {device.describe()}, "
+              f"{os.cpu_count()} CPU cores visible, mode {'fast' if fast else 'full'}")
+    start = time.perf_counter()
+    if fast:
+        main = compare(sizes=(32, 64), channels=(16,), repeat=3, verbose=verbose)
+        sweep = occupancy_sweep(size=32, channels=16, occupancies=(0.02, 0.1, 0.3, 0.6, 1.0),
+                                verbose=verbose)
+    else:
+        main = compare(verbose=verbose)
+        sweep = occupancy_sweep(verbose=verbose)
+    if verbose:
+        print(f"(benchmark took {time.perf_counter() - start:.0f} s)")
+    return {"main": main, "sweep": sweep}
+
+
+def main() -> None:
+    """Entry point of ``cnncourse bench sparse``."""
+    run()

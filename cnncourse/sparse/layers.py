@@ -1,0 +1,432 @@
+"""Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
+
+Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
+:mod:`cnncourse.sparse.rulebook` as integer tensors. A convolution is one gather of
+``[N_out, k**3, Cin]`` rows (a missing neighbour reads an appended zero row) and one GEMM with
+the ``[k**3 * Cin, Cout]`` kernel.
+
+The backward pass uses the symmetry of the neighbour relation instead of a scatter: the input
+gradient of a convolution is again "gather + GEMM", over the *transposed* table with the
+transposed kernel. For a submanifold convolution the transposed table is the table itself with
+the offsets reversed (``j`` is ``i``'s neighbour at offset ``o`` iff ``i`` is ``j``'s at ``-o``),
+so the input gradient is a submanifold convolution with the spatially flipped, transposed kernel
+over the same table. Strided convolutions and pooling use the transposed table that
+:func:`~cnncourse.sparse.rulebook.downsample_table` returns. This is implemented with
+``keras.ops.custom_gradient`` (``tf.custom_gradient`` / ``jax.custom_gradient`` underneath).
+
+Kernels have the layout of ``keras.layers.Conv3D``, ``(k, k, k, Cin, Cout)``, so dense weights
+can be copied in (and the tests compare against ``Conv3D`` that way).
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["sparse_conv", "SubmanifoldConv3D", "SparseConv3D", "SparseInverseConv3D",
+           "SparseMaxPool3D", "SparseAvgPool3D", "SparseBatchNormalization",
+           "SparseGlobalPool3D", "SparseToDense"]
+
+_PACKAGE = "cnncourse.sparse"
+
+
+def _take(x, indices):
+    """Rows ``x[indices]`` (indices are never negative here)."""
+    if keras.backend.backend() == "tensorflow":
+        # keras.ops.take first rewrites negative indices (an extra pass over the whole table);
+        # the tables never hold negative entries, so gather directly.
+        import tensorflow as tf
+
+        return tf.gather(x, indices)
+    return ops.take(x, indices, axis=0)
+
+
+def _append_row(x, value):
+    """``x`` (N, C) with one more row filled with ``value``: the row missing neighbours read."""
+    return ops.concatenate([x, ops.full((1, x.shape[1]), value, dtype=x.dtype)], axis=0)
+
+
+def _gathered(x, table):
+    """(N_out, K * C): row i holds x[table[i, 0]], ..., x[table[i, K-1]] (x's last row = zero)."""
+    k, c = table.shape[1], x.shape[1]
+    return ops.reshape(_take(_append_row(x, 0), table), (-1, k * c))
+
+
+def _as_table(table, name, columns, layer):
+    table = ops.convert_to_tensor(table)
+    if len(table.shape) != 2:
+        raise ValueError(f"{layer}: {name} must be a 2-D integer table (sites, {columns}); got "
+                         f"shape {tuple(table.shape)}")
+    if "int" not in str(table.dtype):
+        raise ValueError(f"{layer}: {name} must be an integer table; got dtype {table.dtype}")
+    if table.shape[1] is not None and table.shape[1] != columns:
+        raise ValueError(f"{layer}: {name} has {table.shape[1]} columns but the kernel has "
+                         f"{columns} offsets: build the table with the same kernel_size")
+    return table
+
+
+def sparse_conv(x, kernel, table, transposed=None):
+    """Sparse convolution ``y[i] = sum_o x[table[i, o]] @ kernel[o]`` with a gather-only backward.
+
+    Parameters
+    ----------
+    x : tensor, shape (N_in, Cin)
+        Input features.
+    kernel : tensor, shape (K, Cin, Cout)
+        One ``(Cin, Cout)`` matrix per kernel offset (K = k**3).
+    table : int tensor, shape (N_out, K)
+        Input site at each offset of each output site; ``N_in`` where there is none.
+    transposed : int tensor, shape (N_in, K), optional
+        Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
+        ``None`` for a submanifold table (then ``transposed[j, o] == table[j, K - 1 - o]``).
+
+    Returns
+    -------
+    tensor, shape (N_out, Cout)
+
+    Notes
+    -----
+    Forward: one gather ``G = x[table]`` (N_out, K*Cin) and one GEMM ``G @ W``. Backward:
+    ``dW = G^T dy`` (one GEMM) and ``dx = dy[transposed] @ W^T`` (one gather, one GEMM), where
+    for a submanifold table ``W^T`` is taken offset-reversed: the transposed, flipped kernel.
+    """
+    k, cin, cout = kernel.shape
+
+    @ops.custom_gradient
+    def conv(x, kernel):
+        g = _gathered(x, table)                                   # (N_out, K*Cin)
+        y = ops.matmul(g, ops.reshape(kernel, (k * cin, cout)))   # (N_out, Cout)
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream        # (N_out, Cout)
+            kt = ops.transpose(kernel, (0, 2, 1))                 # (K, Cout, Cin)
+            if transposed is None:                                # submanifold: flip offsets
+                kt, tr = ops.flip(kt, axis=0), table
+            else:
+                tr = transposed
+            dx = ops.matmul(_gathered(dy, tr), ops.reshape(kt, (k * cout, cin)))  # (N_in, Cin)
+            dk = ops.reshape(ops.matmul(ops.transpose(g), dy), (k, cin, cout))
+            return dx, dk
+
+        return y, grad
+
+    return conv(x, kernel)
+
+
+def _pool(x, table, transposed, mode):
+    """Max or average pooling over each output site's window, with a gather-only backward."""
+    k = table.shape[1]
+
+    @ops.custom_gradient
+    def pool(x):
+        if mode == "max":
+            neg = ops.convert_to_tensor(float("-inf"), dtype=x.dtype)
+            g = _take(_append_row(x, neg), table)                    # (M, K, C)
+            winner = ops.argmax(g, axis=1)                           # (M, C) offset of the max
+            y = ops.max(g, axis=1)
+            # site index of each max, plus a row of -1 for "no output site"
+            site = ops.take_along_axis(table, ops.cast(winner, table.dtype), axis=1)
+            site = ops.concatenate([site, ops.full((1, site.shape[1]), -1, site.dtype)], 0)
+        else:
+            y = ops.sum(_take(_append_row(x, 0), table), axis=1) / k
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream        # (M, C)
+            dyg = _take(_append_row(dy, 0), transposed)           # (N, K, C)
+            if mode == "max":
+                me = ops.arange(ops.shape(x)[0], dtype=site.dtype)[:, None, None]
+                won = ops.equal(_take(site, transposed), me)      # (N, K, C)
+                return ops.sum(ops.where(won, dyg, ops.zeros_like(dyg)), axis=1)
+            return ops.sum(dyg, axis=1) / k
+
+        return y, grad
+
+    return pool(x)
+
+
+def _int_tuple_config(value, name):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 3 or len(set(value)) != 1:
+            raise ValueError(f"{name} must be one integer (cubic); got {value}")
+        value = value[0]
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+class _SparseConvBase(keras.layers.Layer):
+    def __init__(self, filters, kernel_size, *, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or int(filters) != filters or filters < 1:
+            raise ValueError(f"filters must be a positive integer; got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _int_tuple_config(kernel_size, "kernel_size")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    @property
+    def volume(self) -> int:
+        return self.kernel_size ** 3
+
+    def build(self, features_shape):
+        cin = features_shape[-1]
+        if cin is None:
+            raise ValueError(f"{self.name}: the number of input channels must be known")
+        k = self.kernel_size
+        self.kernel = self.add_weight(name="kernel", shape=(k, k, k, int(cin), self.filters),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,),
+                                     initializer=self.bias_initializer,
+                                     regularizer=self.bias_regularizer)
+                     if self.use_bias else None)
+
+    def _conv(self, features, table, transposed):
+        cin = self.kernel.shape[3]
+        if features.shape[-1] is not None and features.shape[-1] != cin:
+            raise ValueError(f"{self.name}: features have {features.shape[-1]} channels; the "
+                             f"layer was built for {cin}")
+        kernel = ops.reshape(ops.cast(self.kernel, features.dtype),
+                             (self.volume, cin, self.filters))
+        y = sparse_conv(features, kernel, table, transposed)
+        if self.use_bias:
+            y = y + ops.cast(self.bias, y.dtype)
+        return y
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, use_bias=self.use_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SubmanifoldConv3D(_SparseConvBase):
+    """Submanifold sparse convolution (Graham & van der Maaten 2017): output sites = input sites.
+
+    Equal to ``keras.layers.Conv3D(filters, kernel_size, padding="same")`` evaluated at the
+    active sites of a grid that is zero elsewhere; inactive sites stay inactive, so a thin
+    surface does not "dilate" layer after layer.
+
+    Call: ``layer(features, neighbors)`` with ``features`` (N, Cin) and ``neighbors`` the int
+    table (N, k**3) of :func:`~cnncourse.sparse.rulebook.neighbor_table` (or
+    ``SparseTensor.neighbors(k)``); returns (N, filters).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 1, 1, 1], [0, 1, 1, 2]], np.ones((2, 4), "float32"), (4, 4, 4))
+    >>> layer = SubmanifoldConv3D(8, 3)
+    >>> tuple(layer(st.features, st.neighbors(3)).shape)
+    (2, 8)
+    """
+
+    def __init__(self, filters, kernel_size=3, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"SubmanifoldConv3D needs an odd kernel_size; got {self.kernel_size}")
+
+    def call(self, features, neighbors):
+        neighbors = _as_table(neighbors, "neighbors", self.volume, self.name)
+        return self._conv(features, neighbors, None)
+
+    def compute_output_shape(self, features_shape, neighbors_shape):
+        return (features_shape[0], self.filters)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseConv3D(_SparseConvBase):
+    """Strided sparse convolution (downsampling) to the coarse sites of a downsample table.
+
+    Equal to ``keras.layers.Conv3D(filters, kernel_size, strides, padding="valid")`` at the
+    output sites (the coarse positions whose window holds at least one active site).
+
+    Call: ``layer(features, table, transposed)`` with the ``table`` (M, k**3) and
+    ``transposed`` (N, k**3) of :func:`~cnncourse.sparse.rulebook.downsample_table`; returns
+    (M, filters).
+    """
+
+    def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
+                                                                                 "strides")
+
+    def call(self, features, table, transposed):
+        table = _as_table(table, "table", self.volume, self.name)
+        transposed = _as_table(transposed, "transposed", self.volume, self.name)
+        return self._conv(features, table, transposed)
+
+    def compute_output_shape(self, features_shape, table_shape, transposed_shape):
+        return (table_shape[0], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseInverseConv3D(_SparseConvBase):
+    """Inverse of a :class:`SparseConv3D`: back from the coarse sites to the fine sites.
+
+    Equal to ``keras.layers.Conv3DTranspose(filters, kernel_size, strides, padding="valid")``
+    at the fine sites (with this layer's kernel ``(k, k, k, Cin, Cout)`` being
+    Conv3DTranspose's ``(k, k, k, Cout, Cin)`` kernel transposed in its last two axes).
+
+    Call: ``layer(features, transposed, table)``: coarse features (M, Cin), then the SAME two
+    tables as the downsampling layer but in the other order; returns (N, filters).
+    """
+
+    def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
+                                                                                 "strides")
+
+    def call(self, features, transposed, table):
+        transposed = _as_table(transposed, "transposed", self.volume, self.name)
+        table = _as_table(table, "table", self.volume, self.name)
+        return self._conv(features, transposed, table)
+
+    def compute_output_shape(self, features_shape, transposed_shape, table_shape):
+        return (transposed_shape[0], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides}
+
+
+class _SparsePool(keras.layers.Layer):
+    mode = "max"
+
+    def __init__(self, pool_size=2, strides=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _int_tuple_config(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _int_tuple_config(strides,
+                                                                               "strides")
+
+    def call(self, features, table, transposed):
+        table = _as_table(table, "table", self.pool_size ** 3, self.name)
+        transposed = _as_table(transposed, "transposed", self.pool_size ** 3, self.name)
+        return _pool(features, table, transposed, self.mode)
+
+    def compute_output_shape(self, features_shape, table_shape, transposed_shape):
+        return (table_shape[0], features_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseMaxPool3D(_SparsePool):
+    """Max over the active sites of each window (inactive sites are not zeros here).
+
+    Equal to ``keras.layers.MaxPooling3D(pool_size, strides)`` on a grid holding ``-inf`` at
+    the inactive sites (and to it on a zero grid when the features are >= 0, e.g. after ReLU).
+    Call: ``layer(features, table, transposed)`` with the tables of ``downsample_table``.
+    """
+
+    mode = "max"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseAvgPool3D(_SparsePool):
+    """Sum over each window divided by the window volume ``pool_size**3``.
+
+    Equal to ``keras.layers.AveragePooling3D(pool_size, strides)`` on the zero-filled grid.
+    Call: ``layer(features, table, transposed)`` with the tables of ``downsample_table``.
+    """
+
+    mode = "avg"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseBatchNormalization(keras.layers.BatchNormalization):
+    """Batch normalisation over the active sites.
+
+    The features of a sparse tensor are a ``(N, C)`` matrix holding only active sites, so the
+    ordinary ``BatchNormalization`` over axis 0 already computes its statistics over active
+    sites alone (a dense BatchNorm would count the zeros of the empty space). This subclass
+    only fixes ``axis=-1`` and names the intent.
+    """
+
+    def __init__(self, **kwargs):
+        axis = kwargs.pop("axis", -1)
+        if axis not in (-1, 1, [-1], [1]):
+            raise ValueError(f"SparseBatchNormalization normalises channels (axis=-1); got "
+                             f"axis={axis}")
+        super().__init__(axis=-1, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseGlobalPool3D(keras.layers.Layer):
+    """Pool all sites of each sample: ``(N, C)`` -> ``(B, C)`` (a classification head's input).
+
+    Parameters
+    ----------
+    mode : {"avg", "max", "avg_max"}
+        Mean over a sample's sites, their max, or both concatenated (``(B, 2C)``). An empty
+        sample gives zeros.
+
+    Call: ``layer(features, batch_index, samples)`` with ``batch_index`` int (N,) the sample of
+    each site and ``samples`` any tensor with one entry per sample (e.g. ``arange(B)``): its
+    length gives B, so trailing empty samples are kept.
+    """
+
+    def __init__(self, mode="avg", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("avg", "max", "avg_max"):
+            raise ValueError(f"mode must be 'avg', 'max' or 'avg_max'; got {mode!r}")
+        self.mode = mode
+
+    def call(self, features, batch_index, samples):
+        b = ops.shape(samples)[0]
+        ids = ops.cast(ops.reshape(batch_index, (-1,)), "int32")
+        count = ops.segment_sum(ops.ones_like(features[:, :1]), ids, num_segments=b)  # (B, 1)
+        out = []
+        if self.mode in ("avg", "avg_max"):
+            total = ops.segment_sum(features, ids, num_segments=b)
+            out.append(total / ops.maximum(count, 1))
+        if self.mode in ("max", "avg_max"):
+            high = ops.segment_max(features, ids, num_segments=b)
+            out.append(ops.where(count > 0, high, ops.zeros_like(high)))
+        return out[0] if len(out) == 1 else ops.concatenate(out, axis=-1)
+
+    def compute_output_shape(self, features_shape, batch_index_shape, samples_shape):
+        c = features_shape[-1]
+        return (samples_shape[0], None if c is None else c * (2 if self.mode == "avg_max" else 1))
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SparseToDense(keras.layers.Layer):
+    """Place site features in a dense ``(B, D, H, W, C)`` grid (zeros elsewhere).
+
+    Call: ``layer(features, coords, samples)`` with ``coords`` int (N, 4) rows ``(b, z, y, x)``
+    and ``samples`` any tensor with one entry per sample (its length gives B).
+    """
+
+    def __init__(self, spatial_shape, **kwargs):
+        super().__init__(**kwargs)
+        shape = tuple(int(s) for s in spatial_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"spatial_shape must be 3 positive integers; got {spatial_shape!r}")
+        self.spatial_shape = shape
+
+    def call(self, features, coords, samples):
+        b = ops.shape(samples)[0]
+        shape = (b,) + self.spatial_shape + (features.shape[-1],)
+        return ops.scatter(ops.cast(coords, "int32"), features, shape)
+
+    def compute_output_shape(self, features_shape, coords_shape, samples_shape):
+        return (samples_shape[0],) + self.spatial_shape + (features_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "spatial_shape": list(self.spatial_shape)}

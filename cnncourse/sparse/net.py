@@ -1,0 +1,274 @@
+"""A multi-level sparse 3D CNN: its inputs, a classifier, rotation augmentation, batches.
+
+A sparse network at several resolutions needs, per batch, the features and the neighbour
+tables of every level; :func:`network_inputs` builds them (NumPy, once per level) as a dict of
+arrays whose keys match the ``keras.Input`` names of :func:`network_input_layers`, so a
+functional Keras model takes them directly (``model.fit`` / ``predict`` / ``.keras`` files).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnncourse.device import import_keras
+from cnncourse.sparse.tensor import SparseTensor
+
+keras = import_keras()  # this module is loaded on first use (cnncourse.sparse.__getattr__)
+
+__all__ = ["network_inputs", "network_input_layers", "sparse_classifier", "rotate_sites",
+           "split_samples", "SparseBatches"]
+
+
+def _levels(levels) -> int:
+    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
+        raise ValueError(f"levels must be a positive integer; got {levels!r}")
+    return int(levels)
+
+
+def network_inputs(st: SparseTensor, levels: int, *, kernel_size: int = 3,
+                   pool_size: int = 2) -> dict[str, np.ndarray]:
+    """Arrays a ``levels``-level sparse network takes for the batch ``st``.
+
+    Returns
+    -------
+    dict
+        ``"features"`` float32 (N0, C); ``"neighbors_l"`` int32 (N_l, k**3) for each level l;
+        ``"down_l"`` int32 (N_{l+1}, p**3) and ``"up_l"`` int32 (N_l, p**3) between levels l
+        and l + 1 (``SparseTensor.downsample(p)``); ``"batch_index"`` int32 (N_{L-1},) the
+        sample of each coarsest site; ``"samples"`` int32 (B,) = ``arange(B)``.
+    """
+    levels = _levels(levels)
+    if st.features is None:
+        raise ValueError("st has no features: a network needs a feature row per site")
+    out = {"features": np.asarray(st.features, dtype=np.float32)}
+    level = st
+    for lev in range(levels):
+        out[f"neighbors_{lev}"] = level.neighbors(kernel_size)
+        if lev < levels - 1:
+            level, table, transposed = level.downsample(pool_size)
+            out[f"down_{lev}"], out[f"up_{lev}"] = table, transposed
+    out["batch_index"] = level.coords[:, 0].copy()
+    out["samples"] = np.arange(st.batch_size, dtype=np.int32)
+    return out
+
+
+def network_input_layers(levels: int, channels: int, *, kernel_size: int = 3,
+                         pool_size: int = 2) -> dict:
+    """``keras.Input`` tensors named like the keys of :func:`network_inputs`."""
+    levels = _levels(levels)
+    k3, p3 = kernel_size**3, pool_size**3
+    inputs = {"features": keras.Input(shape=(channels,), name="features")}
+    for lev in range(levels):
+        inputs[f"neighbors_{lev}"] = keras.Input(shape=(k3,), dtype="int32",
+                                                 name=f"neighbors_{lev}")
+        if lev < levels - 1:
+            inputs[f"down_{lev}"] = keras.Input(shape=(p3,), dtype="int32", name=f"down_{lev}")
+            inputs[f"up_{lev}"] = keras.Input(shape=(p3,), dtype="int32", name=f"up_{lev}")
+    inputs["batch_index"] = keras.Input(shape=(), dtype="int32", name="batch_index")
+    inputs["samples"] = keras.Input(shape=(), dtype="int32", name="samples")
+    return inputs
+
+
+def sparse_classifier(in_channels: int, *, widths=(16, 32, 64), convs_per_level: int = 1,
+                      kernel_size: int = 3, pool_size: int = 2, dropout: float = 0.3,
+                      head: str = "avg_max", name: str = "sparse_cnn"):
+    """Binary classifier: per level ``convs_per_level`` x (SubmanifoldConv3D, BatchNorm, ReLU),
+    then sparse max pooling to the next level; global pooling, dropout, one sigmoid unit.
+
+    Parameters
+    ----------
+    in_channels : int
+        Feature channels per input site.
+    widths : sequence of int
+        Filters per level; ``len(widths)`` is the number of levels.
+
+    Returns
+    -------
+    keras.Model
+        Inputs: the dict of :func:`network_inputs` (``levels = len(widths)``); output:
+        probability of class 1, shape (B, 1).
+    """
+    from cnncourse.sparse import layers as L
+
+    levels = len(widths)
+    inputs = network_input_layers(levels, in_channels, kernel_size=kernel_size,
+                                  pool_size=pool_size)
+    x = inputs["features"]
+    for lev, width in enumerate(widths):
+        for j in range(convs_per_level):
+            x = L.SubmanifoldConv3D(width, kernel_size, use_bias=False,
+                                    name=f"subm_{lev}_{j}")(x, inputs[f"neighbors_{lev}"])
+            x = L.SparseBatchNormalization(momentum=0.9, name=f"bn_{lev}_{j}")(x)
+            x = keras.layers.ReLU(name=f"relu_{lev}_{j}")(x)
+        if lev < levels - 1:
+            x = L.SparseMaxPool3D(pool_size, name=f"pool_{lev}")(
+                x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
+    x = L.SparseGlobalPool3D(head, name="global_pool")(x, inputs["batch_index"],
+                                                       inputs["samples"])
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    out = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def split_samples(coords, features, n_samples: int | None = None):
+    """Split batched sites into per-sample ``(coords (n_i, 3) int32, features (n_i, C))`` pairs.
+
+    ``coords`` int (N, 4) rows ``(batch, z, y, x)``; ``n_samples`` defaults to the largest
+    batch index + 1 (samples without sites give empty arrays).
+    """
+    coords = np.asarray(coords)
+    features = np.asarray(features)
+    if coords.ndim != 2 or coords.shape[1] != 4:
+        raise ValueError(f"coords must have shape (N, 4); got {coords.shape}")
+    if features.ndim != 2 or features.shape[0] != coords.shape[0]:
+        raise ValueError(f"features must have shape ({coords.shape[0]}, C); got "
+                         f"{features.shape}")
+    if n_samples is None:
+        n_samples = int(coords[:, 0].max()) + 1 if len(coords) else 0
+    order = np.argsort(coords[:, 0], kind="stable")
+    cs, fs = coords[order], features[order]
+    bounds = np.searchsorted(cs[:, 0], np.arange(n_samples + 1))
+    return [(cs[a:b, 1:].astype(np.int32), fs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _random_rotation(rng) -> np.ndarray:
+    """A uniformly random 3x3 rotation matrix (QR of a Gaussian matrix, sign-fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
+    """Rotate one sample's sites about their centroid and re-voxelise them.
+
+    Rotating a sparse sample costs O(sites): the coordinates are rotated and rounded, and sites
+    that land on the same voxel are merged (their features averaged). The rotated object is
+    shifted, if needed, to stay inside the grid.
+
+    Parameters
+    ----------
+    coords : ndarray of int, shape (n, 3)
+        ``(z, y, x)`` of one sample's sites.
+    features : ndarray, shape (n, C)
+    spatial_shape : tuple of 3 int
+    rotation : ndarray, shape (3, 3), optional
+        Rotation matrix; default a uniformly random one drawn from ``rng``.
+    rng : numpy.random.Generator, optional
+
+    Returns
+    -------
+    coords : ndarray of int32, shape (n', 3), n' <= n
+    features : ndarray, shape (n', C)
+
+    Raises
+    ------
+    ValueError
+        If the rotated object is larger than the grid (it cannot be placed without cutting).
+    """
+    coords = np.asarray(coords)
+    features = np.asarray(features)
+    if coords.ndim != 2 or coords.shape[1] != 3:
+        raise ValueError(f"coords must have shape (n, 3) with rows (z, y, x); got {coords.shape}")
+    if features.shape[:1] != coords.shape[:1]:
+        raise ValueError(f"features must have {coords.shape[0]} rows; got {features.shape}")
+    if coords.shape[0] == 0:
+        return coords.astype(np.int32), features
+    if rotation is None:
+        rotation = _random_rotation(rng if rng is not None else np.random.default_rng())
+    rotation = np.asarray(rotation, dtype=np.float64)
+    if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6):
+        raise ValueError("rotation must be a 3x3 orthogonal matrix")
+    shape = np.array(spatial_shape)
+    centre = coords.mean(axis=0)
+    new = np.rint((coords - centre) @ rotation.T + centre).astype(np.int64)
+    low, high = new.min(axis=0), new.max(axis=0)
+    if np.any(high - low >= shape):
+        raise ValueError(f"the rotated object spans {tuple(int(v) for v in high - low + 1)} "
+                         f"voxels, more than the grid {tuple(int(v) for v in shape)}: pad the "
+                         "grid")
+    new -= np.minimum(low, 0) + np.maximum(high - (shape - 1), 0)
+    lin = (new[:, 0] * shape[1] + new[:, 1]) * shape[2] + new[:, 2]
+    uniq, inverse, counts = np.unique(lin, return_inverse=True, return_counts=True)
+    if uniq.shape[0] == lin.shape[0]:
+        order = np.argsort(lin, kind="stable")
+        return new[order].astype(np.int32), features[order]
+    merged = np.zeros((uniq.shape[0],) + features.shape[1:], dtype=np.float64)
+    np.add.at(merged, inverse, features)
+    merged = (merged / counts.reshape((-1,) + (1,) * (features.ndim - 1))).astype(features.dtype)
+    out = np.empty((uniq.shape[0], 3), dtype=np.int32)
+    rest, out[:, 2] = np.divmod(uniq, shape[2])
+    out[:, 0], out[:, 1] = np.divmod(rest, shape[1])
+    return out, merged
+
+
+class SparseBatches(keras.utils.PyDataset):
+    """Batches for ``model.fit``: ``(network_inputs(...), y)`` per batch.
+
+    Parameters
+    ----------
+    samples : list of (coords (n_i, 3) int, features (n_i, C))
+        One entry per sample (see :func:`split_samples`).
+    y : array_like, shape (n_samples,)
+        Labels.
+    spatial_shape : tuple of 3 int
+    batch_size : int
+    levels : int
+        Levels of the network (as in :func:`sparse_classifier`).
+    augment : bool
+        Random 3D rotation of every sample, drawn anew each epoch (:func:`rotate_sites`).
+    shuffle : bool
+        Reshuffle the samples at the end of every epoch.
+    seed : int
+    """
+
+    def __init__(self, samples, y, spatial_shape, batch_size, levels, *, augment=False,
+                 shuffle=False, seed=0, kernel_size=3, pool_size=2):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.samples = list(samples)
+        self.y = np.asarray(y)
+        if self.y.shape[0] != len(self.samples):
+            raise ValueError(f"y has {self.y.shape[0]} labels for {len(self.samples)} samples")
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        self.spatial_shape = tuple(int(s) for s in spatial_shape)
+        self.batch_size, self.levels = int(batch_size), _levels(levels)
+        self.augment, self.shuffle = bool(augment), bool(shuffle)
+        self.kernel_size, self.pool_size = kernel_size, pool_size
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(self.samples))
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+    def __len__(self):
+        return math.ceil(len(self.samples) / self.batch_size)
+
+    def batch(self, index: int) -> SparseTensor:
+        """The SparseTensor of batch ``index`` (rotated when ``augment``)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range [0, {len(self)})")
+        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        coords, feats = [], []
+        for b, i in enumerate(ids):
+            c, f = self.samples[i]
+            if self.augment:
+                c, f = rotate_sites(c, f, self.spatial_shape, rng=self.rng)
+            coords.append(np.column_stack([np.full(len(c), b, np.int32), c]))
+            feats.append(f)
+        return SparseTensor(np.concatenate(coords).astype(np.int32),
+                            np.concatenate(feats).astype(np.float32),
+                            self.spatial_shape, batch_size=len(ids))
+
+    def __getitem__(self, index):
+        st = self.batch(index)
+        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        inputs = network_inputs(st, self.levels, kernel_size=self.kernel_size,
+                                pool_size=self.pool_size)
+        return inputs, self.y[ids].astype(np.float32)
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)

@@ -1,0 +1,280 @@
+"""Neighbour tables ("rulebooks") of sparse 3D convolutions, built with a padded dense index grid.
+
+A convolution on sparse sites needs, for every output site and every kernel offset, the input
+site found there (if any). These tables are plain NumPy, built once per resolution and reused by
+every layer at that resolution:
+
+``neighbor_table``  submanifold convolution (stride 1, output sites = input sites): int32
+                    ``(N, k**3)``; entry ``[i, o]`` is the site at ``coords[i] + offset[o]``, or
+                    ``N`` (the index of a zero row the layer appends) where there is none.
+``downsample_table`` strided convolution / pooling (kernel ``k``, stride ``s``, no padding): the
+                    coarse output sites, ``table`` int32 ``(M, k**3)`` (missing = ``N``) and its
+                    transpose ``(N, k**3)`` (missing = ``M``), used by the backward pass and by
+                    the inverse (upsampling) convolution.
+
+Offsets are ordered like the kernel of ``keras.layers.Conv3D``, ``(kd, kh, kw)`` row-major, so a
+Conv3D kernel reshaped to ``(k**3 * Cin, Cout)`` is the sparse layer's kernel. Construction is
+vectorised: the site indices are written into a padded dense grid (one int32 per position, kept
+between calls), and each table is one fancy-indexed read of that grid. The padding of at least
+``k // 2`` around every sample keeps samples of a batch from ever seeing each other.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+__all__ = ["linear_index", "kernel_offsets", "neighbor_table", "downsample_table",
+           "check_coords", "clear_cache"]
+
+_EMPTY = np.iinfo(np.int32).max  # grid value of a position without a site
+
+
+def kernel_offsets(kernel_size: int, *, centered: bool = True) -> np.ndarray:
+    """int64 ``(k**3, 3)`` offsets ``(dz, dy, dx)`` in kernel order.
+
+    ``centered=True`` (submanifold): offsets run from ``-(k // 2)`` to ``k // 2``; offset index
+    ``k**3 // 2`` is the centre. ``centered=False`` (strided): offsets run from 0 to ``k - 1``.
+
+    Examples
+    --------
+    >>> kernel_offsets(3)[[0, 13, 26]].tolist()
+    [[-1, -1, -1], [0, 0, 0], [1, 1, 1]]
+    """
+    k = _kernel_size(kernel_size)
+    r = np.arange(k) - (k // 2 if centered else 0)
+    return np.array(list(itertools.product(r, r, r)), dtype=np.int64).reshape(k**3, 3)
+
+
+def linear_index(coords: np.ndarray, spatial_shape, pad: int = 0) -> np.ndarray:
+    """int64 (N,) position of each ``(b, z, y, x)`` row in a C-ordered ``(B, D+2p, H+2p, W+2p)``
+    grid (``p = pad``)."""
+    d, h, w = (int(s) + 2 * pad for s in spatial_shape)
+    c = coords.astype(np.int64, copy=False)
+    return ((c[:, 0] * d + (c[:, 1] + pad)) * h + (c[:, 2] + pad)) * w + (c[:, 3] + pad)
+
+
+def _kernel_size(kernel_size) -> int:
+    if isinstance(kernel_size, (tuple, list)):
+        if len(set(kernel_size)) != 1 or len(kernel_size) != 3:
+            raise ValueError(f"kernel_size must be one integer (a cubic kernel); got {kernel_size}")
+        kernel_size = kernel_size[0]
+    if isinstance(kernel_size, bool) or int(kernel_size) != kernel_size or kernel_size < 1:
+        raise ValueError(f"kernel_size must be a positive integer; got {kernel_size!r}")
+    return int(kernel_size)
+
+
+def check_coords(coords, spatial_shape, batch_size) -> np.ndarray:
+    """Cheap checks (dtype, shape, range; O(N)) before a table is built; returns int32 coords.
+
+    Duplicates are detected while the table is built. The full check with the first offending
+    row named is :func:`cnncourse.sparse.tensor.validate_coords`.
+    """
+    arr = np.asarray(coords)
+    if arr.dtype == bool or arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[1] != 4:
+        from cnncourse.sparse.tensor import validate_coords
+
+        return validate_coords(arr, spatial_shape, batch_size)[0]  # raises with details
+    if arr.shape[0]:
+        upper = np.array((batch_size,) + tuple(spatial_shape))
+        if (arr.min(axis=0) < 0).any() or (arr.max(axis=0) >= upper).any():
+            from cnncourse.sparse.tensor import validate_coords
+
+            validate_coords(arr, spatial_shape, batch_size)  # raises, naming the row
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+class _GridPool:
+    """Reusable int32 grids filled with ``_EMPTY`` (filling 2 M entries costs more than a table).
+
+    A grid is taken out while in use and put back after the written entries are reset, so
+    threads never share one.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        self._grids: dict[int, list[np.ndarray]] = {}
+        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+
+    def take(self, size: int) -> np.ndarray:
+        with self._lock:
+            stack = self._grids.get(size)
+            if stack:
+                return stack.pop()
+        return np.full(size, _EMPTY, dtype=np.int32)
+
+    def give(self, grid: np.ndarray) -> None:
+        with self._lock:
+            held = sum(g.nbytes for s in self._grids.values() for g in s)
+            if held + grid.nbytes <= self.max_bytes:
+                self._grids.setdefault(grid.size, []).append(grid)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._grids.clear()
+
+
+_POOL = _GridPool()
+
+
+def clear_cache() -> None:
+    """Free the index grids kept between calls."""
+    _POOL.clear()
+
+
+def _fill_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
+    """Grid with ``grid[lin[i]] = i``; raises ValueError if two rows share a position."""
+    grid = _POOL.take(size)
+    n = lin.shape[0]
+    ids = np.arange(n, dtype=np.int32)
+    grid[lin] = ids
+    back = grid[lin]
+    if not np.array_equal(back, ids):
+        bad = int(np.flatnonzero(back != ids)[0])
+        other = int(back[bad])
+        grid[lin] = _EMPTY
+        _POOL.give(grid)
+        raise ValueError(f"coords lists the site {tuple(int(v) for v in coords[bad])} more than "
+                         f"once (rows {bad} and {other}); a site may appear only once")
+    return grid
+
+
+def _release(grid: np.ndarray, lin: np.ndarray) -> None:
+    grid[lin] = _EMPTY
+    _POOL.give(grid)
+
+
+def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3) -> np.ndarray:
+    """Submanifold neighbour table.
+
+    Parameters
+    ----------
+    coords : ndarray of int, shape (N, 4)
+        Sites ``(batch, z, y, x)``, each at most once.
+    spatial_shape : tuple of 3 int
+        ``(D, H, W)``.
+    batch_size : int
+        Number of samples B (batch indices lie in ``[0, B)``).
+    kernel_size : int
+        Odd kernel size k.
+
+    Returns
+    -------
+    ndarray of int32, shape (N, k**3)
+        ``table[i, o]`` = index of the site at ``coords[i] + kernel_offsets(k)[o]`` in the same
+        sample, or ``N`` where there is none (outside the grid included). ``table[i, k**3 // 2]
+        == i``. The relation is symmetric: ``table[i, o] == j`` iff ``table[j, k**3 - 1 - o] == i``.
+
+    Examples
+    --------
+    >>> t = neighbor_table(np.array([[0, 0, 0, 0], [0, 0, 0, 1]]), (2, 2, 2), 1, 3)
+    >>> [int(t[0, 13]), int(t[0, 14]), int(t[1, 12]), int(t[0, 12])]  # centre, x+1, x-1, x-1
+    [0, 1, 0, 2]
+    """
+    k = _kernel_size(kernel_size)
+    if k % 2 == 0:
+        raise ValueError(f"a submanifold convolution needs an odd kernel_size (the output site is "
+                         f"the kernel centre); got {k}")
+    spatial_shape = tuple(int(s) for s in spatial_shape)
+    coords = check_coords(coords, spatial_shape, batch_size)
+    n = coords.shape[0]
+    p = k // 2
+    d, h, w = (s + 2 * p for s in spatial_shape)
+    lin = linear_index(coords, spatial_shape, p)
+    off = kernel_offsets(k) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
+    grid = _fill_grid(lin, int(batch_size) * d * h * w, coords)
+    try:
+        table = grid[lin[:, None] + off[None, :]]
+    finally:
+        _release(grid, lin)
+    np.minimum(table, n, out=table)
+    return table
+
+
+def downsample_output_shape(spatial_shape, kernel_size: int, stride: int) -> tuple[int, int, int]:
+    """Grid shape after a strided convolution / pooling without padding (``"valid"``).
+
+    Raises ValueError unless ``(D - k)`` is a multiple of ``s`` on every axis, since otherwise
+    sites near the far border would belong to no output and be silently dropped.
+    """
+    k, s = _kernel_size(kernel_size), _kernel_size(stride)
+    if s > k:
+        raise ValueError(f"stride ({s}) larger than kernel_size ({k}) would skip sites")
+    out = []
+    for axis, size in zip("zyx", spatial_shape):
+        if size < k or (size - k) % s:
+            raise ValueError(f"spatial size {size} along {axis} does not fit kernel_size={k}, "
+                             f"stride={s}: (size - kernel_size) must be a non-negative multiple "
+                             f"of the stride, otherwise border sites would be dropped")
+        out.append((size - k) // s + 1)
+    return tuple(out)
+
+
+def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
+                     stride: int | None = None):
+    """Output sites and tables of a strided sparse convolution or pooling.
+
+    An output site ``c`` (on the coarse grid) covers the input positions ``c * s + o`` for the
+    offsets ``o`` in ``kernel_offsets(k, centered=False)``, as ``keras.layers.Conv3D(k,
+    strides=s, padding="valid")`` does. The output sites are those covering at least one input
+    site.
+
+    Parameters
+    ----------
+    coords : ndarray of int, shape (N, 4)
+    spatial_shape : tuple of 3 int
+    batch_size : int
+    kernel_size : int
+    stride : int, optional
+        Defaults to ``kernel_size``.
+
+    Returns
+    -------
+    coarse : ndarray of int32, shape (M, 4)
+        Output sites, sorted lexicographically.
+    coarse_shape : tuple of 3 int
+    table : ndarray of int32, shape (M, k**3)
+        Input site at each offset of each output site, or ``N``.
+    transposed : ndarray of int32, shape (N, k**3)
+        ``transposed[j, o] = m`` where ``table[m, o] == j``, else ``M``.
+    """
+    k = _kernel_size(kernel_size)
+    s = k if stride is None else _kernel_size(stride)
+    spatial_shape = tuple(int(v) for v in spatial_shape)
+    out_shape = downsample_output_shape(spatial_shape, k, s)
+    coords = check_coords(coords, spatial_shape, batch_size)
+    n = coords.shape[0]
+    xyz = coords[:, 1:].astype(np.int64)
+    if k == s:
+        cand_b, cand = coords[:, 0].astype(np.int64), xyz // s
+    else:
+        parts_b, parts = [], []
+        for o in kernel_offsets(k, centered=False):
+            q = xyz - o
+            ok = np.all((q % s == 0) & (q >= 0) & (q // s < np.array(out_shape)), axis=1)
+            parts_b.append(coords[ok, 0].astype(np.int64))
+            parts.append(q[ok] // s)
+        cand_b, cand = np.concatenate(parts_b), np.concatenate(parts)
+    od, oh, ow = out_shape
+    lin_c = ((cand_b * od + cand[:, 0]) * oh + cand[:, 1]) * ow + cand[:, 2]
+    lin_c = np.unique(lin_c)
+    m = lin_c.shape[0]
+    coarse = np.empty((m, 4), dtype=np.int32)
+    rest, coarse[:, 3] = np.divmod(lin_c, ow)
+    rest, coarse[:, 2] = np.divmod(rest, oh)
+    coarse[:, 0], coarse[:, 1] = np.divmod(rest, od)
+    d, h, w = spatial_shape
+    lin_f = linear_index(coords, spatial_shape)
+    base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1), spatial_shape)
+    off = kernel_offsets(k, centered=False) @ np.array([h * w, w, 1], dtype=np.int64)
+    grid = _fill_grid(lin_f, int(batch_size) * d * h * w, coords)
+    try:
+        table = grid[base[:, None] + off[None, :]]
+    finally:
+        _release(grid, lin_f)
+    np.minimum(table, n, out=table)
+    transposed = np.full((n, k**3), m, dtype=np.int32)
+    rows, cols = np.nonzero(table < n)
+    transposed[table[rows, cols], cols] = rows.astype(np.int32)
+    return coarse, out_shape, table, transposed
