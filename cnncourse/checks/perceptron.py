@@ -1,0 +1,291 @@
+"""Checks for notebook 01 (perceptron and NAND): the perceptron, and logic gates built from NAND.
+
+The gate checkers also make sure the answer is *built from NAND*: while checking, calls to ``nand``
+(the name in the learner's notebook, and :func:`cnncourse.neurons.nand`) are counted; a gate that
+gives the right outputs without ever calling ``nand`` is reported as a mistake.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from cnncourse import neurons
+from cnncourse.checks import Case, Mistake, compare, evaluate_function
+from cnncourse.checks._mistakes import behaviour_mistakes
+
+__all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder"]
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: the perceptron
+
+
+def _perceptron(x, w, b):
+    return int(np.dot(np.asarray(x, float), np.asarray(w, float)) + b > 0)
+
+
+def _arr(*v):
+    return np.array(v, dtype=float)
+
+
+_PERCEPTRON_CASES = [
+    Case((_arr(0, 0), _arr(-2, -2), 3.0), label="x=[0, 0], w=[-2, -2], b=3 (NAND, sum 3)"),
+    Case((_arr(0, 1), _arr(-2, -2), 3.0), label="x=[0, 1], w=[-2, -2], b=3 (NAND, sum 1)"),
+    Case((_arr(1, 1), _arr(-2, -2), 3.0), label="x=[1, 1], w=[-2, -2], b=3 (NAND, sum -1)"),
+    Case((_arr(1, 1), _arr(1, 1), -3.0), label="x=[1, 1], w=[1, 1], b=-3 (sum -1)"),
+    Case((_arr(0.5, 0.5, 1.0), _arr(1, -2, 0.5), 0.25),
+         label="x=[0.5, 0.5, 1], w=[1, -2, 0.5], b=0.25 (three inputs, sum 0.25)"),
+    Case((_arr(1, 0), _arr(1, 1), -1.0), label="x=[1, 0], w=[1, 1], b=-1 (sum exactly 0)"),
+    Case((_arr(2, 1), _arr(1, 1), -2.5), label="x=[2, 1], w=[1, 1], b=-2.5 (sum 0.5)"),
+    Case((_arr(1, 0), _arr(-1, 2), -2.0), label="x=[1, 0], w=[-1, 2], b=-2 (sum -3)"),
+]
+
+
+def _z(x, w, b):
+    return float(np.dot(np.asarray(x, float), np.asarray(w, float)) + b)
+
+
+_PERCEPTRON_MISTAKES = [  # (message, wrong implementation); tried in this order
+    ("your outputs are -1/+1 (np.sign?); the perceptron's step outputs 0 or 1.",
+     lambda x, w, b: float(np.sign(_z(x, w, b)))),
+    ("you returned the weighted sum itself; the perceptron passes it through the step "
+     "function: 1 if the sum is > 0, else 0.", _z),
+    ("at a weighted sum of exactly 0 you output 1: the step function here is 1 only for "
+     "sum > 0 (use >, not >=).", lambda x, w, b: int(_z(x, w, b) >= 0)),
+    ("you forgot the bias: the step applies to sum_i w_i x_i + b, not to sum_i w_i x_i.",
+     lambda x, w, b: int(_z(x, w, 0.0) > 0)),
+    ("you subtracted the bias; the weighted sum is sum_i w_i x_i + b.",
+     lambda x, w, b: int(_z(x, w, -b) > 0)),
+    ("you ignored the weights (summed the inputs); each input is multiplied by its weight.",
+     lambda x, w, b: int(np.sum(x) + b > 0)),
+]
+
+_ELEMENTWISE = Mistake(
+    "you returned one output per input (x * w + b, elementwise): sum the products first "
+    "(np.dot(x, w) or x @ w), then add b, then apply the step.",
+    when=lambda g, e, c: c is not None and np.ndim(g) == 1 and np.size(g) == np.size(c.args[0]))
+
+
+def perceptron(fn):
+    """Check ``perceptron(x, w, b)``: 1 if ``x @ w + b > 0`` else 0, for a single input vector."""
+    mistakes = behaviour_mistakes(fn, _PERCEPTRON_MISTAKES, _PERCEPTRON_CASES) + [_ELEMENTWISE]
+    result = evaluate_function(fn, _perceptron, _PERCEPTRON_CASES, name="perceptron",
+                               mistakes=mistakes,
+                               hint="compute z = np.dot(x, w) + b and return 1 if z > 0 else 0.")
+    return fn if result.passed else _perceptron
+
+
+# --------------------------------------------------------------------------------------------
+# Gates from NAND
+
+
+class _NoNand:
+    """What a wrapped gate returns when it gave its answer without ever calling nand."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return f"{self.value!r} (computed without calling nand)"
+
+
+@contextlib.contextmanager
+def _counting_nand(fn, counter: list):
+    """Count calls to ``nand`` made through ``fn``'s module globals or cnncourse.neurons."""
+    patched = []
+    glb = getattr(fn, "__globals__", None)
+    targets = [(neurons.__dict__, "nand")]
+    if isinstance(glb, dict) and callable(glb.get("nand")) and glb is not neurons.__dict__:
+        targets.append((glb, "nand"))
+    try:
+        for namespace, key in targets:
+            original = namespace[key]
+
+            def counting(*args, _original=original, **kwargs):
+                counter[0] += 1
+                return _original(*args, **kwargs)
+
+            namespace[key] = counting
+            patched.append((namespace, key, original))
+        yield
+    finally:
+        for namespace, key, original in reversed(patched):
+            namespace[key] = original
+
+
+def _nand_only(fn):
+    """Wrap a learner's gate so that an answer computed without nand is marked as such."""
+
+    def wrapped(*args):
+        counter = [0]
+        with _counting_nand(fn, counter):
+            value = fn(*args)
+        return value if counter[0] else _NoNand(value)
+
+    return wrapped
+
+
+def _count_gates(fn, n_inputs):
+    counts = []
+    for row in neurons.binary_inputs(n_inputs):
+        counter = [0]
+        with _counting_nand(fn, counter):
+            fn(*(int(v) for v in row))
+        counts.append(counter[0])
+    return max(counts)
+
+
+def _table(fn, n_inputs):
+    """The gate's outputs on all input rows as a list (tuples for several outputs)."""
+    rows = []
+    for row in neurons.binary_inputs(n_inputs):
+        out = fn(*(int(v) for v in row))
+        if isinstance(out, _NoNand):
+            out = out.value
+        rows.append(tuple(int(np.asarray(v)) for v in out) if isinstance(out, tuple) else
+                    int(np.asarray(out)))
+    return rows
+
+
+def _compare_gate(got, expected):
+    if isinstance(got, _NoNand):
+        ok, why = compare(got.value, expected)
+        return False, (f"got the right value {got.value!r} but computed without calling nand" if ok
+                       else f"{why} (and computed without calling nand)")
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return False, f"expected a pair (sum, carry), got {got!r}"
+    return compare(got, expected)
+
+
+def _same_table(fn, n_inputs, table):
+    def when(got, expected, case):
+        try:
+            return _table(fn, n_inputs) == table
+        except Exception:
+            return False
+    return when
+
+
+def _gate_cases(n_inputs):
+    names = "ab"[:n_inputs]
+    return [Case(tuple(int(v) for v in row),
+                 label=", ".join(f"{n}={int(v)}" for n, v in zip(names, row)))
+            for row in neurons.binary_inputs(n_inputs)]
+
+
+_NAND_ONLY = ("build the gate from NAND perceptrons only: call nand(...) (and gates you built from "
+              "it); Python's `not`, `and`, `or`, `^`, `&`, `|`, `1 - a` are not allowed here.")
+_NO_NAND_RIGHT_VALUES = Mistake(_NAND_ONLY, when=lambda g, e, c: isinstance(g, _NoNand)
+                                and compare(g.value, e)[0])
+_NO_NAND = Mistake(_NAND_ONLY, when=lambda g, e, c: isinstance(g, _NoNand))
+
+
+def _check_gate(fn, reference, name, n_inputs, table_mistakes, hint, fewest):
+    """Check a gate on every input row; name a mistake by the learner's whole truth table."""
+    mistakes = ([_NO_NAND_RIGHT_VALUES]
+                + [Mistake(msg, when=_same_table(fn, n_inputs, table)) for msg, table in table_mistakes]
+                + [_NO_NAND])
+    result = evaluate_function(_nand_only(fn), reference, _gate_cases(n_inputs), name=name,
+                               mistakes=mistakes, hint=hint, compare_with=_compare_gate,
+                               verbose=True)
+    if not result.passed:
+        return reference
+    try:
+        used = _count_gates(fn, n_inputs)
+    except Exception:  # counting is a courtesy; the verdict stands
+        return fn
+    more = "" if used <= fewest else f"; it can be done with {fewest}"
+    print(f"   {name} uses {used} NAND gate{'s' * (used != 1)} per evaluation{more}.")
+    return fn
+
+
+def _not(a):
+    return neurons.nand(a, a)
+
+
+def _and(a, b):
+    return _not(neurons.nand(a, b))
+
+
+def _or(a, b):
+    return neurons.nand(_not(a), _not(b))
+
+
+def _xor(a, b):
+    n = neurons.nand(a, b)
+    return neurons.nand(neurons.nand(a, n), neurons.nand(b, n))
+
+
+def _half_adder(a, b):
+    n = neurons.nand(a, b)
+    return neurons.nand(neurons.nand(a, n), neurons.nand(b, n)), _not(n)
+
+
+def _ints(fn):
+    def wrapped(*args):
+        out = fn(*args)
+        return tuple(int(v) for v in out) if isinstance(out, tuple) else int(out)
+    return wrapped
+
+
+_NAND_T, _AND_T, _OR_T, _XOR_T = [1, 1, 1, 0], [0, 0, 0, 1], [0, 1, 1, 1], [0, 1, 1, 0]
+_NOR_T, _XNOR_T = [1, 0, 0, 0], [1, 0, 0, 1]
+
+
+def not_gate(fn):
+    """Check ``not_gate(a)`` built from nand: 0 -> 1, 1 -> 0."""
+    return _check_gate(fn, _ints(_not), "not_gate", 1, [
+        ("you returned the input unchanged; NOT flips it. Hint: nand(a, a) = NOT (a AND a).", [0, 1]),
+        ("the output is always 1: nand(a, 0) is 1 whatever a is; feed a into both inputs.", [1, 1]),
+        ("the output is always 0.", [0, 0]),
+    ], "NOT a = nand(a, a).", fewest=1)
+
+
+def and_gate(fn):
+    """Check ``and_gate(a, b)`` built from nand."""
+    return _check_gate(fn, _ints(_and), "and_gate", 2, [
+        ("that is NAND itself: AND is NOT NAND, so invert nand(a, b) with your not_gate.", _NAND_T),
+        ("that is OR: OR is 1 when either input is 1, AND only when both are.", _OR_T),
+        ("that is NOR (NOT OR).", _NOR_T),
+    ], "AND(a, b) = NOT(NAND(a, b)) = nand(nand(a, b), nand(a, b)).", fewest=2)
+
+
+def or_gate(fn):
+    """Check ``or_gate(a, b)`` built from nand."""
+    return _check_gate(fn, _ints(_or), "or_gate", 2, [
+        ("that is NAND: OR needs the inputs inverted first, OR(a, b) = NAND(NOT a, NOT b) "
+         "(De Morgan).", _NAND_T),
+        ("that is AND: OR is 1 when at least one input is 1.", _AND_T),
+        ("that is NOR: you inverted the output too; OR(a, b) = nand(not_gate(a), not_gate(b)).",
+         _NOR_T),
+        ("that is XOR: OR is also 1 when both inputs are 1.", _XOR_T),
+    ], "OR(a, b) = NAND(NOT a, NOT b) (De Morgan's law).", fewest=3)
+
+
+def xor_gate(fn):
+    """Check ``xor_gate(a, b)`` built from nand."""
+    return _check_gate(fn, _ints(_xor), "xor_gate", 2, [
+        ("that is OR: XOR is 0 when both inputs are 1 (exclusive or). Combine OR with NAND: "
+         "XOR(a, b) = AND(OR(a, b), NAND(a, b)).", _OR_T),
+        ("that is NAND: XOR is 0 when both inputs are 0.", _NAND_T),
+        ("that is XNOR (equality), the inverse of XOR: remove one inversion.", _XNOR_T),
+        ("that is AND: XOR is 1 when exactly one input is 1.", _AND_T),
+    ], "XOR(a, b) = AND(OR(a, b), NAND(a, b)); with 4 NANDs: n = nand(a, b); "
+       "nand(nand(a, n), nand(b, n)).", fewest=4)
+
+
+def half_adder(fn):
+    """Check ``half_adder(a, b) -> (sum, carry)`` built from nand: a + b = 2 * carry + sum."""
+    return _check_gate(fn, _ints(_half_adder), "half_adder", 2, [
+        ("you swapped sum and carry: return (sum, carry) with sum = XOR(a, b) (the last binary "
+         "digit of a + b) and carry = AND(a, b).", [(0, 0), (0, 1), (0, 1), (1, 0)]),
+        ("your sum is OR(a, b): 1 + 1 = binary 10, so the sum digit must be 0 when both are 1 (XOR).",
+         [(0, 0), (1, 0), (1, 0), (1, 1)]),
+        ("your carry is NAND(a, b); the carry is AND(a, b) = NOT NAND(a, b).",
+         [(0, 1), (1, 1), (1, 1), (0, 0)]),
+        ("your sum is XNOR; the sum digit is XOR(a, b).", [(1, 0), (0, 0), (0, 0), (1, 1)]),
+    ], "sum = XOR(a, b), carry = AND(a, b); return them as a tuple (sum, carry).", fewest=5)
+
+

@@ -1,0 +1,345 @@
+"""Interactive widgets of notebooks 01 and 02, and the plots they redraw.
+
+* :func:`perceptron_explorer`: sliders ``w1``, ``w2``, ``b`` redraw a perceptron's decision line in
+  the input plane and its truth table (notebook 01);
+* :func:`activation_explorer`: check boxes and sliders to compare activation functions and their
+  derivatives (notebook 02).
+
+Each returns an ``ipywidgets`` container whose sliders and check boxes carry the descriptions
+named above (so a browser test can find them). They also work headless: without a Jupyter kernel
+the plots are drawn and closed, and the HTML tables are still updated. The drawing functions
+:func:`plot_perceptron` and :func:`plot_activations` can be used on their own.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Mapping
+
+import numpy as np
+
+from cnncourse import neurons
+
+__all__ = ["plot_perceptron", "perceptron_table_html", "perceptron_explorer", "plot_activations",
+           "activation_table_html", "activation_explorer", "find_widget"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def _show(fig) -> None:
+    """Display ``fig`` when a notebook kernel runs (e.g. inside an Output widget), then close it."""
+    if _in_kernel():
+        from IPython.display import display
+
+        display(fig)
+    _plt().close(fig)
+
+
+def _redraw(out, draw: Callable[[], object]) -> None:
+    """Replace the contents of Output widget ``out`` by the figure ``draw()`` returns."""
+    with out:
+        if _in_kernel():
+            out.clear_output(wait=True)
+        _show(draw())
+
+
+def find_widget(root, description: str):
+    """The first widget below ``root`` (depth first) whose ``description`` is ``description``.
+
+    Raises ``KeyError`` naming the descriptions found when there is none.
+    """
+    found = []
+    stack = [root]
+    while stack:
+        w = stack.pop(0)
+        desc = getattr(w, "description", None)
+        if desc == description:
+            return w
+        if desc:
+            found.append(desc)
+        stack[:0] = list(getattr(w, "children", ()))
+    raise KeyError(f"description: no widget described {description!r}; found {found}")
+
+
+# --------------------------------------------------------------------------------------------
+# Perceptron
+
+
+def _weights(w, b):
+    w = np.asarray(w, dtype=float)
+    if w.shape != (2,):
+        raise ValueError(f"w: expected two weights (w1, w2), got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"w: expected finite weights, got {w.tolist()}")
+    try:
+        b = float(b)
+    except (TypeError, ValueError):
+        raise TypeError(f"b: expected a number, got {type(b).__name__}") from None
+    if not np.isfinite(b):
+        raise ValueError(f"b: expected a finite number, got {b}")
+    return w, b
+
+
+def plot_perceptron(w=neurons.NAND_WEIGHTS, b=neurons.NAND_BIAS, *, ax=None, title: str | None = None,
+                    lim: tuple[float, float] = (-0.5, 1.5)):
+    """Draw a two-input perceptron in its input plane.
+
+    The region where it outputs 1 is shaded, the decision line ``w1 x1 + w2 x2 + b = 0`` drawn,
+    and the four binary inputs marked (filled: output 1, open: output 0) with their weighted sums.
+
+    Parameters
+    ----------
+    w : array_like, shape (2,)
+        Weights ``(w1, w2)``.
+    b : float
+        Bias.
+    ax : matplotlib Axes, optional
+    title : str, optional
+        Default: the weights, the bias and the logic function computed.
+    lim : (float, float)
+        Range of both axes.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    w, b = _weights(w, b)
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.4, 4.4), layout="constrained")
+    grid = np.linspace(lim[0], lim[1], 201)
+    g1, g2 = np.meshgrid(grid, grid)
+    out = neurons.perceptron(np.stack([g1, g2], axis=-1), w, b)      # (201, 201) of 0/1
+    ax.imshow(out, origin="lower", extent=(lim[0], lim[1], lim[0], lim[1]), cmap="coolwarm",
+              vmin=-0.6, vmax=1.6, alpha=0.35, interpolation="nearest", aspect="equal")
+    xs = np.array(lim)
+    if abs(w[1]) > 1e-12:
+        ax.plot(xs, -(w[0] * xs + b) / w[1], "k-", lw=2, label="w·x + b = 0")
+    elif abs(w[0]) > 1e-12:
+        ax.axvline(-b / w[0], color="k", lw=2, label="w·x + b = 0")
+    inputs = neurons.binary_inputs(2)
+    sums = neurons.weighted_sum(inputs, w, b)
+    outputs = neurons.step(sums)
+    for (x1, x2), z, o in zip(inputs, sums, outputs):
+        ax.scatter([x1], [x2], s=160, zorder=3, edgecolors="k", linewidths=1.5,
+                   facecolors="tab:red" if o else "white")
+        ax.annotate(f"sum {z:g} → {o}", (x1, x2), textcoords="offset points", xytext=(8, 8),
+                    fontsize=9)
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_xlabel("input A (x1)")
+    ax.set_ylabel("input B (x2)")
+    if title is None:
+        title = (f"w = ({w[0]:g}, {w[1]:g}), b = {b:g}: {neurons.gate_name(outputs)}")
+    ax.set_title(title, fontsize=10)
+    if abs(w).max() > 1e-12:
+        ax.legend(loc="lower left", fontsize=8)
+    return ax.figure
+
+
+def perceptron_table_html(w, b) -> str:
+    """HTML truth table of a two-input perceptron: inputs, weighted sum, output, gate name."""
+    w, b = _weights(w, b)
+    inputs = neurons.binary_inputs(2)
+    sums = neurons.weighted_sum(inputs, w, b)
+    outputs = neurons.step(sums)
+    rows = "".join(f"<tr><td>{a}</td><td>{c}</td><td>{z:g}</td><td><b>{o}</b></td></tr>"
+                   for (a, c), z, o in zip(inputs, sums, outputs))
+    return ("<table style='border-collapse: collapse; text-align: center'>"
+            "<tr><th>A</th><th>B</th><th>w1·A + w2·B + b</th><th>output</th></tr>"
+            f"{rows}</table><p>computes: <b>{neurons.gate_name(outputs)}</b></p>")
+
+
+def perceptron_explorer(w1: float = -2.0, w2: float = -2.0, b: float = 3.0):
+    """Sliders ``w1``, ``w2``, ``b`` that redraw a perceptron's decision line and truth table.
+
+    Parameters
+    ----------
+    w1, w2, b : float
+        Start values (default: the talk's NAND perceptron), each in [-4, 4].
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Children: an HBox of the three ``FloatSlider`` (descriptions "w1", "w2", "b"), then an
+        HBox of the plot (``Output``) and the truth table (``HTML``). Display it, or just leave it
+        as the last expression of a cell.
+
+    Examples
+    --------
+    >>> box = perceptron_explorer()
+    >>> find_widget(box, "w1").value = 2.0     # the table and the plot follow  # doctest: +SKIP
+    """
+    import ipywidgets as widgets
+
+    for name, v in (("w1", w1), ("w2", w2), ("b", b)):
+        if not isinstance(v, (int, float, np.number)) or not -4 <= float(v) <= 4:
+            raise ValueError(f"{name}: expected a number in [-4, 4], got {v!r}")
+    sliders = [widgets.FloatSlider(value=float(v), min=-4.0, max=4.0, step=0.5, description=name,
+                                   continuous_update=True)
+               for name, v in (("w1", w1), ("w2", w2), ("b", b))]
+    plot = widgets.Output()
+    table = widgets.HTML()
+    box = widgets.VBox([widgets.HBox(sliders), widgets.HBox([plot, table])])
+
+    def update(change=None):
+        w, bias = (sliders[0].value, sliders[1].value), sliders[2].value
+        table.value = perceptron_table_html(w, bias)
+        _redraw(plot, lambda: plot_perceptron(w, bias))
+
+    for s in sliders:
+        s.observe(update, names="value")
+    update()
+    return box
+
+
+# --------------------------------------------------------------------------------------------
+# Activation functions
+
+
+def _default_functions() -> dict[str, tuple[Callable, Callable]]:
+    return {k: v for k, v in neurons.ACTIVATIONS.items() if k != "step"}
+
+
+def _takes_alpha(f) -> bool:
+    try:
+        return "alpha" in inspect.signature(f).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _evaluate(f, x, alpha):
+    return np.asarray(f(x, alpha=alpha) if _takes_alpha(f) else f(x), dtype=float)
+
+
+def _check_functions(functions) -> dict:
+    if functions is None:
+        return _default_functions()
+    if not isinstance(functions, Mapping) or not functions:
+        raise TypeError("functions: expected a non-empty dict name -> (function, derivative)")
+    for name, pair in functions.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(map(callable, pair))):
+            raise TypeError(f"functions[{name!r}]: expected a pair (function, derivative), got {pair!r}")
+    return dict(functions)
+
+
+def plot_activations(functions: Mapping[str, tuple[Callable, Callable]] | None = None, *,
+                     x_range: float = 6.0, alpha: float = 0.1, mark: float | None = None):
+    """Two panels: activation functions (left) and their derivatives (right).
+
+    Parameters
+    ----------
+    functions : dict name -> (f, df), optional
+        Default: sigmoid, tanh, relu and leaky_relu from :mod:`cnncourse.neurons`. A function with
+        an ``alpha`` argument gets ``alpha``.
+    x_range : float
+        The x axis spans [-x_range, x_range].
+    alpha : float
+        Negative slope for leaky ReLU (the default 0.01 would be hard to see).
+    mark : float, optional
+        Draw a vertical line and dots at this x.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    functions = _check_functions(functions)
+    if not x_range > 0:
+        raise ValueError(f"x_range: expected a positive number, got {x_range}")
+    plt = _plt()
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = np.linspace(-x_range, x_range, 801)
+    styles = ("-", "-", "--", "-.", ":")
+    for i, (name, (f, df)) in enumerate(functions.items()):
+        ls = styles[i % len(styles)]
+        line, = ax_f.plot(x, _evaluate(f, x, alpha), lw=2, ls=ls, label=name)
+        ax_d.plot(x, _evaluate(df, x, alpha), lw=2, ls=ls, color=line.get_color(), label=name)
+        if mark is not None:
+            m = np.array([float(mark)])
+            ax_f.plot(m, _evaluate(f, m, alpha), "o", color=line.get_color())
+            ax_d.plot(m, _evaluate(df, m, alpha), "o", color=line.get_color())
+    for ax, title in ((ax_f, "activation f(x)"), (ax_d, "derivative f'(x)")):
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(0, color="0.6", lw=0.8)
+        if mark is not None:
+            ax.axvline(float(mark), color="k", ls=":", lw=1)
+        ax.set_xlabel("x")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    ax_f.set_ylim(-1.5, min(x_range, 3.0) + 0.2)
+    ax_d.set_ylim(-0.15, 1.15)
+    fig.tight_layout()
+    return fig
+
+
+def activation_table_html(functions, x: float, alpha: float = 0.1) -> str:
+    """HTML table: each function's value and derivative at ``x``."""
+    functions = _check_functions(functions)
+    xv = np.array([float(x)])
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{_evaluate(f, xv, alpha)[0]:.4g}</td>"
+        f"<td>{_evaluate(df, xv, alpha)[0]:.4g}</td></tr>"
+        for name, (f, df) in functions.items())
+    return ("<table style='border-collapse: collapse; text-align: right'>"
+            f"<tr><th>at x = {float(x):g}</th><th>f(x)</th><th>f'(x)</th></tr>{rows}</table>")
+
+
+def activation_explorer(functions: Mapping[str, tuple[Callable, Callable]] | None = None):
+    """Compare activation functions and their derivatives interactively.
+
+    Parameters
+    ----------
+    functions : dict name -> (f, df), optional
+        Default: sigmoid, tanh, relu, leaky_relu from :mod:`cnncourse.neurons`; pass your own
+        implementations to see them.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        One ``Checkbox`` per function (description: its name), ``FloatSlider`` "x" (where the
+        table reads the values), "alpha" (leaky ReLU's slope) and "x range"; then the plot
+        (``Output``) and the table (``HTML``).
+    """
+    import ipywidgets as widgets
+
+    functions = _check_functions(functions)
+    boxes = {name: widgets.Checkbox(value=True, description=name, indent=False,
+                                    layout=widgets.Layout(width="auto"))
+             for name in functions}
+    x_slider = widgets.FloatSlider(value=2.0, min=-10.0, max=10.0, step=0.1, description="x")
+    alpha_slider = widgets.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.01, description="alpha")
+    range_slider = widgets.FloatSlider(value=6.0, min=1.0, max=20.0, step=0.5, description="x range")
+    plot = widgets.Output()
+    table = widgets.HTML()
+    box = widgets.VBox([widgets.HBox(list(boxes.values())),
+                        widgets.HBox([x_slider, alpha_slider, range_slider]),
+                        widgets.HBox([plot, table])])
+
+    def update(change=None):
+        chosen = {n: functions[n] for n, cb in boxes.items() if cb.value}
+        if not chosen:
+            table.value = "<p>Tick at least one function.</p>"
+            with plot:
+                if _in_kernel():
+                    plot.clear_output()
+            return
+        table.value = activation_table_html(chosen, x_slider.value, alpha_slider.value)
+        _redraw(plot, lambda: plot_activations(chosen, x_range=range_slider.value,
+                                               alpha=alpha_slider.value, mark=x_slider.value))
+
+    for w in [*boxes.values(), x_slider, alpha_slider, range_slider]:
+        w.observe(update, names="value")
+    update()
+    return box

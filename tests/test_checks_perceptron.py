@@ -1,0 +1,120 @@
+"""Checks of notebook 01: correct, wrong (mistake named), stub and NAND-free answers."""
+import numpy as np
+import pytest
+
+from cnncourse import checks, neurons
+from cnncourse.checks import perceptron as P
+
+
+@pytest.fixture(autouse=True)
+def _fresh_history():
+    checks.reset()
+    yield
+    checks.reset()
+
+
+def _last():
+    return checks.history()[-1]
+
+
+def stub(*args):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def good_perceptron(x, w, b):
+    return 1 if np.dot(x, w) + b > 0 else 0
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (lambda x, w, b: int(np.dot(x, w) + b >= 0), "use >, not >="),
+    (lambda x, w, b: int(np.dot(x, w) > 0), "forgot the bias"),
+    (lambda x, w, b: int(np.dot(x, w) - b > 0), "subtracted the bias"),
+    (lambda x, w, b: np.dot(x, w) + b, "returned the weighted sum"),
+    (lambda x, w, b: np.sign(np.dot(x, w) + b), "-1/+1"),
+    (lambda x, w, b: (x * w + b > 0).astype(int), "one output per input"),
+    (lambda x, w, b: int(np.sum(x) + b > 0), "ignored the weights"),
+])
+def test_perceptron_mistakes_named(wrong, phrase):
+    assert P.perceptron(wrong) is not wrong
+    assert _last().status == "failed" and phrase in _last().message
+
+
+def test_perceptron_correct_and_stub():
+    assert P.perceptron(good_perceptron) is good_perceptron and _last().passed
+    ref = P.perceptron(stub)
+    assert _last().status == "not done" and ref(np.array([1.0, 1.0]), np.array([-2.0, -2.0]), 3) == 0
+
+
+# Gates are defined at module level so that they find `nand` in their globals, as in a notebook.
+nand = neurons.nand
+
+
+def not_gate(a):
+    return nand(a, a)
+
+
+def and_gate(a, b):
+    return not_gate(nand(a, b))
+
+
+def or_gate(a, b):
+    return nand(not_gate(a), not_gate(b))
+
+
+def xor_gate(a, b):
+    n = nand(a, b)
+    return nand(nand(a, n), nand(b, n))
+
+
+def half_adder(a, b):
+    return xor_gate(a, b), and_gate(a, b)
+
+
+def python_xor(a, b):
+    return a ^ b
+
+
+@pytest.mark.parametrize("checker, fn", [(P.not_gate, not_gate), (P.and_gate, and_gate),
+                                         (P.or_gate, or_gate), (P.xor_gate, xor_gate),
+                                         (P.half_adder, half_adder)])
+def test_gates_correct(checker, fn, capsys):
+    assert checker(fn) is fn and _last().passed
+    assert "NAND gate" in capsys.readouterr().out
+    assert neurons.nand is nand   # the call counter is removed again
+
+
+def test_gate_count_reported(capsys):
+    P.xor_gate(xor_gate)
+    assert "xor_gate uses 4 NAND gates per evaluation." in capsys.readouterr().out
+    P.xor_gate(lambda a, b: and_gate(or_gate(a, b), nand(a, b)))
+    assert "uses 6 NAND gates per evaluation; it can be done with 4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker, wrong, phrase", [
+    (P.not_gate, lambda a: nand(a, 0), "always 1"),
+    (P.not_gate, lambda a: a, "unchanged"),
+    (P.and_gate, lambda a, b: nand(a, b), "that is NAND itself"),
+    (P.and_gate, or_gate, "that is OR"),
+    (P.or_gate, lambda a, b: nand(a, b), "De Morgan"),
+    (P.or_gate, lambda a, b: not_gate(or_gate(a, b)), "that is NOR"),
+    (P.xor_gate, or_gate, "that is OR"),
+    (P.xor_gate, lambda a, b: not_gate(xor_gate(a, b)), "XNOR"),
+    (P.xor_gate, and_gate, "that is AND"),
+    (P.half_adder, lambda a, b: (and_gate(a, b), xor_gate(a, b)), "swapped sum and carry"),
+    (P.half_adder, lambda a, b: (or_gate(a, b), and_gate(a, b)), "your sum is OR"),
+    (P.half_adder, lambda a, b: (xor_gate(a, b), nand(a, b)), "your carry is NAND"),
+    (P.xor_gate, python_xor, "computed without calling nand"),
+    (P.not_gate, lambda a: 1 - a, "NAND perceptrons only"),
+])
+def test_gate_mistakes_named(checker, wrong, phrase):
+    assert checker(wrong) is not wrong
+    assert _last().status == "failed" and phrase in _last().message, _last().message
+    assert neurons.nand is nand
+
+
+def test_gate_stub_and_crash():
+    ref = P.half_adder(stub)
+    assert _last().status == "not done" and ref(1, 1) == (0, 1)
+    P.and_gate(lambda a, b: undefined_name)  # noqa: F821
+    assert _last().status == "error" and "NameError" in _last().message
+    assert neurons.nand is nand
