@@ -36,6 +36,9 @@ def test_param_counts():
     cl.param_counts({**RIGHT, "C5": 18120})
     assert "all 16 maps of S4" in last().message
     assert cl.param_counts(...) == RIGHT and last().status == "not done"
+    assert cl.param_counts(dict.fromkeys(RIGHT, ...)) == RIGHT and last().status == "not done"
+    cl.param_counts({**dict.fromkeys(RIGHT, ...), "C1": 156})
+    assert last().status == "failed"
 
 
 def _lenet(keras, *, bias=True, padding="valid", softmax=True):
