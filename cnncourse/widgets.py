@@ -135,17 +135,27 @@ def plot_perceptron(w=neurons.NAND_WEIGHTS, b=neurons.NAND_BIAS, *, ax=None, tit
     for (x1, x2), z, o in zip(inputs, sums, outputs):
         ax.scatter([x1], [x2], s=160, zorder=3, edgecolors="k", linewidths=1.5,
                    facecolors="tab:red" if o else "white")
-        ax.annotate(f"sum {z:g} → {o}", (x1, x2), textcoords="offset points", xytext=(8, 8),
-                    fontsize=9)
+        right = x1 > 0.5
+        ax.annotate(f"sum {z:g} → {o}", (x1, x2), textcoords="offset points",
+                    xytext=(-10 if right else 10, 9), ha="right" if right else "left", fontsize=9)
     ax.set_xlim(*lim)
     ax.set_ylim(*lim)
+    ticks = np.arange(np.ceil(lim[0] * 2) / 2, lim[1] + 1e-9, 0.5)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
     ax.set_xlabel("input A (x1)")
     ax.set_ylabel("input B (x2)")
     if title is None:
         title = (f"w = ({w[0]:g}, {w[1]:g}), b = {b:g}: {neurons.gate_name(outputs)}")
     ax.set_title(title, fontsize=10)
+    from matplotlib.patches import Patch
+
+    cmap = plt.get_cmap("coolwarm")
+    handles = [Patch(color=cmap(0.0), alpha=0.35, label="output 0"),
+               Patch(color=cmap(1.0), alpha=0.35, label="output 1")]
     if abs(w).max() > 1e-12:
-        ax.legend(loc="lower left", fontsize=8)
+        handles = ax.get_legend_handles_labels()[0] + handles
+    ax.legend(handles=handles, loc="lower left", fontsize=8)
     return ax.figure
 
 

@@ -118,3 +118,10 @@ def test_gate_stub_and_crash():
     P.and_gate(lambda a, b: undefined_name)  # noqa: F821
     assert _last().status == "error" and "NameError" in _last().message
     assert neurons.nand is nand
+
+
+def test_count_nand_counts_own_and_reference_gates():
+    assert P.count_nand(xor_gate, 1, 0) == 4
+    assert P.count_nand(lambda a, b: P._half_adder(a, b), 1, 1) == 5   # reference gates count too
+    assert P.count_nand(python_xor, 1, 0) == 0
+    assert neurons.nand is nand

@@ -14,7 +14,7 @@ from cnncourse import neurons
 from cnncourse.checks import Case, Mistake, compare, evaluate_function
 from cnncourse.checks._mistakes import behaviour_mistakes
 
-__all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder"]
+__all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder", "count_nand"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +112,18 @@ def _counting_nand(fn, counter: list):
     finally:
         for namespace, key, original in reversed(patched):
             namespace[key] = original
+
+
+def count_nand(fn, *args, **kwargs) -> int:
+    """How many times ``nand`` is called while computing ``fn(*args, **kwargs)``.
+
+    Calls through the name ``nand`` in ``fn``'s module (a notebook's globals) and through
+    :func:`cnncourse.neurons.nand` (used by the reference gates) are both counted.
+    """
+    counter = [0]
+    with _counting_nand(fn, counter):
+        fn(*args, **kwargs)
+    return counter[0]
 
 
 def _nand_only(fn):
