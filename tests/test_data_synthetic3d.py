@@ -48,6 +48,34 @@ def test_volume_and_brightness_alone_are_near_chance(nuclei):
     volumes, masks, y = nuclei
     assert abs(roc_auc_score(y, masks.sum(axis=(1, 2, 3))) - 0.5) < 0.12
     assert abs(roc_auc_score(y, volumes.mean(axis=(1, 2, 3))) - 0.5) < 0.12
+    inside = [v[m] for v, m in zip(volumes, masks)]
+    assert abs(roc_auc_score(y, [a.mean() for a in inside]) - 0.5) < 0.12
+    # the spread of intensities (folds vs nucleoli) says a little, less than the shape measures
+    assert abs(roc_auc_score(y, [a.std() for a in inside]) - 0.5) < 0.22
+
+
+def test_morphometric_baseline_is_in_the_calibrated_band():
+    """Seven shape measures of the masks + logistic regression: held-out AUC about 0.75."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from cnncourse.morphometrics import measure_matrix
+
+    _, masks, y = make_nuclei_3d(160, 24, seed=0)
+    _, masks_test, y_test = make_nuclei_3d(160, 24, seed=100)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(measure_matrix(masks), y)
+    auc = roc_auc_score(y_test, model.predict_proba(measure_matrix(masks_test))[:, 1])
+    assert 0.62 < auc < 0.85, auc
+
+
+def test_same_shapes_at_every_size():
+    _, small, y_small = make_nuclei_3d(3, 24, seed=5)
+    _, big, y_big = make_nuclei_3d(3, 48, seed=5)
+    np.testing.assert_array_equal(y_small, y_big)
+    ratio = big.sum(axis=(1, 2, 3)) / small.sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(ratio, 8.0, rtol=0.08)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
