@@ -1,0 +1,115 @@
+"""Network inputs, rotation augmentation and batches of cnncourse.sparse.net."""
+import numpy as np
+import pytest
+
+from cnncourse.sparse import SparseTensor
+from cnncourse.sparse.net import (EpochTimer, SparseBatches, network_input_layers, network_inputs,
+                                  rotate_sites, split_samples)
+
+QUARTER_Z = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])  # 90 degrees about the z axis
+
+
+def ball(radius, centre, side):
+    z, y, x = np.mgrid[:side, :side, :side]
+    return np.argwhere((z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2
+                       <= radius**2)
+
+
+def test_identity_and_quarter_turn_are_exact():
+    rng = np.random.default_rng(0)
+    half = np.argwhere(rng.random((4, 4, 4)) < 0.3) + 1
+    c0 = np.array([6, 6, 6])
+    sites = np.unique(np.vstack([half, 2 * c0 - half]), axis=0)  # centroid exactly c0
+    feats = rng.standard_normal((len(sites), 2))
+    same, f = rotate_sites(sites, feats, (13, 13, 13), np.eye(3))
+    np.testing.assert_array_equal(same, sites)
+    np.testing.assert_array_equal(f, feats)
+    turned, f = rotate_sites(sites, feats, (13, 13, 13), QUARTER_Z)
+    expected = (sites - c0) @ QUARTER_Z.T + c0
+    order = np.lexsort(expected.T[::-1])
+    np.testing.assert_array_equal(turned, expected[order])
+    np.testing.assert_array_equal(f, feats[order])
+
+
+def test_random_rotation_resamples_a_solid_without_holes():
+    sites = ball(5, (10, 10, 10), 21)
+    feats = sites.astype(float)  # each site carries its own position
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        new, f = rotate_sites(sites, feats, (21, 21, 21), rng=rng)
+        assert abs(len(new) - len(sites)) < 0.04 * len(sites)
+        assert len(np.unique(new, axis=0)) == len(new) and new.dtype == np.int32
+        assert np.all(np.abs(np.linalg.norm(new - 10, axis=1) - np.linalg.norm(f - 10, axis=1))
+                      <= 1.0)  # features come from the site rotated back (nearest neighbour)
+
+
+def test_rotation_keeps_objects_in_the_grid_or_says_why():
+    rod = np.array([[0, 0, x] for x in range(6)])  # along x at a corner
+    new, _ = rotate_sites(rod, np.ones((6, 1)), (8, 8, 8), QUARTER_Z)
+    assert new.min() >= 0 and new.max() < 8 and len(new) == 6
+    plate = np.array([[4, y, x] for y in range(9) for x in range(9)])  # fills a 9x9 slice
+    c, s = np.cos(np.pi / 4), np.sin(np.pi / 4)
+    eighth = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])  # its diagonal does not fit
+    with pytest.raises(ValueError, match="more than the grid"):
+        rotate_sites(plate, np.ones((81, 1)), (9, 9, 9), eighth)
+    with pytest.raises(ValueError, match="orthogonal"):
+        rotate_sites(rod, np.ones((6, 1)), (8, 8, 8), np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        rotate_sites(np.ones((3, 4), int), np.ones((3, 1)), (8, 8, 8))
+    empty, f = rotate_sites(np.zeros((0, 3), int), np.zeros((0, 1)), (8, 8, 8))
+    assert empty.shape == (0, 3)
+
+
+def test_split_samples_and_network_inputs():
+    coords = np.array([[2, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 1], [2, 3, 3, 3]], np.int32)
+    feats = np.arange(8, dtype=np.float32).reshape(4, 2)
+    parts = split_samples(coords, feats, 4)
+    assert [len(c) for c, _ in parts] == [2, 0, 2, 0]
+    np.testing.assert_array_equal(parts[2][1], feats[[0, 3]])
+    st = SparseTensor(coords, feats, (4, 4, 4), 4)
+    inputs = network_inputs(st, 2)
+    assert set(inputs) == {"features", "neighbors_0", "neighbors_1", "down_0", "up_0",
+                           "batch_index", "samples"}
+    assert inputs["neighbors_0"].shape == (4, 27) and inputs["up_0"].shape == (4, 8)
+    n1 = inputs["neighbors_1"].shape[0]
+    assert inputs["down_0"].shape == (n1, 8) and inputs["batch_index"].shape == (n1,)
+    np.testing.assert_array_equal(inputs["samples"], np.arange(4))
+    assert set(network_input_layers(2, 2)) == set(inputs)
+    with pytest.raises(ValueError, match="levels"):
+        network_inputs(st, 0)
+    with pytest.raises(ValueError, match="no features"):
+        network_inputs(st.with_features(None), 1)
+
+
+def test_sparse_batches():
+    rng = np.random.default_rng(0)
+    samples = [(ball(2, (4, 4, 4), 10), rng.standard_normal((33, 1)).astype("float32"))
+               for _ in range(5)]
+    y = np.array([0, 1, 0, 1, 1])
+    data = SparseBatches(samples, y, (10, 10, 10), 2, 2, shuffle=True, seed=3)
+    assert len(data) == 3
+    seen = np.concatenate([data[i][1] for i in range(3)])
+    assert sorted(seen.tolist()) == sorted(y.astype(float).tolist())
+    inputs, labels = data[2]
+    assert inputs["samples"].tolist() == [0] and labels.shape == (1,)
+    plain = SparseBatches(samples, y, (10, 10, 10), 5, 2)
+    assert plain.batch(0).num_sites == 5 * 33
+    a = SparseBatches(samples, y, (10, 10, 10), 5, 2, augment=True, seed=1).batch(0)
+    b = SparseBatches(samples, y, (10, 10, 10), 5, 2, augment=True, seed=1).batch(0)
+    np.testing.assert_array_equal(a.coords, b.coords)  # same seed, same rotations
+    with pytest.raises(ValueError, match="labels"):
+        SparseBatches(samples, y[:3], (9, 9, 9), 2, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        SparseBatches(samples, y, (10, 10, 10), 0, 2)
+    with pytest.raises(IndexError):
+        plain.batch(1)
+
+
+def test_epoch_timer():
+    timer = EpochTimer()
+    with pytest.raises(ValueError, match="no epoch"):
+        timer.seconds_per_epoch()
+    for epoch in range(3):
+        timer.on_epoch_begin(epoch)
+        timer.on_epoch_end(epoch)
+    assert len(timer.seconds) == 3 and timer.seconds_per_epoch() >= 0
