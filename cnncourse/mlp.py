@@ -12,7 +12,8 @@ checkers as the reference answers). Shapes follow CS231n's ``layers.py``:
 Pieces
 ------
 activations and probabilities
-    :func:`sigmoid`, :func:`softmax`, :func:`log_softmax`, :func:`relu`, :func:`relu_backward`
+    :func:`softmax`, :func:`log_softmax`, :func:`relu_backward` (and, from :mod:`cnncourse.neurons`,
+    ``sigmoid`` and ``relu``, re-exported here)
 single neuron (logistic and softmax regression)
     :func:`logistic_nll`, :func:`logistic_nll_grad`, :func:`logistic_regression_gd`,
     :func:`softmax_nll`, :func:`softmax_nll_grad`, :func:`softmax_regression_gd`
@@ -30,6 +31,8 @@ import contextlib
 from typing import Callable, Sequence
 
 import numpy as np
+
+from cnncourse.neurons import relu, sigmoid  # notebook 02's stable sigmoid and ReLU, re-exported
 
 __all__ = [
     "sigmoid", "softmax", "log_softmax", "relu", "relu_backward",
@@ -107,32 +110,6 @@ def _small_blas():
 # Activations and probabilities
 
 
-def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise, without overflow for large ``|z|``.
-
-    Parameters
-    ----------
-    z : array_like
-        Any shape.
-
-    Returns
-    -------
-    ndarray, float64, same shape as ``z``, values in [0, 1].
-
-    Examples
-    --------
-    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
-    array([0. , 0.5, 1. ])
-    """
-    z = _float_array("z", z)
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])  # z < 0: exp(z) < 1 cannot overflow
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
 def softmax(scores, axis: int = -1):
     """Softmax along ``axis``: ``exp(s - max(s)) / sum(exp(s - max(s)))``, stable for large scores.
 
@@ -173,11 +150,6 @@ def log_softmax(scores, axis: int = -1):
         raise ValueError("scores: expected at least a 1-D array of class scores, got a scalar")
     shifted = s - np.max(s, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
-def relu(x):
-    """Rectified linear unit ``max(0, x)``, elementwise (float64, same shape)."""
-    return np.maximum(_float_array("x", x), 0.0)
 
 
 def relu_backward(dout, x):
