@@ -62,12 +62,12 @@ def test_morphometric_baseline_is_in_the_calibrated_band():
 
     from cnncourse.morphometrics import measure_matrix
 
-    _, masks, y = make_nuclei_3d(160, 24, seed=0)
-    _, masks_test, y_test = make_nuclei_3d(160, 24, seed=100)
+    _, masks, y = make_nuclei_3d(120, 32, seed=0)
+    _, masks_test, y_test = make_nuclei_3d(120, 32, seed=100)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     model.fit(measure_matrix(masks), y)
     auc = roc_auc_score(y_test, model.predict_proba(measure_matrix(masks_test))[:, 1])
-    assert 0.62 < auc < 0.85, auc
+    assert 0.62 < auc < 0.86, auc  # 0.71 on this seed; about 0.75 on larger sets
 
 
 def test_same_shapes_at_every_size():

@@ -1,0 +1,218 @@
+"""Hand-made 3D shape measures of binary masks: the "traditional workflow" of nucleus morphometry.
+
+Each measure is a number per mask; together they describe size, roundness, convexity and
+elongation. Voxel spacing (z, y, x) is taken into account, so anisotropic stacks (a confocal
+z-step is often 2-5x the pixel size) give measures in physical units.
+
+==================  ==========================================================================
+measure             definition
+==================  ==========================================================================
+volume              number of voxels times the voxel volume
+surface_area        area of the marching-cubes mesh of the mask (skimage.measure), lightly
+                    smoothed first (a raw voxel staircase overestimates the area by ~10%)
+sphericity          pi^(1/3) (6 V)^(2/3) / A with the mesh's volume V and area A: 1 for a ball,
+                    smaller for anything else
+solidity            mesh volume / volume of its convex hull (scipy.spatial.ConvexHull): 1 for a
+                    convex body, smaller with clefts and concavities
+extent              volume / volume of the axis-aligned bounding box (depends on orientation)
+axis_ratio_middle   middle / major principal axis length (from the covariance of voxel positions)
+axis_ratio_minor    minor / major principal axis length
+==================  ==========================================================================
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MEASURES", "volume", "surface_area", "mesh", "sphericity", "solidity", "extent",
+           "principal_axes", "measure", "measure_matrix"]
+
+MEASURES = ("volume", "surface_area", "sphericity", "solidity", "extent", "axis_ratio_middle",
+            "axis_ratio_minor")
+
+
+def _check_masks(masks, *, name: str = "masks", ndim: int = 4) -> np.ndarray:
+    masks = np.asarray(masks)
+    if masks.dtype != bool:
+        raise TypeError(f"{name}: expected a bool array, got dtype {masks.dtype} "
+                        "(use mask > 0 to make one)")
+    if masks.ndim != ndim:
+        shape = "(n, D, H, W)" if ndim == 4 else "(D, H, W)"
+        raise ValueError(f"{name}: expected shape {shape}, got {masks.shape}")
+    return masks
+
+
+def _check_spacing(spacing) -> np.ndarray:
+    spacing = np.asarray(spacing, dtype=float)
+    if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
+    return spacing
+
+
+def _check_nonempty(masks: np.ndarray, name: str = "masks") -> None:
+    empty = ~masks.reshape(len(masks), -1).any(axis=1)
+    if empty.any():
+        raise ValueError(f"{name}: mask(s) {np.flatnonzero(empty)[:5].tolist()} are empty; "
+                         "shape measures need at least one voxel")
+
+
+def volume(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Volumes (n,) float64 of bool masks (n, D, H, W): voxel count times the voxel volume."""
+    masks = _check_masks(masks)
+    spacing = _check_spacing(spacing)
+    return masks.reshape(len(masks), -1).sum(axis=1) * float(np.prod(spacing))
+
+
+def mesh(mask, spacing=(1.0, 1.0, 1.0), *, smooth: float = 0.8):
+    """Marching-cubes mesh of one bool mask (D, H, W): ``(verts (V, 3) float, faces (F, 3) int)``.
+
+    The mask is padded by one voxel of background (so that shapes touching the border are closed)
+    and smoothed with a Gaussian of ``smooth`` times the finest voxel size before the 0.5
+    isosurface is taken: on a raw voxel staircase the area of a ball comes out ~10% too large
+    (sphericity 0.92 instead of 1); with ``smooth=0.8`` it is within 1-2%. ``smooth=0`` turns the
+    smoothing off. Coordinates are in physical units (voxel index times ``spacing``).
+    """
+    from scipy import ndimage
+    from skimage.measure import marching_cubes
+
+    mask = _check_masks(mask, name="mask", ndim=3)
+    spacing = _check_spacing(spacing)
+    if not mask.any():
+        raise ValueError("mask: is empty; a mesh needs at least one voxel")
+    if not smooth >= 0:
+        raise ValueError(f"smooth: expected a number >= 0, got {smooth}")
+    padded = np.pad(mask, 2).astype(np.float32)
+    if smooth > 0:
+        padded = ndimage.gaussian_filter(padded, smooth * spacing.min() / spacing)
+    if not padded.max() > 0.5:
+        raise ValueError("mask: too thin to have a surface after smoothing; use smooth=0")
+    verts, faces, _, _ = marching_cubes(padded, 0.5, spacing=tuple(spacing))
+    return verts - 2 * spacing, faces
+
+
+def _mesh_area_volume(verts: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    cross = np.cross(b - a, c - a)
+    area = 0.5 * np.linalg.norm(cross, axis=1).sum()
+    vol = abs(np.einsum("ij,ij->i", a, np.cross(b, c)).sum()) / 6.0  # divergence theorem
+    return float(area), float(vol)
+
+
+def surface_area(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Surface areas (n,) float64 of bool masks (n, D, H, W), from marching-cubes meshes."""
+    masks = _check_masks(masks)
+    _check_nonempty(masks)
+    return np.array([_mesh_area_volume(*mesh(m, spacing))[0] for m in masks])
+
+
+def sphericity(volume, area):
+    """Sphericity pi^(1/3) (6 V)^(2/3) / A: the surface of the ball of the same volume divided by
+    the actual surface (1 for a ball, smaller otherwise). Works elementwise on arrays."""
+    volume, area = np.asarray(volume, dtype=float), np.asarray(area, dtype=float)
+    if np.any(volume < 0) or np.any(area <= 0):
+        raise ValueError("volume, area: expected volume >= 0 and area > 0")
+    return np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / area
+
+
+def solidity(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Solidity (n,) float64: mesh volume / convex-hull volume, of bool masks (n, D, H, W)."""
+    masks = _check_masks(masks)
+    _check_nonempty(masks)
+    out = np.empty(len(masks))
+    for i, m in enumerate(masks):
+        out[i] = _mesh_measures(m, _check_spacing(spacing))["solidity"]
+    return out
+
+
+def extent(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Extent (n,) float64: voxel volume / axis-aligned bounding-box volume (vectorised)."""
+    masks = _check_masks(masks)
+    _check_nonempty(masks)
+    count = masks.reshape(len(masks), -1).sum(axis=1)
+    box = np.ones(len(masks))
+    for axis in (1, 2, 3):
+        other = tuple(a for a in (1, 2, 3) if a != axis)
+        present = masks.any(axis=other)  # (n, L)
+        first = present.argmax(axis=1)
+        last = present.shape[1] - 1 - present[:, ::-1].argmax(axis=1)
+        box *= last - first + 1
+    return count / box  # spacing cancels
+
+
+def principal_axes(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Principal axis lengths (n, 3) float64, major first, of bool masks (n, D, H, W).
+
+    Length = 4 sqrt(eigenvalue) of the covariance of the voxel positions (in physical units): the
+    full axis length of the ellipsoid with the same second moments (as in regionprops).
+    Vectorised over the batch.
+    """
+    masks = _check_masks(masks)
+    spacing = _check_spacing(spacing)
+    _check_nonempty(masks)
+    n = len(masks)
+    w = masks.astype(np.float64)
+    count = w.reshape(n, -1).sum(axis=1)
+    coords = [np.arange(s) * sp for s, sp in zip(masks.shape[1:], spacing)]
+    # first moments per axis from the marginal sums
+    marg = [w.sum(axis=tuple(a for a in (1, 2, 3) if a != ax)) for ax in (1, 2, 3)]
+    mean = np.stack([m @ c for m, c in zip(marg, coords)], axis=1) / count[:, None]
+    cov = np.empty((n, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            if i == j:
+                m2 = marg[i] @ coords[i] ** 2
+            else:
+                axes = tuple(a for a in (1, 2, 3) if a not in (i + 1, j + 1))
+                m2 = np.einsum("nab,a,b->n", w.sum(axis=axes), coords[i], coords[j])
+            cov[:, i, j] = cov[:, j, i] = m2 / count - mean[:, i] * mean[:, j]
+    # a single voxel has zero variance; add that of a uniform voxel (1/12 spacing^2)
+    cov += np.diag(spacing ** 2 / 12.0)
+    eig = np.linalg.eigvalsh(cov)[:, ::-1]
+    return 4.0 * np.sqrt(np.clip(eig, 0, None))
+
+
+def _mesh_measures(mask: np.ndarray, spacing: np.ndarray) -> dict:
+    from scipy.spatial import ConvexHull
+
+    verts, faces = mesh(mask, spacing)
+    area, mvol = _mesh_area_volume(verts, faces)
+    hull = ConvexHull(verts).volume
+    return {"surface_area": area, "mesh_volume": mvol, "solidity": min(mvol / hull, 1.0)}
+
+
+def measure(masks, spacing=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
+    """All shape measures of bool masks (n, D, H, W): ``{name: (n,) float64}`` for ``MEASURES``.
+
+    Examples
+    --------
+    >>> zz, yy, xx = np.mgrid[:24, :24, :24] - 11.5
+    >>> ball = (zz ** 2 + yy ** 2 + xx ** 2 <= 8 ** 2)[None]
+    >>> m = measure(ball)
+    >>> round(float(m["sphericity"][0]), 1), round(float(m["axis_ratio_minor"][0]), 2)
+    (1.0, 1.0)
+    """
+    masks = _check_masks(masks)
+    spacing = _check_spacing(spacing)
+    _check_nonempty(masks)
+    vol = volume(masks, spacing)
+    per_mask = [_mesh_measures(m, spacing) for m in masks]
+    area = np.array([p["surface_area"] for p in per_mask])
+    mvol = np.array([p["mesh_volume"] for p in per_mask])
+    axes = principal_axes(masks, spacing)
+    return {
+        "volume": vol,
+        "surface_area": area,
+        "sphericity": sphericity(mvol, area),
+        "solidity": np.array([p["solidity"] for p in per_mask]),
+        "extent": extent(masks, spacing),
+        "axis_ratio_middle": axes[:, 1] / axes[:, 0],
+        "axis_ratio_minor": axes[:, 2] / axes[:, 0],
+    }
+
+
+def measure_matrix(masks, spacing=(1.0, 1.0, 1.0), names=MEASURES) -> np.ndarray:
+    """Shape measures as a feature matrix (n, len(names)) float64, columns in the order ``names``."""
+    unknown = [n for n in names if n not in MEASURES]
+    if unknown:
+        raise ValueError(f"names: unknown measure(s) {unknown}; choose from {list(MEASURES)}")
+    m = measure(masks, spacing)
+    return np.stack([m[n] for n in names], axis=1)
