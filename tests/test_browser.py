@@ -100,13 +100,11 @@ def browser():
 def _open_and_run_all(browser, lab, name: str, timeout_s: int = 240):
     url, token, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                           timeout=90_000)
+    page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: no tabs restored from before
+    page.wait_for_function(
+        "name => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " return w && w.context && w.context.path.endsWith(name) && w.sessionContext"
+        " && w.sessionContext.session && w.sessionContext.session.kernel; }", arg=name, timeout=90_000)
     page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.ready")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.time() + timeout_s
@@ -145,8 +143,12 @@ def _widget_image(page):
                         ".jupyter-widgets .jp-RenderedImage img").first.get_attribute("src")
 
 
-def _set_first_slider(page, value: str):
-    readout = page.locator(".widget-slider .widget-readout").first
+def _set_slider(page, value: str, description: str | None = None):
+    """Type ``value`` into the readout of the slider labelled ``description`` (default: the first)."""
+    sliders = page.locator(".widget-slider")
+    if description is not None:
+        sliders = sliders.filter(has=page.locator(f'.widget-label:text-is("{description}")'))
+    readout = sliders.first.locator(".widget-readout")
     readout.scroll_into_view_if_needed()
     readout.click()
     page.keyboard.press("Control+A")
@@ -164,11 +166,36 @@ def test_welcome_renders_widgets_and_plots(lab, browser):
         slider.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "00_welcome.png"))
         before = _widget_image(page)
-        _set_first_slider(page, "2.5")
+        _set_slider(page, "2.5")
         page.wait_for_function(
             "before => { const i = document.querySelector('.jupyter-widgets .jp-RenderedImage img');"
             " return i && i.src !== before; }", arg=before, timeout=30_000)
         assert "gamma = 2.50" in _outputs_text(page) or _widget_image(page) != before
         page.screenshot(path=str(ARTIFACTS / "00_welcome_slider_moved.png"))
+    finally:
+        page.close()
+
+
+def test_perceptron_sliders_change_the_truth_table(lab, browser):
+    from cnncourse import neurons
+
+    name = "01_perceptron_nand.ipynb"
+    if not (lab[2] / name).exists():
+        pytest.fail(f"{name} is missing from solutions/")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = _open_and_run_all(browser, lab, name)
+    try:
+        _assert_rendered(page, name)
+        table = page.locator(".widget-html-content", has_text="computes:").first
+        table.scroll_into_view_if_needed()
+        assert "computes: NAND" in table.text_content()
+        page.screenshot(path=str(ARTIFACTS / "01_perceptron_nand.png"))
+        _set_slider(page, "1", description="b")   # w = (-2, -2), b = 1: only (0, 0) fires
+        expected = neurons.gate_name(neurons.step(neurons.weighted_sum(
+            neurons.binary_inputs(2), (-2.0, -2.0), 1.0)))
+        page.wait_for_function(
+            "want => [...document.querySelectorAll('.widget-html-content')]"
+            ".some(e => e.textContent.includes('computes: ' + want))", arg=expected, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "01_perceptron_slider_moved.png"))
     finally:
         page.close()
