@@ -29,6 +29,14 @@ def _sig(z):
     return mlp.sigmoid(z)
 
 
+def _quiet(fn):
+    """A mistake model that may take log(0) on purpose, without printing NumPy warnings."""
+    def wrapped(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    return wrapped
+
+
 def _predict_proba(X, w, b):
     return mlp.sigmoid(np.asarray(X, float) @ np.asarray(w, float) + b)
 
@@ -88,9 +96,9 @@ def nll(fn):
                     wrong=lambda w, b, X, y: -mlp.logistic_nll(w, b, X, y)),
             Mistake("only the y * log(p) term is there: samples with y = 0 must contribute "
                     "(1 - y) * log(1 - p).",
-                    wrong=lambda w, b, X, y: float(-np.mean(y * np.log(_sig(X @ w + b))))),
-            Mistake("the loss is infinite for a confidently wrong neuron: p rounds to exactly 0 or 1 "
-                    "and log(0) = -inf. Compute it from z = X @ w + b as "
+                    wrong=_quiet(lambda w, b, X, y: float(-np.mean(y * np.log(_sig(X @ w + b)))))),
+            Mistake("the loss is inf or nan for a confidently wrong neuron: p rounds to exactly 0 "
+                    "or 1, log(0) = -inf (and 0 * -inf = nan). Compute it from z = X @ w + b as "
                     "np.mean(np.logaddexp(0, z) - y * z), which is the same formula, rearranged.",
                     when=lambda got, exp, case: np.ndim(got) == 0 and not np.isfinite(got)),
         ],
@@ -247,13 +255,13 @@ def softmax_nll(fn):
         mistakes=[
             Mistake("P[:, y] picks whole columns (an N x N table), not one entry per row: use "
                     "P[np.arange(N), y] to get each sample's probability of its own class.",
-                    wrong=lambda Z, y: float(-np.mean(np.log(_softmax(Z)[:, y])))),
+                    wrong=_quiet(lambda Z, y: float(-np.mean(np.log(_softmax(Z)[:, y]))))),
             Mistake("you summed over the samples: take the mean (divide by N).",
                     wrong=lambda Z, y: len(y) * mlp.softmax_nll(Z, y)),
             Mistake("the sign is missing: the negative log-likelihood is -mean(log p), a positive "
                     "number.", wrong=lambda Z, y: -mlp.softmax_nll(Z, y)),
             Mistake("you averaged -log p over all classes instead of taking the probability of the "
                     "correct class y_i only.",
-                    wrong=lambda Z, y: float(-np.mean(np.log(_softmax(Z))))),
+                    wrong=_quiet(lambda Z, y: float(-np.mean(np.log(_softmax(Z)))))),
         ],
         hint="P = softmax(Z); return -np.mean(np.log(P[np.arange(len(y)), y]))")
