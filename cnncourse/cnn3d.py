@@ -1,0 +1,388 @@
+"""3D CNNs for volumes: a model builder, a ``tf.data`` input pipeline with 3D-rotation
+augmentation, training helpers, and pictures of volumes (orthogonal slices, maximum projections,
+isosurfaces, a slice-explorer widget).
+
+Volumes are NumPy arrays (n, D, H, W) with axes (z, y, x); the models take (n, D, H, W, 1).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+__all__ = ["build_cnn3d", "conv3d_params", "activation_memory", "make_dataset", "train_cnn3d",
+           "predict_scores", "show_slices", "show_projections", "show_isosurface",
+           "slice_explorer", "bench_cnn3d"]
+
+
+# --------------------------------------------------------------------------------------------
+# Counting
+
+
+def conv3d_params(kernel_size: int, in_channels: int, filters: int, *, bias: bool = True) -> int:
+    """Trainable parameters of a Conv3D layer: ``k^3 * in_channels * filters (+ filters)``.
+
+    Examples
+    --------
+    >>> conv3d_params(3, 1, 16), conv3d_params(7, 1, 16)
+    (448, 5504)
+    """
+    for name, v in (("kernel_size", kernel_size), ("in_channels", in_channels), ("filters", filters)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    return int(kernel_size ** 3 * in_channels * filters + (filters if bias else 0))
+
+
+def activation_memory(shape, *, batch_size: int = 1, bytes_per_value: int = 4) -> int:
+    """Bytes to store one layer's activations: ``batch * prod(shape) * bytes_per_value``.
+
+    ``shape`` is one example's output shape, e.g. (32, 32, 32, 16) for 16 feature maps of 32^3.
+    """
+    shape = tuple(int(s) for s in shape)
+    if not shape or any(s < 1 for s in shape):
+        raise ValueError(f"shape: expected positive sizes, got {shape}")
+    return int(batch_size * np.prod(shape, dtype=np.int64) * bytes_per_value)
+
+
+# --------------------------------------------------------------------------------------------
+# Models and data
+
+
+def build_cnn3d(input_shape=(32, 32, 32, 1), *, filters=(8, 16, 32), kernel_size: int = 3,
+                dropout: float = 0.3, dense: int = 32, augment: bool = False,
+                global_pool: str = "avg", seed: int | None = None, name: str = "cnn3d"):
+    """A small 3D CNN for binary classification of volumes, output = probability of class 1.
+
+    Each block is Conv3D (``kernel_size``^3, "same") -> BatchNormalization -> ReLU -> MaxPooling3D(2);
+    after the last block, a global pooling over the volume, dropout, Dense(``dense``, ReLU),
+    dropout and a sigmoid output.
+
+    Parameters
+    ----------
+    input_shape : tuple
+        (D, H, W, C) of one example.
+    filters : sequence of int
+        Filters per block; the volume halves in each dimension per block.
+    global_pool : {"avg", "max"}
+        "avg" measures how much of each learned feature the volume holds (e.g. how much fold),
+        "max" whether it is present anywhere.
+    augment : bool
+        Put :class:`cnncourse.augment.RandomRotation3D` first (random rotation + flips of every
+        training batch, off at inference).
+    """
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    layers = keras.layers
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape: expected (D, H, W, C), got {input_shape}")
+    if not filters or any(int(f) < 1 for f in filters):
+        raise ValueError(f"filters: expected a non-empty sequence of positive ints, got {filters}")
+    if min(input_shape[:3]) < 2 ** len(filters):
+        raise ValueError(f"input_shape: {input_shape[:3]} is too small for {len(filters)} "
+                         "pooling steps")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
+    if global_pool not in ("max", "avg"):
+        raise ValueError(f"global_pool: expected 'max' or 'avg', got {global_pool!r}")
+    inputs = keras.Input(input_shape, name="volume")
+    x = inputs
+    if augment:
+        from cnncourse.augment import RandomRotation3D
+
+        x = RandomRotation3D(seed=seed, name="rotate3d")(x)
+    for i, f in enumerate(filters):
+        x = layers.Conv3D(int(f), kernel_size, padding="same", use_bias=False,
+                          name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+        x = layers.Activation("relu", name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling3D(2, name=f"pool{i + 1}")(x)
+    pool = layers.GlobalMaxPooling3D if global_pool == "max" else layers.GlobalAveragePooling3D
+    x = pool(name=f"global_{global_pool}")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout1")(x)
+    x = layers.Dense(dense, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout2")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_lobulated", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _check_xy(volumes, y):
+    volumes = np.asarray(volumes)
+    if volumes.ndim == 4:
+        volumes = volumes[..., None]
+    if volumes.ndim != 5:
+        raise ValueError(f"volumes: expected shape (n, D, H, W) or (n, D, H, W, C), got {volumes.shape}")
+    if volumes.dtype.kind != "f":
+        raise TypeError(f"volumes: expected a float array, got dtype {volumes.dtype}")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (len(volumes),):
+            raise ValueError(f"y: expected shape ({len(volumes)},), got {y.shape}")
+    return volumes.astype(np.float32, copy=False), y
+
+
+def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False,
+                 shuffle: bool = False, seed: int = 0):
+    """A ``tf.data.Dataset`` of (batch (b, D, H, W, 1) float32, labels (b,) float32) batches.
+
+    With ``augment``, every batch is rotated by random 3D rotations (and flipped) by a
+    :class:`~cnncourse.augment.RandomRotation3D` layer mapped over the batches with
+    ``num_parallel_calls=AUTOTUNE``, and batches are prefetched, so augmentation of the next
+    batches runs on other cores while the model trains on the current one.
+    """
+    from cnncourse.device import import_tensorflow
+
+    tf = import_tensorflow()
+    volumes, y = _check_xy(volumes, y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    items = volumes if y is None else (volumes, y.astype(np.float32))
+    ds = tf.data.Dataset.from_tensor_slices(items)
+    if shuffle:
+        ds = ds.shuffle(len(volumes), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment:
+        from cnncourse.augment import RandomRotation3D
+
+        layer = RandomRotation3D(seed=seed)
+        if y is None:
+            ds = ds.map(lambda v: layer(v, training=True), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(lambda v, t: (layer(v, training=True), t),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def train_cnn3d(volumes, y, *, validation=None, epochs: int = 10, batch_size: int = 16,
+                augment: bool = True, learning_rate: float = 3e-3, seed: int = 0, verbose=0,
+                pipeline: str | None = None, **build_kwargs):
+    """Build (:func:`build_cnn3d`) and train a 3D CNN; return ``(model, history)``.
+
+    Parameters
+    ----------
+    volumes : ndarray (n, D, H, W) float
+    y : ndarray (n,) of 0/1
+    validation : (volumes, y), optional
+        Evaluated after every epoch (loss and AUC in the history).
+    augment : bool
+        Random 3D rotations and flips of every training batch.
+    pipeline : {"tf.data", "model"}, optional
+        Where augmentation runs: in a ``tf.data`` pipeline (:func:`make_dataset`, the default
+        with the TensorFlow backend) or as the model's first layer (the default with other
+        Keras backends, e.g. JAX, which have no ``tf.data``).
+    **build_kwargs
+        Passed to :func:`build_cnn3d` (filters, dropout, global_pool, ...).
+    """
+    from cnncourse.device import backend, import_keras
+
+    keras = import_keras()
+    volumes, y = _check_xy(volumes, y)
+    if pipeline is None:
+        pipeline = "tf.data" if backend() == "tensorflow" else "model"
+    if pipeline not in ("tf.data", "model"):
+        raise ValueError(f"pipeline: expected 'tf.data' or 'model', got {pipeline!r}")
+    in_model = augment and pipeline == "model"
+    model = build_cnn3d(volumes.shape[1:], seed=seed, augment=in_model, **build_kwargs)
+    # cosine decay of the learning rate: big steps first, small ones at the end, so the model
+    # that training ends with does not depend much on the last few batches
+    steps = epochs * -(-len(volumes) // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+    if pipeline == "tf.data":
+        train = make_dataset(volumes, y, batch_size=batch_size, augment=augment, shuffle=True,
+                             seed=seed)
+        val = None
+        if validation is not None:
+            val = make_dataset(*validation, batch_size=max(batch_size, 64))
+        history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
+                            shuffle=False)  # the dataset shuffles itself
+    else:
+        val = None
+        if validation is not None:
+            vv, vy = _check_xy(*validation)
+            val = (vv, vy.astype(np.float32))
+        history = model.fit(volumes, y.astype(np.float32), batch_size=batch_size, epochs=epochs,
+                            shuffle=True, validation_data=val, verbose=verbose)
+    return model, history
+
+
+def predict_scores(model, volumes, *, batch_size: int = 64) -> np.ndarray:
+    """Scores (n,) float64 of a trained model on volumes (n, D, H, W) (no augmentation)."""
+    volumes, _ = _check_xy(volumes, None)
+    return np.asarray(model.predict(volumes, batch_size=batch_size, verbose=0), float).ravel()
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_volume(volume, name="volume"):
+    volume = np.asarray(volume)
+    if volume.ndim != 3:
+        raise ValueError(f"{name}: expected shape (D, H, W), got {volume.shape}")
+    return volume
+
+
+def _check_spacing(spacing):
+    spacing = np.asarray(spacing, dtype=float)
+    if spacing.shape != (3,) or np.any(spacing <= 0):
+        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
+    return spacing
+
+
+def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmin=None, vmax=None,
+                title=None, axes=None):
+    """Three orthogonal slices through ``volume`` (D, H, W): xy (fixed z), xz (fixed y) and yz
+    (fixed x), at ``index`` (z, y, x), default the centre. ``spacing`` sets the aspect ratio, so
+    an anisotropic stack is drawn with its true proportions."""
+    volume = _check_volume(volume)
+    spacing = _check_spacing(spacing)
+    if index is None:
+        index = tuple(s // 2 for s in volume.shape)
+    index = tuple(int(i) for i in index)
+    if len(index) != 3 or any(not 0 <= i < s for i, s in zip(index, volume.shape)):
+        raise ValueError(f"index: expected (z, y, x) inside {volume.shape}, got {index}")
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    z, y, x = index
+    sz, sy, sx = spacing
+    vmin = float(volume.min()) if vmin is None else vmin
+    vmax = float(volume.max()) if vmax is None else vmax
+    panels = [(volume[z], f"xy at z={z}", sy / sx, "x", "y"),
+              (volume[:, y], f"xz at y={y}", sz / sx, "x", "z"),
+              (volume[:, :, x], f"yz at x={x}", sz / sy, "y", "z")]
+    for ax, (img, label, aspect, xl, yl) in zip(axes, panels):
+        ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, aspect=aspect, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes[0].figure
+
+
+def show_projections(volume, *, spacing=(1.0, 1.0, 1.0), cmap="magma", title=None, axes=None):
+    """Maximum-intensity projections of ``volume`` (D, H, W) along z, y and x."""
+    volume = _check_volume(volume)
+    sz, sy, sx = _check_spacing(spacing)
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    panels = [(volume.max(axis=0), "max over z (xy)", sy / sx),
+              (volume.max(axis=1), "max over y (xz)", sz / sx),
+              (volume.max(axis=2), "max over x (yz)", sz / sy)]
+    for ax, (img, label, aspect) in zip(axes, panels):
+        ax.imshow(img, cmap=cmap, aspect=aspect, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes[0].figure
+
+
+def show_isosurface(volume, level=0.5, *, spacing=(1.0, 1.0, 1.0), ax=None, title=None,
+                    color="tab:orange", elev=20, azim=30):
+    """Draw the ``level`` isosurface of ``volume`` (D, H, W) (a bool mask works, level 0.5) as a
+    shaded 3D mesh (marching cubes from scikit-image, drawn with mpl_toolkits.mplot3d)."""
+    from skimage.measure import marching_cubes
+
+    volume = _check_volume(volume)
+    spacing = _check_spacing(spacing)
+    vol = np.pad(np.asarray(volume, dtype=np.float32), 1, mode="edge" if volume.dtype != bool else "constant")
+    if not vol.min() < level < vol.max():
+        raise ValueError(f"level: expected a value between the volume's min and max "
+                         f"({vol.min():.3g}, {vol.max():.3g}), got {level}")
+    verts, faces, _, _ = marching_cubes(vol, level, spacing=tuple(spacing))
+    plt = _plt()
+    if ax is None:
+        fig = plt.figure(figsize=(3.5, 3.5))
+        ax = fig.add_subplot(projection="3d")
+    ax.plot_trisurf(verts[:, 2], verts[:, 1], faces, verts[:, 0], color=color, lw=0, shade=True)
+    extent = np.array(vol.shape) * spacing
+    ax.set_box_aspect(extent[::-1])
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("z")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_zticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure
+
+
+def slice_explorer(volume, mask=None, *, spacing=(1.0, 1.0, 1.0)):
+    """An ipywidgets slice explorer: sliders for z, y, x move three orthogonal slices through
+    ``volume`` (D, H, W); ``mask`` (D, H, W) bool, if given, is outlined in colour. Returns the
+    widget (display it, or let the notebook show it as the cell's value)."""
+    import ipywidgets as widgets
+
+    volume = _check_volume(volume)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != volume.shape or mask.dtype != bool:
+            raise ValueError(f"mask: expected a bool array of shape {volume.shape}, got "
+                             f"{mask.dtype} {mask.shape}")
+    plt = _plt()
+    vmin, vmax = float(volume.min()), float(volume.max())
+
+    def draw(z, y, x):
+        fig = show_slices(volume, (z, y, x), spacing=spacing, vmin=vmin, vmax=vmax)
+        if mask is not None:
+            for ax, m in zip(fig.axes, (mask[z], mask[:, y], mask[:, :, x])):
+                if m.any() and not m.all():
+                    ax.contour(m, levels=[0.5], colors="tab:orange", linewidths=1)
+        plt.show()
+
+    sliders = {k: widgets.IntSlider(value=s // 2, min=0, max=s - 1, description=k,
+                                    continuous_update=False)
+               for k, s in zip("zyx", volume.shape)}
+    out = widgets.interactive_output(draw, sliders)
+    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark
+
+
+def bench_cnn3d() -> None:
+    """``cnncourse bench cnn3d``: seconds per training epoch of the notebook's 3D CNN, with and
+    without rotation augmentation, at the fast-mode and full-mode sizes."""
+    from cnncourse import bench
+    from cnncourse.data.synthetic3d import make_nuclei_3d
+    from cnncourse.device import describe, import_keras
+
+    keras = import_keras()
+    rows = []
+    for mode, (n, size) in (("fast", FAST_SIZE), ("full", FULL_SIZE)):
+        volumes, _, y = make_nuclei_3d(n, size, seed=0)
+        for augment in (False, True):
+            keras.utils.set_random_seed(0)
+            model, _ = train_cnn3d(volumes, y, epochs=1, augment=augment)  # warm-up: traces
+            ds = make_dataset(volumes, y, augment=augment, shuffle=True)
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                model.fit(ds, epochs=1, verbose=0, shuffle=False)
+                times.append(time.perf_counter() - start)
+            rows.append({"mode": mode, "volumes": f"{n} x {size}^3", "augment": augment,
+                         "s/epoch": float(np.median(times)),
+                         "ms/volume": 1000 * float(np.median(times)) / n})
+    bench.print_table(rows, title=f"3D CNN training, seconds per epoch ({describe()})")
+
+
+#: (n_train, size) used by the 3D CNN notebook in fast and full mode (and by the benchmark).
+FAST_SIZE = (320, 24)
+FULL_SIZE = (1200, 32)

@@ -1,0 +1,96 @@
+"""3D CNN builder, tf.data pipeline, training helper, counting helpers and volume pictures."""
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cnncourse import cnn3d  # noqa: E402
+from cnncourse.data.synthetic3d import make_nuclei_3d  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    volumes, masks, y = make_nuclei_3d(12, 16, seed=0)
+    return volumes, masks, y
+
+
+def test_counting_helpers():
+    assert cnn3d.conv3d_params(3, 1, 16) == 27 * 16 + 16
+    assert cnn3d.conv3d_params(7, 1, 16) == 343 * 16 + 16
+    assert cnn3d.conv3d_params(3, 8, 8, bias=False) == 27 * 64
+    assert cnn3d.activation_memory((100, 100, 100, 16), batch_size=8) == 8 * 16 * 10 ** 6 * 4
+    with pytest.raises(ValueError, match="kernel_size: expected a positive int"):
+        cnn3d.conv3d_params(0, 1, 1)
+    with pytest.raises(ValueError, match="shape: expected positive sizes"):
+        cnn3d.activation_memory((0, 4))
+
+
+def test_build_matches_parameter_formula():
+    model = cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8), dense=8)
+    assert model.output_shape == (None, 1)
+    conv = {layer.name: layer.count_params() for layer in model.layers if layer.name.startswith("conv")}
+    assert conv == {"conv1": cnn3d.conv3d_params(3, 1, 4, bias=False),
+                    "conv2": cnn3d.conv3d_params(3, 4, 8, bias=False)}
+    with_aug = cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8), augment=True)
+    assert with_aug.layers[1].name == "rotate3d"
+    assert with_aug.count_params() == cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8)).count_params()
+
+
+def test_build_bad_arguments():
+    with pytest.raises(ValueError, match="input_shape: expected"):
+        cnn3d.build_cnn3d((16, 16, 16))
+    with pytest.raises(ValueError, match="too small"):
+        cnn3d.build_cnn3d((8, 8, 8, 1), filters=(4, 4, 4, 4))
+    with pytest.raises(ValueError, match="global_pool"):
+        cnn3d.build_cnn3d(global_pool="sum")
+    with pytest.raises(ValueError, match="dropout"):
+        cnn3d.build_cnn3d(dropout=1.0)
+
+
+def test_dataset_batches(tiny):
+    volumes, _, y = tiny
+    ds = cnn3d.make_dataset(volumes, y, batch_size=5, augment=True, shuffle=True)
+    batches = list(ds)
+    assert [b[0].shape[0] for b in batches] == [5, 5, 2]
+    assert batches[0][0].shape[1:] == (16, 16, 16, 1) and batches[0][1].dtype.name == "float32"
+    plain = list(cnn3d.make_dataset(volumes, batch_size=12))
+    np.testing.assert_allclose(plain[0].numpy()[..., 0], volumes)
+    with pytest.raises(ValueError, match=r"y: expected shape \(12,\)"):
+        cnn3d.make_dataset(volumes, y[:3])
+    with pytest.raises(TypeError, match="volumes: expected a float array"):
+        cnn3d.make_dataset(volumes > 0.5, y)
+    with pytest.raises(ValueError, match="batch_size"):
+        cnn3d.make_dataset(volumes, y, batch_size=0)
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "model"])
+def test_train_and_predict(tiny, pipeline):
+    volumes, _, y = tiny
+    model, history = cnn3d.train_cnn3d(volumes, y, epochs=1, filters=(4, 8), dense=8,
+                                       batch_size=6, pipeline=pipeline, validation=(volumes, y))
+    assert set(history.history) >= {"loss", "auc", "val_loss", "val_auc"}
+    scores = cnn3d.predict_scores(model, volumes)
+    assert scores.shape == (12,) and np.all((scores >= 0) & (scores <= 1))
+    with pytest.raises(ValueError, match="pipeline"):
+        cnn3d.train_cnn3d(volumes, y, epochs=1, pipeline="numpy")
+
+
+def test_pictures(tiny):
+    volumes, masks, _ = tiny
+    assert len(cnn3d.show_slices(volumes[0], spacing=(2, 1, 1)).axes) == 3
+    assert cnn3d.show_projections(volumes[0]) is not None
+    assert cnn3d.show_isosurface(masks[0]) is not None
+    assert cnn3d.show_isosurface(volumes[0], level=0.4) is not None
+    widget = cnn3d.slice_explorer(volumes[0], masks[0])
+    assert len(widget.children) == 2
+    with pytest.raises(ValueError, match=r"volume: expected shape \(D, H, W\)"):
+        cnn3d.show_slices(volumes)
+    with pytest.raises(ValueError, match="index"):
+        cnn3d.show_slices(volumes[0], index=(0, 0, 99))
+    with pytest.raises(ValueError, match="level"):
+        cnn3d.show_isosurface(volumes[0], level=5.0)
+    with pytest.raises(ValueError, match="mask: expected a bool array"):
+        cnn3d.slice_explorer(volumes[0], masks[0, :4])
+    with pytest.raises(ValueError, match="spacing"):
+        cnn3d.show_projections(volumes[0], spacing=(1, 1))
