@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "lenet": "cnncourse.models:bench",
     "data": "cnncourse.data.bench:main",
     "sparse": "cnncourse.sparse.bench:main",
+    "mlp": "cnncourse.mlp:bench",
 }
 
 

@@ -92,9 +92,9 @@ CASES = [
     ]),
     (C.relu_backward, lambda dout, x: dout * (x > 0), [
         (lambda dout, x: dout * (dout > 0), "not from the sign of the upstream"),
-        (lambda dout, x: (x > 0) * 1.0, "mask (x > 0) alone"),
-        (lambda dout, x: dout * np.maximum(x, 0), "multiplied dout by x"),
-        (lambda dout, x: dout * (x >= 0), "x = 0 exactly"),
+        (lambda dout, x: (x > 0) * 1.0, "mask (a > 0) alone"),
+        (lambda dout, x: dout * np.maximum(x, 0), "multiplied dout by relu(a)"),
+        (lambda dout, x: dout * (x >= 0), "a = 0 exactly"),
     ]),
     (C.two_layer_loss, two_layer_loss, [
         (lambda p, X, y, l2=0.0: two_layer_loss(p, X, y, l2, mask=False), "skips the ReLU"),

@@ -88,30 +88,30 @@ def dense_backward(fn):
 
 _RELU_CASES = [
     Case((np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]]), np.array([[0.5, 1.0, -1.0], [-2.0, 3.0, 0.2]])),
-         label="dout=[[1, -2, 3], [4, 5, -6]], x=[[0.5, 1, -1], [-2, 3, 0.2]]"),
+         label="dout=[[1, -2, 3], [4, 5, -6]], a=[[0.5, 1, -1], [-2, 3, 0.2]]"),
     Case((np.array([[2.0, 2.0, 2.0]]), np.array([[-1.0, 0.0, 1.0]])),
-         label="dout=[[2, 2, 2]], x=[[-1, 0, 1]] (x = 0 exactly in the middle)"),
-    Case((_rng.normal(size=(3, 4)), _rng.normal(size=(3, 4))), label="dout, x of shape (3, 4)"),
+         label="dout=[[2, 2, 2]], a=[[-1, 0, 1]] (a = 0 exactly in the middle)"),
+    Case((_rng.normal(size=(3, 4)), _rng.normal(size=(3, 4))), label="dout, a of shape (3, 4)"),
 ]
 
 
 def relu_backward(fn):
-    """Check ``relu_backward(dout, x)`` -> dout * (x > 0)."""
+    """Check ``relu_backward(dout, a)`` -> dout * (a > 0), with ``a`` the ReLU's forward input."""
     return check_function(
         fn, mlp.relu_backward, _RELU_CASES, name="relu_backward",
         mistakes=[
-            Mistake("the mask must come from the forward input x (where the ReLU let the signal "
+            Mistake("the mask must come from the forward input a (where the ReLU let the signal "
                     "through), not from the sign of the upstream gradient dout.",
-                    wrong=lambda dout, x: dout * (dout > 0)),
-            Mistake("you returned the mask (x > 0) alone: multiply it by the upstream gradient "
-                    "dout (chain rule).", wrong=lambda dout, x: (x > 0).astype(float)),
-            Mistake("you multiplied dout by x: the ReLU's derivative is 1 where x > 0 and 0 "
-                    "elsewhere, not x.", wrong=lambda dout, x: dout * np.maximum(x, 0)),
-            Mistake("at x = 0 exactly, use derivative 0 (x > 0, not x >= 0), as TensorFlow and "
+                    wrong=lambda dout, a: dout * (dout > 0)),
+            Mistake("you returned the mask (a > 0) alone: multiply it by the upstream gradient "
+                    "dout (chain rule).", wrong=lambda dout, a: (a > 0).astype(float)),
+            Mistake("you multiplied dout by relu(a): the ReLU's derivative is 1 where a > 0 and 0 "
+                    "elsewhere, not a.", wrong=lambda dout, a: dout * np.maximum(a, 0)),
+            Mistake("at a = 0 exactly, use derivative 0 (a > 0, not a >= 0), as TensorFlow and "
                     "Keras do; otherwise gradients disagree with theirs.",
-                    wrong=lambda dout, x: dout * (x >= 0)),
+                    wrong=lambda dout, a: dout * (a >= 0)),
         ],
-        hint="the local gradient of max(0, x) is 1 where x > 0, else 0: dx = dout * (x > 0).")
+        hint="the local gradient of max(0, a) is 1 where a > 0, else 0: da = dout * (a > 0).")
 
 
 # --------------------------------------------------------------------------------------------
