@@ -87,6 +87,7 @@ def test_sparse_batches():
                for _ in range(5)]
     y = np.array([0, 1, 0, 1, 1])
     data = SparseBatches(samples, y, (10, 10, 10), 2, 2, shuffle=True, seed=3)
+    data.on_epoch_end()  # the first epoch keeps the given order; later ones are shuffled
     assert len(data) == 3
     seen = np.concatenate([data[i][1] for i in range(3)])
     assert sorted(seen.tolist()) == sorted(y.astype(float).tolist())
@@ -113,3 +114,24 @@ def test_epoch_timer():
         timer.on_epoch_begin(epoch)
         timer.on_epoch_end(epoch)
     assert len(timer.seconds) == 3 and timer.seconds_per_epoch() >= 0
+
+
+def test_rotate_batch_rotates_each_sample_on_its_own():
+    from cnncourse.sparse.net import random_rotations, rotate_batch
+
+    a, b = ball(3, (6, 6, 6), 13), ball(2, (3, 9, 4), 13)
+    coords = np.vstack([np.column_stack([np.full(len(b), 2), b]),
+                        np.column_stack([np.zeros(len(a), int), a])])  # unsorted, sample 1 empty
+    feats = np.arange(len(coords), dtype=float)[:, None]
+    rots = random_rotations(3, np.random.default_rng(0))
+    out, f = rotate_batch(coords, feats, (13, 13, 13), rots)
+    assert np.all(np.diff(out[:, 0]) >= 0) and set(out[:, 0]) == {0, 2}
+    for sample, sites, rot in ((0, a, rots[0]), (2, b, rots[2])):
+        keep = coords[:, 0] == sample
+        ref_c, ref_f = rotate_sites(sites, feats[keep], (13, 13, 13), rot)
+        np.testing.assert_array_equal(out[out[:, 0] == sample, 1:], ref_c)
+        np.testing.assert_array_equal(f[out[:, 0] == sample], ref_f)
+    with pytest.raises(ValueError, match="batch indices"):
+        rotate_batch(coords, feats, (13, 13, 13), rots[:2])
+    with pytest.raises(ValueError, match="orthogonal"):
+        rotate_batch(coords, feats, (13, 13, 13), rots * 2)

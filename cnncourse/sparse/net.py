@@ -17,7 +17,7 @@ from cnncourse.sparse.tensor import SparseTensor
 keras = import_keras()  # this module is loaded on first use (cnncourse.sparse.__getattr__)
 
 __all__ = ["network_inputs", "network_input_layers", "sparse_classifier", "rotate_sites",
-           "split_samples", "SparseBatches", "EpochTimer"]
+           "rotate_batch", "random_rotations", "split_samples", "SparseBatches", "EpochTimer"]
 
 
 def _levels(levels) -> int:
@@ -133,22 +133,17 @@ def split_samples(coords, features, n_samples: int | None = None):
     return [(cs[a:b, 1:].astype(np.int32), fs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _random_rotation(rng) -> np.ndarray:
-    """A uniformly random 3x3 rotation matrix (QR of a Gaussian matrix, sign-fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+def random_rotations(n: int, rng=None) -> np.ndarray:
+    """``n`` uniformly distributed 3D rotation matrices, float64 (n, 3, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(int(n), random_state=rng).as_matrix().reshape(int(n), 3, 3)
 
 
 def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
     """Rotate one sample's sites about (the voxel nearest) their centroid, resampling them.
 
-    Every voxel near the rotated object takes the features of the site found by rotating it
-    back and rounding (the sparse version of ``scipy.ndimage.affine_transform(order=0)``), so a
-    rotated solid has no holes and nothing is averaged. Cost O(sites), independent of the grid.
-    The rotated object is shifted, if needed, to stay inside the grid.
+    One sample's version of :func:`rotate_batch` (which see).
 
     Parameters
     ----------
@@ -166,11 +161,6 @@ def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
     coords : ndarray of int32, shape (n', 3), sorted lexicographically
     features : ndarray, shape (n', C)
 
-    Raises
-    ------
-    ValueError
-        If the rotated object is larger than the grid (it cannot be placed without cutting).
-
     Examples
     --------
     >>> quarter = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])  # 90 degrees about z: x -> y
@@ -180,50 +170,116 @@ def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
     ([[1, 0, 1], [1, 1, 1], [1, 2, 1]], [3.0, 2.0, 1.0])
     """
     coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != 3 or coords.dtype.kind not in "iu":
+        raise ValueError(f"coords must be an integer array of shape (n, 3) with rows (z, y, x); "
+                         f"got {coords.dtype} {coords.shape}")
+    if rotation is None:
+        rotation = random_rotations(1, rng if rng is not None else np.random.default_rng())[0]
+    batched = np.column_stack([np.zeros(len(coords), np.int64), coords])
+    out, feats = rotate_batch(batched, features, spatial_shape, np.asarray(rotation)[None],
+                              batch_size=1)
+    return out[:, 1:], feats
+
+
+def rotate_batch(coords, features, spatial_shape, rotations=None, *, batch_size=None, rng=None):
+    """Rotate every sample of a batch about (the voxel nearest) its centroid, resampling it.
+
+    Every voxel near a rotated object takes the features of the site found by rotating it back
+    and rounding (the sparse version of ``scipy.ndimage.affine_transform(order=0)``), so a
+    rotated solid has no holes and nothing is averaged. The cost grows with the objects'
+    bounding boxes, not with the grid. A rotated object is shifted, if needed, to stay inside
+    the grid.
+
+    Parameters
+    ----------
+    coords : ndarray of int, shape (N, 4)
+        Rows ``(batch, z, y, x)``.
+    features : ndarray, shape (N, C)
+    spatial_shape : tuple of 3 int
+    rotations : ndarray, shape (B, 3, 3), optional
+        One rotation matrix per sample (acting on column vectors ``(z, y, x)``); default
+        uniformly random ones drawn from ``rng``.
+    batch_size : int, optional
+        B; default ``len(rotations)``, else the largest batch index + 1.
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    coords : ndarray of int32, shape (N', 4), sorted lexicographically
+    features : ndarray, shape (N', C)
+
+    Raises
+    ------
+    ValueError
+        If a rotated object is larger than the grid (it cannot be placed without cutting).
+    """
+    coords = np.asarray(coords)
     features = np.asarray(features)
-    if coords.ndim != 2 or coords.shape[1] != 3:
-        raise ValueError(f"coords must have shape (n, 3) with rows (z, y, x); got {coords.shape}")
+    if coords.ndim != 2 or coords.shape[1] != 4 or coords.dtype.kind not in "iu":
+        raise ValueError(f"coords must be an integer array of shape (N, 4) with rows "
+                         f"(batch, z, y, x); got {coords.dtype} {coords.shape}")
     if features.shape[:1] != coords.shape[:1]:
         raise ValueError(f"features must have {coords.shape[0]} rows; got {features.shape}")
+    if batch_size is None:
+        batch_size = (len(rotations) if rotations is not None
+                      else int(coords[:, 0].max()) + 1 if len(coords) else 0)
+    if rotations is None:
+        rotations = random_rotations(batch_size, rng) if batch_size else np.zeros((0, 3, 3))
+    rotations = np.asarray(rotations, dtype=np.float64)
+    if rotations.shape != (batch_size, 3, 3) or not np.allclose(
+            rotations @ rotations.transpose(0, 2, 1), np.eye(3), atol=1e-6):
+        raise ValueError(f"rotations must be {batch_size} orthogonal 3x3 matrices; got shape "
+                         f"{rotations.shape}")
     if coords.shape[0] == 0:
         return coords.astype(np.int32), features
-    if rotation is None:
-        rotation = _random_rotation(rng if rng is not None else np.random.default_rng())
-    rotation = np.asarray(rotation, dtype=np.float64)
-    if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6):
-        raise ValueError("rotation must be a 3x3 orthogonal matrix")
+    if coords[:, 0].min() < 0 or coords[:, 0].max() >= batch_size:
+        raise ValueError(f"coords has batch indices outside [0, {batch_size}) (batch_size, or "
+                         "one rotation per sample)")
     shape = np.array(spatial_shape, dtype=np.int64)
-    src = coords.astype(np.int64)
+    order = np.argsort(coords[:, 0], kind="stable")
+    coords, features = coords[order].astype(np.int64), features[order]
+    bounds = np.searchsorted(coords[:, 0], np.arange(batch_size + 1))
+    out_c, out_f = [], []
+    for b in range(batch_size):
+        lo, hi = bounds[b], bounds[b + 1]
+        if hi > lo:
+            c, f = _rotate_one(coords[lo:hi, 1:], features[lo:hi], rotations[b], shape, b)
+            out_c.append(np.column_stack([np.full(len(c), b, np.int64), c]))
+            out_f.append(f)
+    out = np.concatenate(out_c).astype(np.int32)
+    return out, np.concatenate(out_f)
+
+
+def _rotate_one(src, features, rotation, shape, sample):
+    """Nearest-neighbour resampling of one object (int64 (n, 3) sites) rotated about a voxel."""
     centre = np.rint(src.mean(axis=0))  # a voxel: quarter turns then map voxels onto voxels
-    # candidate voxels: around the forward-rotated sites (a rotated voxel lands within one step)
-    ahead = np.rint((src - centre) @ rotation.T + centre).astype(np.int64)
-    steps = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
-    cand = (ahead[:, None, :] + steps[None]).reshape(-1, 3)
-    low = cand.min(axis=0)
-    span = cand.max(axis=0) - low + 1
-    key = ((cand[:, 0] - low[0]) * span[1] + cand[:, 1] - low[1]) * span[2] + cand[:, 2] - low[2]
-    key = np.unique(key)
-    rest, x = np.divmod(key, span[2])
-    z, y = np.divmod(rest, span[1])
-    cand = np.column_stack([z, y, x]) + low
-    # rotate each candidate back and look it up among the sites (nearest neighbour)
+    # candidates: every voxel of the bounding box of the forward-rotated object
+    ahead = (src - centre) @ rotation.T + centre
+    low = np.floor(ahead.min(axis=0)).astype(np.int64) - 1
+    high = np.ceil(ahead.max(axis=0)).astype(np.int64) + 1
+    axes = [np.arange(a, b + 1) for a, b in zip(low, high)]
+    cand = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    # rotate each candidate back and look it up in an index grid of the sites' bounding box
     back = np.rint((cand - centre) @ rotation + centre).astype(np.int64)
-    lin_src = (src[:, 0] * shape[1] + src[:, 1]) * shape[2] + src[:, 2]
-    order = np.argsort(lin_src)
-    inside = np.all((back >= 0) & (back < shape), axis=1)
-    lin_back = (back[:, 0] * shape[1] + back[:, 1]) * shape[2] + back[:, 2]
-    pos = np.clip(np.searchsorted(lin_src[order], lin_back), 0, len(order) - 1)
-    hit = inside & (lin_src[order][pos] == lin_back)
-    new, feats = cand[hit], features[order[pos[hit]]]
-    if new.shape[0] == 0:  # a degenerate object (e.g. one site) always keeps itself
+    s_low = src.min(axis=0)
+    s_span = src.max(axis=0) - s_low + 1
+    grid = np.full(int(np.prod(s_span)), -1, dtype=np.int64)
+    rel = src - s_low
+    grid[(rel[:, 0] * s_span[1] + rel[:, 1]) * s_span[2] + rel[:, 2]] = np.arange(len(src))
+    rel = back - s_low
+    inside = np.all((rel >= 0) & (rel < s_span), axis=1)
+    rel = rel[inside]
+    found = grid[(rel[:, 0] * s_span[1] + rel[:, 1]) * s_span[2] + rel[:, 2]]
+    hit = found >= 0
+    new, feats = cand[inside][hit], features[found[hit]]
+    if new.shape[0] == 0:  # a degenerate object (e.g. one site) keeps its sites
         new, feats = src, features
     low, high = new.min(axis=0), new.max(axis=0)
     if np.any(high - low >= shape):
-        raise ValueError(f"the rotated object spans {tuple(int(v) for v in high - low + 1)} "
-                         f"voxels, more than the grid {tuple(int(v) for v in shape)}: pad the "
-                         "grid")
-    new = new - (np.minimum(low, 0) + np.maximum(high - (shape - 1), 0))
-    return new.astype(np.int32), feats
+        raise ValueError(f"the rotated sample {sample} spans "
+                         f"{tuple(int(v) for v in high - low + 1)} voxels, more than the grid "
+                         f"{tuple(int(v) for v in shape)}: pad the grid")
+    return new - (np.minimum(low, 0) + np.maximum(high - (shape - 1), 0)), feats
 
 
 class SparseBatches(keras.utils.PyDataset):
@@ -240,15 +296,19 @@ class SparseBatches(keras.utils.PyDataset):
     levels : int
         Levels of the network (as in :func:`sparse_classifier`).
     augment : bool
-        Random 3D rotation of every sample, drawn anew each epoch (:func:`rotate_sites`).
+        Random 3D rotation of every sample, drawn anew each epoch (:func:`rotate_batch`).
     shuffle : bool
-        Reshuffle the samples at the end of every epoch.
+        Reshuffle the samples at the start of every epoch after the first.
     seed : int
+        The rotations and the order depend only on ``(seed, epoch, batch)``, so results are the
+        same whatever the number of workers.
+    workers : int
+        Threads preparing batches (rotations, neighbour tables) while the model trains.
     """
 
     def __init__(self, samples, y, spatial_shape, batch_size, levels, *, augment=False,
-                 shuffle=False, seed=0, kernel_size=3, pool_size=2):
-        super().__init__(workers=1, use_multiprocessing=False)
+                 shuffle=False, seed=0, kernel_size=3, pool_size=2, workers=1):
+        super().__init__(workers=int(workers), use_multiprocessing=False)
         self.samples = list(samples)
         self.y = np.asarray(y)
         if self.y.shape[0] != len(self.samples):
@@ -259,40 +319,42 @@ class SparseBatches(keras.utils.PyDataset):
         self.batch_size, self.levels = int(batch_size), _levels(levels)
         self.augment, self.shuffle = bool(augment), bool(shuffle)
         self.kernel_size, self.pool_size = kernel_size, pool_size
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = int(seed), 0
         self.order = np.arange(len(self.samples))
-        if self.shuffle:
-            self.rng.shuffle(self.order)
 
     def __len__(self):
         return math.ceil(len(self.samples) / self.batch_size)
 
+    def _ids(self, index):
+        return self.order[index * self.batch_size:(index + 1) * self.batch_size]
+
     def batch(self, index: int) -> SparseTensor:
-        """The SparseTensor of batch ``index`` (rotated when ``augment``)."""
+        """The SparseTensor of batch ``index`` of the current epoch (rotated when ``augment``)."""
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range [0, {len(self)})")
-        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        coords, feats = [], []
-        for b, i in enumerate(ids):
-            c, f = self.samples[i]
-            if self.augment:
-                c, f = rotate_sites(c, f, self.spatial_shape, rng=self.rng)
-            coords.append(np.column_stack([np.full(len(c), b, np.int32), c]))
-            feats.append(f)
-        return SparseTensor(np.concatenate(coords).astype(np.int32),
-                            np.concatenate(feats).astype(np.float32),
-                            self.spatial_shape, batch_size=len(ids))
+        ids = self._ids(index)
+        coords = np.concatenate([np.column_stack([np.full(len(self.samples[i][0]), b, np.int32),
+                                                  self.samples[i][0]])
+                                 for b, i in enumerate(ids)])
+        feats = np.concatenate([self.samples[i][1] for i in ids]).astype(np.float32)
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            coords, feats = rotate_batch(coords, feats, self.spatial_shape,
+                                         batch_size=len(ids), rng=rng)
+        return SparseTensor(coords.astype(np.int32), feats, self.spatial_shape,
+                            batch_size=len(ids))
 
     def __getitem__(self, index):
         st = self.batch(index)
-        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         inputs = network_inputs(st, self.levels, kernel_size=self.kernel_size,
                                 pool_size=self.pool_size)
-        return inputs, self.y[ids].astype(np.float32)
+        return inputs, self.y[self._ids(index)].astype(np.float32)
 
     def on_epoch_end(self):
+        self.epoch += 1
         if self.shuffle:
-            self.rng.shuffle(self.order)
+            self.order = np.random.default_rng([self.seed, self.epoch]).permutation(
+                len(self.samples))
 
 
 class EpochTimer(keras.callbacks.Callback):
