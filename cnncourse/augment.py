@@ -163,12 +163,8 @@ def _make_layer_class():
 
         def random_matrices(self, batch):
             q = keras.random.normal((batch, 4), seed=self.seed_generator)
-            q = q / ops.sqrt(ops.sum(q * q, axis=1, keepdims=True))
-            mats = _quaternion_to_matrix(q, ops)
-            if self.flips:
-                coin = keras.random.uniform((batch, 1, 3), seed=self.seed_generator)
-                mats = mats * ops.where(coin < 0.5, -1.0, 1.0)
-            return mats
+            coin = keras.random.uniform((batch, 1, 3), seed=self.seed_generator) if self.flips else None
+            return matrices_from_random(q, coin)
 
         def call(self, inputs, training=None):
             if not training:
@@ -178,6 +174,15 @@ def _make_layer_class():
 
         def get_config(self):
             return {**super().get_config(), "flips": self.flips, "seed": self.seed}
+
+    def matrices_from_random(q, coin=None):
+        """Rotation matrices (B, 3, 3) from Gaussian numbers q (B, 4) (a uniform random rotation
+        each), times a reflection of each axis where coin (B, 1, 3) in [0, 1) is below 0.5."""
+        q = q / ops.sqrt(ops.sum(q * q, axis=1, keepdims=True))
+        mats = _quaternion_to_matrix(q, ops)
+        if coin is not None:
+            mats = mats * ops.where(coin < 0.5, -1.0, 1.0)
+        return mats
 
     def resample(x, mats):
         """Trilinear resampling of x (B, D, H, W, C) by matrices (B, 3, 3) about the centre."""
@@ -211,6 +216,7 @@ def _make_layer_class():
         return ops.reshape(out, (b, d, h, w, c))
 
     RandomRotation3D.resample = staticmethod(resample)
+    RandomRotation3D.matrices_from_random = staticmethod(matrices_from_random)
     return RandomRotation3D
 
 

@@ -126,10 +126,12 @@ def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False
                  shuffle: bool = False, seed: int = 0):
     """A ``tf.data.Dataset`` of (batch (b, D, H, W, 1) float32, labels (b,) float32) batches.
 
-    With ``augment``, every batch is rotated by random 3D rotations (and flipped) by a
-    :class:`~cnncourse.augment.RandomRotation3D` layer mapped over the batches with
+    With ``augment``, every batch is rotated by random 3D rotations (and flipped) with the
+    resampler of :class:`~cnncourse.augment.RandomRotation3D`, mapped over the batches with
     ``num_parallel_calls=AUTOTUNE``, and batches are prefetched, so augmentation of the next
-    batches runs on other cores while the model trains on the current one.
+    batches runs on other cores while the model trains on the current one. The random numbers
+    come from a seeded stream, one stateless seed per batch: the same ``seed`` gives the same
+    rotations, run after run.
     """
     from cnncourse.device import import_tensorflow
 
@@ -145,12 +147,22 @@ def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False
     if augment:
         from cnncourse.augment import RandomRotation3D
 
-        layer = RandomRotation3D(seed=seed)
+        # Each batch gets its own stateless random seed from a seeded stream (new numbers every
+        # epoch), so the rotations are reproducible even though batches are augmented in parallel.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds))
+
+        def rotate(v, s):
+            b = tf.shape(v)[0]
+            q = tf.random.stateless_normal((b, 4), seed=s)
+            coin = tf.random.stateless_uniform((b, 1, 3), seed=s[::-1])
+            mats = RandomRotation3D.matrices_from_random(q, coin)
+            return RandomRotation3D.resample(v, mats)
+
         if y is None:
-            ds = ds.map(lambda v: layer(v, training=True), num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(rotate, num_parallel_calls=tf.data.AUTOTUNE)
         else:
-            ds = ds.map(lambda v, t: (layer(v, training=True), t),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(lambda vt, s: (rotate(vt[0], s), vt[1]), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -292,14 +304,22 @@ def show_projections(volume, *, spacing=(1.0, 1.0, 1.0), cmap="magma", title=Non
 
 
 def show_isosurface(volume, level=0.5, *, spacing=(1.0, 1.0, 1.0), ax=None, title=None,
-                    color="tab:orange", elev=20, azim=30):
+                    color="tab:orange", elev=20, azim=30, smooth=None):
     """Draw the ``level`` isosurface of ``volume`` (D, H, W) (a bool mask works, level 0.5) as a
-    shaded 3D mesh (marching cubes from scikit-image, drawn with mpl_toolkits.mplot3d)."""
+    shaded 3D mesh (marching cubes from scikit-image, drawn with mpl_toolkits.mplot3d).
+
+    ``smooth`` is the sigma (voxels) of a Gaussian applied first; by default 0.8 for a bool mask
+    (hides the voxel staircase, as in :func:`cnncourse.morphometrics.mesh`) and 0 otherwise."""
+    from scipy import ndimage
     from skimage.measure import marching_cubes
 
     volume = _check_volume(volume)
     spacing = _check_spacing(spacing)
-    vol = np.pad(np.asarray(volume, dtype=np.float32), 1, mode="edge" if volume.dtype != bool else "constant")
+    is_mask = volume.dtype == bool
+    vol = np.pad(np.asarray(volume, dtype=np.float32), 2, mode="constant" if is_mask else "edge")
+    smooth = (0.8 if is_mask else 0.0) if smooth is None else float(smooth)
+    if smooth > 0:
+        vol = ndimage.gaussian_filter(vol, smooth * spacing.min() / spacing)
     if not vol.min() < level < vol.max():
         raise ValueError(f"level: expected a value between the volume's min and max "
                          f"({vol.min():.3g}, {vol.max():.3g}), got {level}")
