@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "data": "cnncourse.data.bench:main",
     "sparse": "cnncourse.sparse.bench:main",
     "mlp": "cnncourse.mlp:bench",
+    "cnn3d": "cnncourse.cnn3d:bench_cnn3d",
 }
 
 
