@@ -276,8 +276,9 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     occupancy = np.empty((n, size ** 3), dtype=np.float32)
     masks = np.empty((n, size ** 3), dtype=bool)
     step = max(1, _CHUNK_VOXELS // size ** 3)
+    by_class = np.argsort(y, kind="stable")  # chunks of one class skip the other class's features
     for start in range(0, n, step):
-        sl = slice(start, min(n, start + step))
+        sl = by_class[start:start + step]
         c = centre[sl].astype(np.float32)
         m = inv[sl].astype(np.float32)  # (b, 3, 3)
         xs = [grid[None, :, i] - c[:, i, None] for i in range(3)]  # 3 x (b, V)
