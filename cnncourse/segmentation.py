@@ -2,12 +2,16 @@
 
 * The **sliding-window classifier** (Ning et al., 2005): a small CNN looks at a window of pixels
   and labels its centre pixel; to label an image it is run once per pixel.
-  :func:`extract_windows`, :func:`sample_pixels`, :func:`build_window_classifier`,
+  :func:`extract_windows`, :func:`sample_pixels`, :func:`training_windows`,
+  :func:`build_window_classifier`,
   :func:`predict_sliding_window`; and the *fully convolutional trick* that runs the same weights on
   the whole image in one pass: :func:`dense_window_classifier`, :func:`predict_dense`.
 * The **U-Net** (Ronneberger et al., 2015): a contracting path, an expanding path, and skip
   connections between them; it labels every pixel of a tile in one pass. :func:`build_unet`,
   :func:`predict_unet`.
+* Images: :func:`normalize` (percentile scaling to [0, 1]), :func:`low_light` (the shot noise of
+  a short exposure).
+* Cost: :func:`multiply_adds` counts a model's multiply-adds for one input.
 * Scores and instances: :func:`dice`, :func:`iou`, :func:`separate_instances` (distance transform
   + watershed), :func:`match_instances` (count nuclei against a reference), :func:`tiles`.
 
@@ -20,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "extract_windows", "sample_pixels", "build_window_classifier", "predict_sliding_window",
+    "extract_windows", "sample_pixels", "training_windows", "build_window_classifier", "predict_sliding_window",
     "dense_window_classifier", "predict_dense", "build_unet", "predict_unet", "dice", "iou",
-    "separate_instances", "match_instances", "tiles",
+    "separate_instances", "match_instances", "tiles", "normalize", "low_light", "multiply_adds",
 ]
 
 
@@ -59,6 +63,68 @@ def _binary(mask, name) -> np.ndarray:
                          "probabilities first (prob > 0.5) and turn instance labels into a mask "
                          "(labels > 0).")
     return mask.astype(bool)
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+
+
+def normalize(image, low=1.0, high=99.8) -> np.ndarray:
+    """Scale intensities so the ``low`` and ``high`` percentiles map to 0 and 1, then clip.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C), numeric
+    low, high : float
+        Percentiles, ``0 <= low < high <= 100``.
+
+    Returns
+    -------
+    float32 array, same shape, values in [0, 1]
+    """
+    image = _image(image)
+    if not 0 <= low < high <= 100:
+        raise ValueError(f"low, high: expected 0 <= low < high <= 100, got {low!r}, {high!r}")
+    lo, hi = np.percentile(image, [low, high])
+    if hi <= lo:
+        raise ValueError("image: constant image (the percentiles coincide), cannot normalize")
+    return np.clip((image.astype(np.float32) - lo) / (hi - lo), 0, 1).astype(np.float32)
+
+
+def low_light(image, photons, *, background=0.05, seed=0) -> np.ndarray:
+    """The same scene recorded with a short exposure: Poisson (shot) noise.
+
+    Each pixel counts photons with mean ``(image + background) * photons``; the counts are divided
+    by ``photons`` and the background is subtracted again, so the mean intensity is unchanged and
+    only the noise grows as ``photons`` shrinks (the signal-to-noise ratio of a pixel is about
+    ``sqrt(mean count)``). Dark pixels may come out slightly negative, as in a real
+    background-subtracted image.
+
+    Parameters
+    ----------
+    image : float array in [0, 1], any shape
+    photons : float > 0
+        Mean photon count of a pixel of intensity 1 (a few: very dim; hundreds: nearly clean).
+    background : float >= 0
+        Background light added before counting (dark pixels are noisy too).
+    seed : int
+        Seed of the random generator.
+
+    Returns
+    -------
+    float32 array, same shape, mean ``image`` (in expectation), variance
+    ``(image + background) / photons``
+    """
+    image = np.asarray(image)
+    if image.dtype.kind != "f" or (image.size and (image.min() < 0 or image.max() > 1)):
+        raise ValueError("image: expected a float array with values in [0, 1] (see normalize)")
+    if not photons > 0:
+        raise ValueError(f"photons: expected a positive number, got {photons!r}")
+    if background < 0:
+        raise ValueError(f"background: expected a number >= 0, got {background!r}")
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson((image + background) * photons)
+    return (counts / photons - background).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,6 +226,48 @@ def sample_pixels(mask, n, *, seed=0, foreground_fraction=None) -> np.ndarray:
     return np.stack(np.unravel_index(flat, mask.shape), axis=1).astype(np.int64)
 
 
+def training_windows(images, masks, n_windows, size, *, seed=0, foreground_fraction=None):
+    """A training set for a window classifier: random pixels of several images, their windows
+    and their labels.
+
+    Parameters
+    ----------
+    images : float array, shape (N, H, W)
+    masks : bool array, shape (N, H, W)
+        Foreground masks of the images.
+    n_windows : int
+        Total number of windows, spread evenly over the images (at least one per image).
+    size : int
+        Odd window side.
+    seed : int
+        Seed of the pixel sampling.
+    foreground_fraction : float, optional
+        As in :func:`sample_pixels` (default: pixels drawn uniformly).
+
+    Returns
+    -------
+    windows : float32 array, shape (M, size, size, 1)
+    labels : float32 array, shape (M,)
+        1.0 where the centre pixel is foreground.
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim != 3:
+        raise ValueError(f"images: expected shape (N, H, W), got {images.shape}")
+    if masks.shape != images.shape:
+        raise ValueError(f"masks: expected shape {images.shape} (the images'), got {masks.shape}")
+    if isinstance(n_windows, bool) or not isinstance(n_windows, (int, np.integer)) or n_windows < 1:
+        raise ValueError(f"n_windows: expected a positive int, got {n_windows!r}")
+    per_image = max(1, int(n_windows) // len(images))
+    windows, labels = [], []
+    for i, (image, mask) in enumerate(zip(images, masks)):
+        coords = sample_pixels(mask, per_image, seed=(seed, i),
+                               foreground_fraction=foreground_fraction)
+        windows.append(extract_windows(image, coords, size))
+        labels.append(_binary(mask, "masks")[coords[:, 0], coords[:, 1]])
+    return (np.concatenate(windows)[..., None].astype(np.float32),
+            np.concatenate(labels).astype(np.float32))
+
+
 def tiles(image, size, *, stride=None) -> np.ndarray:
     """Cut an image into square tiles (row by row), dropping what does not fill a whole tile.
 
@@ -193,21 +301,23 @@ def tiles(image, size, *, stride=None) -> np.ndarray:
 # Sliding-window classifier
 
 
-def build_window_classifier(window=17, width=16, *, channels=1, hidden=32, name="window_cnn"):
-    """A small CNN that labels the centre pixel of a ``window x window`` patch (Ning et al. 2005).
+def build_window_classifier(window=17, width=8, *, channels=1, hidden=32, name="window_cnn"):
+    """A small LeNet-like CNN that labels the centre pixel of a ``window x window`` patch
+    (Ning et al. 2005).
 
-    Layers: two 3x3 *valid* convolutions (``width`` filters), one 3x3 valid convolution
-    (``2 * width``), then the "dense" part written as convolutions: a ``k x k`` convolution with
-    ``hidden`` filters on the remaining ``k x k`` map (exactly a Dense layer on the flattened
-    map) and a 1x1 convolution to one sigmoid output. No pooling, so the same weights can be slid
-    over a whole image in one pass (:func:`dense_window_classifier`).
+    Layers: a 4x4 *valid* convolution (``width`` filters; 4 so that the map it gives,
+    ``window - 3`` wide, is even), 2x2 max pooling, two 3x3 valid convolutions (``2 * width``
+    filters), then the "dense" part written as convolutions: a ``k x k`` convolution with
+    ``hidden`` filters on the remaining ``k x k`` map (exactly a Dense layer on the flattened map)
+    and a 1x1 convolution to one sigmoid output. Written this way the same weights can also be
+    slid over a whole image in one pass (:func:`dense_window_classifier`).
 
     Parameters
     ----------
     window : int
-        Odd window side, at least 9.
+        Odd window side, at least 13.
     width : int
-        Filters in the first convolutions.
+        Filters of the first convolution (the next two have ``2 * width``).
     channels : int
         Image channels.
     hidden : int
@@ -219,32 +329,37 @@ def build_window_classifier(window=17, width=16, *, channels=1, hidden=32, name=
         Input ``(window, window, channels)``, output ``(1,)``: probability of foreground.
     """
     window = _window_size(window, "window")
-    if window < 9:
-        raise ValueError(f"window: expected at least 9 (three 3x3 convolutions and a dense "
-                         f"layer), got {window}")
+    if window < 13:
+        raise ValueError(f"window: expected at least 13 (a 4x4 convolution, 2x2 pooling, two 3x3 "
+                         f"convolutions and a dense layer), got {window}")
     keras = _keras()
     inputs = keras.Input((window, window, channels), name="window")
-    x = _window_layers(keras, inputs, window, width, hidden)
+    x = _window_layers(keras, inputs, window, width, hidden, dilation=1)
     outputs = keras.layers.Flatten(name="centre_pixel")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _window_layers(keras, x, window, width, hidden):
+def _window_layers(keras, x, window, width, hidden, dilation):
+    """The window classifier's layers; ``dilation=2`` gives its dense (whole-image) form."""
     L = keras.layers
-    x = L.Conv2D(width, 3, activation="relu", name="conv1")(x)
-    x = L.Conv2D(width, 3, activation="relu", name="conv2")(x)
-    x = L.Conv2D(2 * width, 3, activation="relu", name="conv3")(x)
-    k = window - 6
-    x = L.Conv2D(hidden, k, activation="relu", name="dense_as_conv")(x)
+    k = (window - 3) // 2 - 4          # side of the map left for the dense layer
+    x = L.Conv2D(width, 4, activation="relu", name="conv1")(x)
+    x = L.MaxPooling2D(2, strides=1 if dilation > 1 else 2, name="pool1")(x)
+    x = L.Conv2D(2 * width, 3, dilation_rate=dilation, activation="relu", name="conv2")(x)
+    x = L.Conv2D(2 * width, 3, dilation_rate=dilation, activation="relu", name="conv3")(x)
+    x = L.Conv2D(hidden, k, dilation_rate=dilation, activation="relu", name="dense_as_conv")(x)
     return L.Conv2D(1, 1, activation="sigmoid", name="output")(x)
 
 
 def dense_window_classifier(model):
     """The fully convolutional version of a window classifier: same weights, any image size.
 
-    A Dense layer on a flattened ``k x k`` map computes the same numbers as a ``k x k``
-    convolution, and a convolution slid over a bigger input computes every window's output at
-    once, sharing the work that overlapping windows have in common.
+    Two facts make it work. A Dense layer on a flattened ``k x k`` map computes the same numbers
+    as a ``k x k`` convolution, and a convolution slid over a bigger input computes every window's
+    output at once, so overlapping windows share their work. Pooling with stride 2 would only
+    keep every second window, so it becomes pooling with stride 1, and the layers after it read
+    their inputs 2 pixels apart (dilation 2, the *a trous* trick of Giusti et al. 2013), exactly
+    the values the window model reads after its stride-2 pooling.
 
     Parameters
     ----------
@@ -261,12 +376,12 @@ def dense_window_classifier(model):
     keras = _keras()
     try:
         window, _, channels = model.input_shape[1:]
-        conv1 = model.get_layer("conv1")
+        width = model.get_layer("conv1").filters
         hidden = model.get_layer("dense_as_conv").filters
     except (AttributeError, ValueError, TypeError) as exc:
         raise ValueError("model: expected a model built by build_window_classifier") from exc
     inputs = keras.Input((None, None, channels), name="image")
-    outputs = _window_layers(keras, inputs, window, conv1.filters, hidden)
+    outputs = _window_layers(keras, inputs, window, width, hidden, dilation=2)
     dense = keras.Model(inputs, outputs, name=f"{model.name}_dense")
     for layer in dense.layers[1:]:
         layer.set_weights(model.get_layer(layer.name).get_weights())
@@ -419,6 +534,45 @@ def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
         x = x[..., None]
     out = np.asarray(model(x[None], training=False))[0, :h, :w]
     return out[..., 0] if out.shape[-1] == 1 else out
+
+
+# --------------------------------------------------------------------------------------------
+# Cost
+
+
+def multiply_adds(model, input_shape) -> int:
+    """Multiply-adds of the convolution and dense layers of ``model`` for one input.
+
+    A ``Conv2D`` layer costs ``out_h * out_w * kernel_h * kernel_w * in_channels * filters``
+    (dilation changes where the taps read, not how many there are); a ``Dense`` layer
+    ``in_units * units``. Pooling, activations and biases are not counted (they are cheap).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model.
+    input_shape : tuple
+        Shape of one input without the batch axis, e.g. ``(64, 64, 1)``.
+
+    Returns
+    -------
+    int
+    """
+    keras = _keras()
+    layers = [layer for layer in model.layers
+              if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    if not layers:
+        raise ValueError(f"model: {model.name!r} has no Conv2D or Dense layers")
+    if len(input_shape) != len(model.input_shape) - 1:
+        raise ValueError(f"input_shape: expected {len(model.input_shape) - 1} numbers (no batch "
+                         f"axis), got {input_shape!r}")
+    probe = keras.Model(model.input, [layer.output for layer in layers])
+    outputs = probe(np.zeros((1, *input_shape), np.float32))
+    total = 0
+    for layer, out in zip(layers, outputs):
+        fan_in = int(np.prod(layer.kernel.shape[:-1]))       # kh * kw * in_channels, or in_units
+        total += int(np.prod(out.shape[1:])) * fan_in        # outputs (incl. filters) * fan-in
+    return total
 
 
 # --------------------------------------------------------------------------------------------

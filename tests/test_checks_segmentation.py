@@ -55,12 +55,13 @@ def test_dice_score():
 
 
 def test_conv1_repeats():
-    assert cs.conv1_repeats(15 ** 2, window=17) == 225 and last().passed
-    assert cs.conv1_repeats(..., window=17) == 225 and last().status == "not done"
-    cs.conv1_repeats(17 ** 2, window=17)
-    assert "not 17x17" in last().message
-    cs.conv1_repeats(15, window=17)
-    assert "two dimensions" in last().message
+    assert cs.conv1_repeats(14 ** 2, window=17) == 196 and last().passed
+    assert cs.conv1_repeats(15 ** 2, window=17, kernel=3) == 225 and last().passed
+    assert cs.conv1_repeats(..., window=17) == 196 and last().status == "not done"
+    for wrong, words in [(17 ** 2, "not 17x17"), (13 ** 2, "off by one"), (14, "two dimensions"),
+                         (1, "not 1")]:
+        assert cs.conv1_repeats(wrong, window=17) == 196
+        assert last().status == "failed" and words in last().message, last().message
 
 
 def test_split_touching():

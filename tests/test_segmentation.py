@@ -61,6 +61,20 @@ def test_sample_pixels_uniform_and_balanced():
         seg.sample_pixels(np.zeros((4, 4), bool), 10, foreground_fraction=0.5)
 
 
+def test_training_windows():
+    masks = np.stack([disks([(8, 8)], [5], (16, 16)) > 0] * 3)
+    images = masks.astype(np.float32) * 0.8
+    w, y = seg.training_windows(images, masks, 30, 5, seed=2)
+    assert w.shape == (30, 5, 5, 1) and y.shape == (30,) and w.dtype == y.dtype == np.float32
+    assert np.array_equal(w[:, 2, 2, 0] > 0.4, y == 1)      # centre pixel and label agree
+    w2, y2 = seg.training_windows(images, masks, 30, 5, seed=2)
+    assert np.array_equal(w, w2) and np.array_equal(y, y2)
+    with pytest.raises(ValueError, match="masks: expected shape"):
+        seg.training_windows(images, masks[:2], 30, 5)
+    with pytest.raises(ValueError, match="n_windows"):
+        seg.training_windows(images, masks, 0, 5)
+
+
 def test_tiles():
     image = np.arange(10 * 12).reshape(10, 12)
     t = seg.tiles(image, 4)
@@ -76,8 +90,8 @@ def test_tiles():
 
 
 def test_window_classifier_sliding_equals_dense():
-    model = seg.build_window_classifier(11, width=4, hidden=8)
-    assert model.input_shape == (None, 11, 11, 1) and model.output_shape == (None, 1)
+    model = seg.build_window_classifier(15, width=4, hidden=8)
+    assert model.input_shape == (None, 15, 15, 1) and model.output_shape == (None, 1)
     image = np.random.default_rng(0).random((13, 17)).astype(np.float32)
     slow = seg.predict_sliding_window(model, image, batch_size=50)
     dense = seg.dense_window_classifier(model)
@@ -85,17 +99,30 @@ def test_window_classifier_sliding_equals_dense():
     assert slow.shape == fast.shape == (13, 17)
     assert np.allclose(slow, fast, atol=1e-5)
     # one pixel by hand: the window around it, through the window model
-    w = seg.extract_windows(image, np.array([[0, 16]]), 11)[..., None]
+    w = seg.extract_windows(image, np.array([[0, 16]]), 15)[..., None]
     assert np.allclose(np.asarray(model(w))[0, 0], slow[0, 16], atol=1e-6)
 
 
 def test_window_classifier_bad_input():
-    with pytest.raises(ValueError, match="window: expected at least 9"):
-        seg.build_window_classifier(7)
+    with pytest.raises(ValueError, match="window: expected at least 13"):
+        seg.build_window_classifier(11)
     with pytest.raises(ValueError, match="window: expected an odd"):
         seg.build_window_classifier(12)
     with pytest.raises(ValueError, match="dense_model"):
         seg.predict_dense(seg.build_unet(1, 2), np.zeros((8, 8)))
+
+
+def test_multiply_adds_by_hand():
+    model = seg.build_window_classifier(17, width=8, hidden=32)
+    by_hand = 14 * 14 * 16 * 8 + 5 * 5 * 9 * 8 * 16 + 3 * 3 * 9 * 16 * 16 + 9 * 16 * 32 + 32
+    assert seg.multiply_adds(model, (17, 17, 1)) == by_hand
+    dense = seg.dense_window_classifier(model)     # a 10x10 image padded to 26x26
+    maps = {"conv1": 23, "conv2": 18, "conv3": 14, "dense_as_conv": 10, "output": 10}
+    fan_in = {"conv1": 16, "conv2": 9 * 8, "conv3": 9 * 16, "dense_as_conv": 9 * 16, "output": 32}
+    filters = {"conv1": 8, "conv2": 16, "conv3": 16, "dense_as_conv": 32, "output": 1}
+    assert seg.multiply_adds(dense, (26, 26, 1)) == sum(maps[k] ** 2 * fan_in[k] * filters[k] for k in maps)
+    with pytest.raises(ValueError, match="input_shape"):
+        seg.multiply_adds(model, (17, 17))
 
 
 def test_unet_shapes_and_skip_connections():
@@ -185,3 +212,28 @@ def test_match_instances_counts():
         seg.match_instances(np.zeros((5, 5)), empty)
     with pytest.raises(ValueError, match="iou_threshold"):
         seg.match_instances(empty, empty, iou_threshold=0.3)
+
+
+# --------------------------------------------------------------------------------------------
+# images
+
+
+def test_normalize_and_low_light():
+    image = np.arange(1000, dtype=np.uint16).reshape(25, 40)
+    x = seg.normalize(image, 0, 100)
+    assert x.dtype == np.float32 and x.min() == 0 and x.max() == 1
+    assert seg.normalize(image).min() == 0
+    with pytest.raises(ValueError, match="constant image"):
+        seg.normalize(np.ones((4, 4)))
+    flat = np.full((200, 200), 0.5, np.float32)
+    noisy = seg.low_light(flat, 10, background=0.0, seed=1)
+    assert noisy.dtype == np.float32 and noisy.shape == flat.shape
+    assert abs(noisy.mean() - 0.5) < 0.01                   # mean kept
+    assert abs(noisy.std() - np.sqrt(0.5 / 10)) < 0.01       # Poisson: var = mean / photons
+    assert seg.low_light(flat, 1000, seed=1).std() < noisy.std()
+    assert abs(seg.low_light(flat, 10, seed=1).mean() - 0.5) < 0.01  # background subtracted again
+    assert np.array_equal(noisy, seg.low_light(flat, 10, background=0.0, seed=1))
+    with pytest.raises(ValueError, match="photons"):
+        seg.low_light(flat, 0)
+    with pytest.raises(ValueError, match="image: expected a float array"):
+        seg.low_light(np.full((2, 2), 3.0), 5)

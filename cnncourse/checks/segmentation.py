@@ -147,17 +147,22 @@ def dice_score(fn):
 # Exercise 3: how often the sliding window recomputes the first convolution
 
 
-def conv1_repeats(value, *, window):
+def conv1_repeats(value, *, window, kernel=4):
     """Check the number of times the sliding-window classifier computes the first convolution's
-    output at one position of the image (a window x window input, 3x3 valid convolution)."""
-    expected = (window - 2) ** 2
+    output at one position of the image (a window x window input, kernel x kernel valid
+    convolution)."""
+    side = window - kernel + 1
     return check_value(
-        value, expected, name="conv1_repeats",
+        value, side ** 2, name="conv1_repeats",
         mistakes=[
-            Mistake(f"a 3x3 'valid' convolution of a {window}x{window} window has "
-                    f"{window - 2}x{window - 2} outputs, not {window}x{window}.", wrong=window ** 2),
-            Mistake("count in two dimensions: the first layer's output map is square, "
-                    f"{window - 2} x {window - 2}.", wrong=window - 2),
+            Mistake(f"a {kernel}x{kernel} 'valid' convolution of a {window}x{window} window has "
+                    f"{side}x{side} outputs (window - kernel + 1 per side), not "
+                    f"{window}x{window}.", wrong=window ** 2),
+            Mistake(f"off by one: a {kernel}-wide kernel fits window - kernel + 1 = {side} times "
+                    f"across a {window}-wide window, not {window - kernel}.",
+                    wrong=(window - kernel) ** 2),
+            Mistake(f"count in two dimensions: the first layer's output map is square, "
+                    f"{side} x {side}.", wrong=side),
             Mistake("each output of the first layer is computed once per window that contains "
                     "it, and every position of a window's first-layer map belongs to a different "
                     "window: the answer is the size of that map, not 1.", wrong=1),
