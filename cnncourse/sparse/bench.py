@@ -160,6 +160,7 @@ def _sparse_times(mask, channels, repeat):
         return sparse_conv(x, w, t)
 
     fwd, both = _compile(conv), _value_and_grads(conv)
+    repeat = 3 * repeat  # cheap: more samples make the median robust to a busy machine
     fwd_s = median_time(lambda: _block(fwd(x, kernel, table_t)), repeat=repeat)
     both_s = median_time(lambda: _block(both(x, kernel, table_t, r)), repeat=repeat)
     megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20  # gathered + x, y + table
@@ -214,6 +215,14 @@ def occupancy_sweep(size=64, channels=32, occupancies=(0.01, 0.02, 0.05, 0.1, 0.
     return rows
 
 
+def _load() -> str:
+    """The 1-minute load average: above the core count, other processes slow every timing."""
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    except OSError:
+        return "load average unknown"
+
+
 def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
     """Both tables; sizes from ``config.FAST`` unless ``fast`` is given."""
     fast = config.FAST if fast is None else fast
@@ -222,7 +231,7 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
         from cnncourse import device
 
         print(f"backend {backend}, device {device.describe()}, "
-              f"{os.cpu_count()} CPU cores visible, mode {'fast' if fast else 'full'}")
+              f"{os.cpu_count()} CPU cores visible, mode {'fast' if fast else 'full'}; {_load()}")
     from cnncourse import device
 
     repeat = 20 if device.gpu_names() else 3  # sub-millisecond GPU times need more samples
@@ -235,7 +244,7 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
         main = compare(repeat=repeat, verbose=verbose)
         sweep = occupancy_sweep(repeat=repeat, verbose=verbose)
     if verbose:
-        print(f"(benchmark took {time.perf_counter() - start:.0f} s)")
+        print(f"(benchmark took {time.perf_counter() - start:.0f} s; {_load()})")
     return {"main": main, "sweep": sweep}
 
 
