@@ -7,6 +7,11 @@ sites, dense ``Conv3D(C, 3, padding="same")`` and sparse :class:`SubmanifoldConv
 the table build time, memory and the FLOP-ratio limit (grid positions / active sites: what a
 sparse convolution can at best gain). Then an occupancy sweep shows where dense wins.
 
+Memory columns: ``table MB`` is the peak of the table build measured with ``tracemalloc``
+(NumPy allocations); ``dense MB`` and ``sparse MB`` are the sizes of the tensors one forward pass
+holds (dense: input + output grids; sparse: the gathered ``(N, 27 C)`` matrix, input, output and
+table), computed from the shapes, since TensorFlow's allocations are invisible to tracemalloc.
+
 Dense and sparse run in the same process, both compiled the same way (``tf.function``, or
 ``jax.jit`` under ``KERAS_BACKEND=jax``), after a warm-up; times are medians. A dense
 convolution costs the same whatever the data, so it is timed once per grid and channel count.
