@@ -405,4 +405,4 @@ def bench_cnn3d() -> None:
 
 #: (n_train, size) used by the 3D CNN notebook in fast and full mode (and by the benchmark).
 FAST_SIZE = (320, 24)
-FULL_SIZE = (1200, 32)
+FULL_SIZE = (800, 32)
