@@ -113,6 +113,24 @@ def _block(result):
     return result
 
 
+def _times(fn, repeat, warmup=1):
+    """Medians of wall time and of process CPU time (all threads) of ``fn()``, in seconds.
+
+    On a machine shared with other jobs, wall time grows with their load; CPU time counts only
+    the cycles this process got, so the ratio of CPU times is steadier (though, unlike wall
+    time, it does not credit a kernel for using both cores).
+    """
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
 class _Dense:
     """Dense Conv3D forward / forward+backward on a (1, D, D, D, C) grid, timed once per (D, C)."""
 
@@ -132,13 +150,14 @@ class _Dense:
             return ops.conv(x, w, strides=1, padding="same")
 
         fwd, both = _compile(conv), _value_and_grads(conv)
-        self.forward_s = median_time(lambda: _block(fwd(x, kernel, unused)), repeat=repeat)
-        self.both_s = median_time(lambda: _block(both(x, kernel, unused, r)), repeat=repeat)
+        self.forward_s, self.forward_cpu = _times(lambda: _block(fwd(x, kernel, unused)), repeat)
+        self.both_s, self.both_cpu = _times(lambda: _block(both(x, kernel, unused, r)), repeat)
         self.megabytes = 2 * size**3 * channels * 4 / 2**20  # input + output
 
 
 def _sparse_times(mask, channels, repeat):
-    """(sites, forward s, fwd+bwd s, table ms, table peak MB, sparse MB) for one mask."""
+    """(sites, forward s, fwd+bwd s, table ms, table peak MB, sparse MB, forward CPU s,
+    fwd+bwd CPU s) for one mask."""
     from keras import ops
 
     from cnncourse.sparse import rulebook
@@ -149,7 +168,7 @@ def _sparse_times(mask, channels, repeat):
     n = coords.shape[0]
     shape = (size, size, size)
     rulebook.neighbor_table(coords, shape, 1, 3)  # warm the grid pool
-    table_s = median_time(lambda: rulebook.neighbor_table(coords, shape, 1, 3), repeat=7)
+    table_s = median_time(lambda: rulebook.neighbor_table(coords, shape, 1, 3), repeat=21)
     tracemalloc.start()
     table = rulebook.neighbor_table(coords, shape, 1, 3)
     table_peak = tracemalloc.get_traced_memory()[1] / 2**20
@@ -166,10 +185,10 @@ def _sparse_times(mask, channels, repeat):
 
     fwd, both = _compile(conv), _value_and_grads(conv)
     repeat = 3 * repeat  # cheap: more samples make the median robust to a busy machine
-    fwd_s = median_time(lambda: _block(fwd(x, kernel, table_t)), repeat=repeat)
-    both_s = median_time(lambda: _block(both(x, kernel, table_t, r)), repeat=repeat)
+    fwd_s, fwd_cpu = _times(lambda: _block(fwd(x, kernel, table_t)), repeat)
+    both_s, both_cpu = _times(lambda: _block(both(x, kernel, table_t, r)), repeat)
     megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20  # gathered + x, y + table
-    return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes
+    return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes, fwd_cpu, both_cpu
 
 
 def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
@@ -182,7 +201,8 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
             for shape in shapes:
                 for occ in occupancies:
                     mask = shell_mask(size, occ) if shape == "shell" else ball_mask(size, occ)
-                    n, fwd, both, table_ms, table_mb, sparse_mb = _sparse_times(mask, c, repeat)
+                    (n, fwd, both, table_ms, table_mb, sparse_mb, fwd_cpu,
+                     both_cpu) = _sparse_times(mask, c, repeat)
                     rows.append({
                         "grid": f"{size}^3", "shape": shape, "occ %": 100 * n / size**3,
                         "C": c, "sites": n,
@@ -193,10 +213,13 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
                         "table ms": table_ms, "table MB": table_mb,
                         "dense MB": dense.megabytes, "sparse MB": sparse_mb,
                         "FLOP x": size**3 / n,
+                        "fwd x cpu": dense.forward_cpu / fwd_cpu,
+                        "f+b x cpu": dense.both_cpu / both_cpu,
                     })
     if verbose:
         print_table(rows, "Submanifold conv (k=3, C->C) vs dense Conv3D(padding='same'), batch 1, "
-                          "float32; x = dense time / sparse time; FLOP x = grid / sites (the limit)")
+                          "float32; x = dense time / sparse time (wall-clock medians; 'x cpu': "
+                          "ratio of process CPU-time medians); FLOP x = grid / sites (the limit)")
     return rows
 
 
@@ -207,16 +230,20 @@ def occupancy_sweep(size=64, channels=32, occupancies=(0.01, 0.02, 0.05, 0.1, 0.
     rows = []
     for occ in occupancies:
         mask = np.ones((size,) * 3, bool) if occ >= 1 else ball_mask(size, occ)
-        n, fwd, both, *_ = _sparse_times(mask, channels, repeat)
+        n, fwd, both, *_, fwd_cpu, both_cpu = _sparse_times(mask, channels, repeat)
         rows.append({"occ %": 100 * n / size**3, "sites": n,
                      "dense fwd ms": dense.forward_s * 1e3, "sparse fwd ms": fwd * 1e3,
                      "fwd x": dense.forward_s / fwd, "dense f+b ms": dense.both_s * 1e3,
-                     "sparse f+b ms": both * 1e3, "f+b x": dense.both_s / both})
+                     "sparse f+b ms": both * 1e3, "f+b x": dense.both_s / both,
+                     "fwd x cpu": dense.forward_cpu / fwd_cpu,
+                     "f+b x cpu": dense.both_cpu / both_cpu})
     if verbose:
-        wins = [r["occ %"] for r in rows if r["fwd x"] < 1]
         print_table(rows, f"Occupancy sweep: filled ball in {size}^3, C={channels}")
-        print("dense forward wins from about " + (f"{wins[0]:.0f}% occupancy" if wins else
-              "(never in this sweep: sparse is faster even at the highest occupancy measured)"))
+        for key, what in (("fwd x", "wall time"), ("fwd x cpu", "CPU time")):
+            wins = [r["occ %"] for r in rows if r[key] < 1]
+            print(f"dense forward wins ({what}) from about " + (
+                f"{wins[0]:.0f}% occupancy" if wins else
+                "- never in this sweep: sparse is faster even at the highest occupancy"))
     return rows
 
 
@@ -239,7 +266,7 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
               f"{os.cpu_count()} CPU cores visible, mode {'fast' if fast else 'full'}; {_load()}")
     from cnncourse import device
 
-    repeat = 20 if device.gpu_names() else 3  # sub-millisecond GPU times need more samples
+    repeat = 20 if device.gpu_names() else 5  # sub-millisecond GPU times need more samples
     start = time.perf_counter()
     if fast:
         main = compare(sizes=(32, 64), channels=(16,), repeat=repeat, verbose=verbose)
