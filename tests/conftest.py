@@ -12,3 +12,13 @@ def _close_figures():
     plt.close("all")
     yield
     plt.close("all")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_check_history():
+    """Each test starts with no recorded exercise verdicts (cnncourse.checks.history())."""
+    from cnncourse import checks
+
+    checks.reset()
+    yield
+    checks.reset()

@@ -6,12 +6,6 @@ from cnncourse import checks
 from cnncourse.checks import cnn3d as c
 
 
-@pytest.fixture(autouse=True)
-def _fresh_history():
-    checks.reset()
-    yield
-    checks.reset()
-
 
 def last():
     return checks.history()[-1]

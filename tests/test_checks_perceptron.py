@@ -6,12 +6,6 @@ from cnncourse import checks, neurons
 from cnncourse.checks import perceptron as P
 
 
-@pytest.fixture(autouse=True)
-def _fresh_history():
-    checks.reset()
-    yield
-    checks.reset()
-
 
 def _last():
     return checks.history()[-1]
