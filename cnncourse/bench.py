@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "sparse": "cnncourse.sparse.bench:main",
     "mlp": "cnncourse.mlp:bench",
     "cnn3d": "cnncourse.cnn3d:bench_cnn3d",
+    "segmentation": "cnncourse.segmentation:bench",
 }
 
 

@@ -105,6 +105,10 @@ def binary_focal_loss(y_true, y_pred, *, gamma=2.0, alpha=0.25, from_logits=Fals
         raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        # broadcasting (N,) against (N, 1) would silently give an (N, N) loss
+        raise ValueError(f"y_true: shape {tuple(y_true.shape)} differs from y_pred's "
+                         f"{tuple(y_pred.shape)}")
     if from_logits:
         y_pred = ops.sigmoid(y_pred)
     p = ops.clip(y_pred, epsilon, 1.0 - epsilon)
@@ -137,6 +141,10 @@ def _focal_loss_class():
             self.gamma, self.alpha, self.from_logits = float(gamma), float(alpha), bool(from_logits)
 
         def call(self, y_true, y_pred):
+            # Keras hands labels of shape (N,) with predictions of shape (N, 1): match the ranks
+            y_true = keras.ops.cast(y_true, y_pred.dtype)
+            if len(y_true.shape) == len(y_pred.shape) - 1:
+                y_true = keras.ops.expand_dims(y_true, -1)
             loss = binary_focal_loss(y_true, y_pred, gamma=self.gamma, alpha=self.alpha,
                                      from_logits=self.from_logits)
             return keras.ops.mean(loss, axis=-1)

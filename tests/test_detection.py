@@ -42,6 +42,10 @@ def test_focal_loss_matches_keras_and_reduces_to_cross_entropy():
     # certain wrong predictions stay finite (clipping)
     certain = keras.ops.convert_to_numpy(det.binary_focal_loss(np.array([1.0, 0.0]), np.array([0.0, 1.0])))
     assert np.all(np.isfinite(certain))
+    # labels of shape (N,) with predictions (N, 1), as model.fit hands them, give the same loss
+    assert float(det.BinaryFocalLoss()(y[:, 0], p)) == pytest.approx(float(ours), rel=1e-6)
+    with pytest.raises(ValueError, match="y_true: shape"):
+        det.binary_focal_loss(y[:, 0], p)
     logits = keras.ops.convert_to_numpy(det.binary_focal_loss(y, np.log(p / (1 - p)), from_logits=True))
     assert np.allclose(logits, keras.ops.convert_to_numpy(det.binary_focal_loss(y, p)), rtol=1e-4)
 
