@@ -1,16 +1,8 @@
 """Checkers of notebook 07: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
-import pytest
 
 from cnncourse import checks
 from cnncourse.checks import segmentation as cs
-
-
-@pytest.fixture(autouse=True)
-def _fresh_history():
-    checks.reset()
-    yield
-    checks.reset()
 
 
 def last():
