@@ -243,8 +243,20 @@ class SubmanifoldConv3D(_SparseConvBase):
         return (features_shape[0], self.filters)
 
 
+class _StridedSparseConv(_SparseConvBase):
+    """Shared by the down- and up-sampling convolutions: a ``strides`` that defaults to the kernel."""
+
+    def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
+                                                                                 "strides")
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SparseConv3D(_SparseConvBase):
+class SparseConv3D(_StridedSparseConv):
     """Strided sparse convolution (downsampling) to the coarse sites of a downsample table.
 
     Equal to ``keras.layers.Conv3D(filters, kernel_size, strides, padding="valid")`` at the
@@ -255,11 +267,6 @@ class SparseConv3D(_SparseConvBase):
     (M, filters).
     """
 
-    def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
-        super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
-                                                                                 "strides")
-
     def call(self, features, table, transposed):
         table = _as_table(table, "table", self.volume, self.name)
         transposed = _as_table(transposed, "transposed", self.volume, self.name)
@@ -268,12 +275,9 @@ class SparseConv3D(_SparseConvBase):
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
         return (table_shape[0], self.filters)
 
-    def get_config(self):
-        return {**super().get_config(), "strides": self.strides}
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SparseInverseConv3D(_SparseConvBase):
+class SparseInverseConv3D(_StridedSparseConv):
     """Inverse of a :class:`SparseConv3D`: back from the coarse sites to the fine sites.
 
     Equal to ``keras.layers.Conv3DTranspose(filters, kernel_size, strides, padding="valid")``
@@ -284,11 +288,6 @@ class SparseInverseConv3D(_SparseConvBase):
     tables as the downsampling layer but in the other order; returns (N, filters).
     """
 
-    def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
-        super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
-                                                                                 "strides")
-
     def call(self, features, transposed, table):
         transposed = _as_table(transposed, "transposed", self.volume, self.name)
         table = _as_table(table, "table", self.volume, self.name)
@@ -296,9 +295,6 @@ class SparseInverseConv3D(_SparseConvBase):
 
     def compute_output_shape(self, features_shape, transposed_shape, table_shape):
         return (transposed_shape[0], self.filters)
-
-    def get_config(self):
-        return {**super().get_config(), "strides": self.strides}
 
 
 class _SparsePool(keras.layers.Layer):
