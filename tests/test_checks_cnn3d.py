@@ -1,4 +1,4 @@
-"""Checkers of notebook 09: correct answers pass, typical mistakes are named, stubs are 'not done'."""
+"""Checkers of notebook 12: correct answers pass, typical mistakes are named, stubs are 'not done'."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Checkers of notebook 07: a correct, a stub and typical wrong answers (the mistake is named)."""
+"""Checkers of notebook 09: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
 
 from cnncourse import checks

@@ -1,4 +1,4 @@
-"""Checkers of notebook 10 (sparse convolution): correct, wrong and unsolved answers."""
+"""Checkers of notebook 13 (sparse convolution): correct, wrong and unsolved answers."""
 import numpy as np
 import pytest
 

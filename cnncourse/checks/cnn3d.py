@@ -1,4 +1,4 @@
-"""Checks for notebook 09, 3D CNN for nucleus shapes: parameter counts of 3D convolutions, memory
+"""Checks for notebook 12, 3D CNN for nucleus shapes: parameter counts of 3D convolutions, memory
 of 3D activations, sphericity, and a held-out ROC AUC of the morphometric baseline."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the detection and transfer-learning notebook (08): the accuracy of doing nothing,
+"""Checks for the detection and transfer-learning notebook (10): the accuracy of doing nothing,
 class weights, focal loss, a threshold for a target recall."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the segmentation notebook (07): windows, Dice, the sliding window's repeated work,
+"""Checks for the segmentation notebook (09): windows, Dice, the sliding window's repeated work,
 splitting touching nuclei."""
 from __future__ import annotations
 

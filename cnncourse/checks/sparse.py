@@ -1,4 +1,4 @@
-"""Checks for the sparse convolution notebook (10): multiply-add counts, a rulebook by hand, and a
+"""Checks for the sparse convolution notebook (13): multiply-add counts, a rulebook by hand, and a
 submanifold convolution as gather + matrix product."""
 from __future__ import annotations
 
