@@ -113,3 +113,37 @@ def test_welcome_checker_explains_common_mistakes():
 def test_unknown_checker_module():
     with pytest.raises(AttributeError, match="no checker module 'nonexistent'"):
         checks.nonexistent  # noqa: B018
+
+
+def test_mistake_is_named_only_when_it_explains_every_failing_case():
+    # Doubles x, except that it squares values below 2: it agrees with "doubled" on the first
+    # failing case (x = 2: 4 == 4 both ways... and x = 3 differs), not on all of them.
+    def half_doubled(x):
+        x = np.asarray(x, float)
+        return np.where(np.abs(x) < 2.5, 2 * x, x ** 2 + 1)
+
+    cases = [(np.array([2.0]),), (np.array([1.0]),), (np.array([3.0]),)]
+    result = checks.evaluate_function(half_doubled, square, cases, name="square", mistakes=MISTAKES,
+                                      hint="x squared", verbose=False)
+    assert result.status == "failed" and "doubled" not in result.message
+    assert "and 1 more of the 3 cases" in result.message and "Hint: x squared" in result.message
+    # A predicate must hold on every failing case too.
+    only_first = Mistake("the first case only.", when=lambda g, e, c: float(c.args[0][0]) == 1.0)
+    result = checks.evaluate_function(half_doubled, square, cases, name="square",
+                                      mistakes=[only_first], verbose=False)
+    assert "first case only" not in result.message
+
+
+def test_calling_the_library_instead_of_writing_it_is_told():
+    from cnncourse import neurons
+
+    def mine(z):
+        return neurons.sigmoid(z)
+
+    for answer in (neurons.sigmoid, mine):
+        result = checks.evaluate_function(answer, lambda z: 1 / (1 + np.exp(-np.asarray(z))),
+                                          [(0.0,), (1.0,)], name="sigmoid", verbose=False)
+        assert result.status == "failed", answer
+        assert "calls the library's `cnncourse.neurons.sigmoid` instead of writing it" in result.message
+    honest = lambda z: 1 / (1 + np.exp(-np.asarray(z)))  # noqa: E731
+    assert checks.library_shortcut(honest, "sigmoid") is None

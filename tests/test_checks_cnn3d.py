@@ -53,11 +53,11 @@ def test_sphericity():
         assert last().status == "failed" and words in last().message, last().message
     c.sphericity(stub)
     assert last().status == "not done"
-    # the library's own function agrees with the checker
+    # the library's own function is a shortcut around the exercise
     from cnncourse.morphometrics import sphericity
 
     c.sphericity(sphericity)
-    assert last().passed
+    assert last().status == "failed" and "instead of writing it" in last().message
 
 
 def test_heldout_auc():

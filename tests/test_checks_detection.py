@@ -27,7 +27,9 @@ def test_all_negative_accuracy():
 def test_class_weights():
     from cnncourse.detection import class_weights
 
-    assert cd.class_weights(class_weights) is class_weights and last().passed
+    assert cd.class_weights(cd._class_weights) is cd._class_weights and last().passed
+    cd.class_weights(class_weights)   # the library's own function is a shortcut around the exercise
+    assert last().status == "failed" and "instead of writing it" in last().message
     cd.class_weights(stub)
     assert last().status == "not done"
     for wrong, words in [(cd._weights_frequency, "INVERSELY"), (cd._weights_inverse_fraction_swapped, "swapped"),
@@ -57,7 +59,9 @@ def test_focal_loss():
 def test_threshold_for_recall():
     from cnncourse.detection import threshold_for_recall
 
-    assert cd.threshold_for_recall(threshold_for_recall) is threshold_for_recall and last().passed
+    assert cd.threshold_for_recall(cd._threshold_for_recall) is cd._threshold_for_recall and last().passed
+    cd.threshold_for_recall(threshold_for_recall)   # the library's own function is a shortcut around the exercise
+    assert last().status == "failed" and "instead of writing it" in last().message
     cd.threshold_for_recall(stub)
     assert last().status == "not done"
     for wrong, words in [(cd._threshold_lowest, "lowest positive score"), (cd._threshold_floor, "floor"),

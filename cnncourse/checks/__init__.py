@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = [
     "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
-    "evaluate_value", "compare", "assert_all_passed", "history", "reset",
+    "evaluate_value", "compare", "assert_all_passed", "history", "reset", "library_shortcut",
 ]
 
 PASSED, FAILED, NOT_DONE, ERROR = "passed", "failed", "not done", "error"
@@ -57,8 +57,10 @@ class Mistake:
 
     Give either ``wrong`` (for a function exercise: a plausible wrong implementation taking the
     same arguments; for a value exercise: a plausible wrong value) or ``when`` (a predicate
-    ``when(got, expected, case) -> bool``). The first mistake that matches the learner's output on
-    the first failing case is reported.
+    ``when(got, expected, case) -> bool``). The first mistake that explains *every* failing case
+    is reported: a ``wrong`` implementation must reproduce the learner's output on every case
+    tried (failing or not), a ``when`` predicate must hold on every failing case. A mistake that
+    explains only some of the failures is not named.
     """
 
     message: str
@@ -244,7 +246,7 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     name : str
         Name shown in the verdict (default: the reference's ``__name__``).
     mistakes : sequence of Mistake
-        Likely mistakes, tried in order on the first failing case.
+        Likely mistakes, tried in order; the first that explains every failing case is named.
     hint : str
         Printed when the answer is wrong and no listed mistake matches.
     rtol, atol : float
@@ -255,28 +257,93 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     name = name or getattr(reference, "__name__", "exercise")
     cmp = compare_with or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
     cases = [_as_case(c) for c in cases]
+    shortcut = None if fn is reference else library_shortcut(fn, name)
+    if shortcut:
+        return _record(Result(name, FAILED, f"calls the library's `{shortcut}` instead of writing "
+                              "it: this exercise is to write it yourself (the library's version is "
+                              "what the check compares with). Using the reference implementation "
+                              "meanwhile."), verbose)
+    tried, failures = [], []   # (case, got, expected) for every case run / every failing one
     for case in cases:
         expected = reference(*_copy(case.args), **_copy(case.kwargs))
         try:
             got = fn(*_copy(case.args), **_copy(case.kwargs))
         except NotImplementedError:
+            if failures:
+                break
             return _record(Result(name, NOT_DONE, "not done yet (the stub still raises "
                                   "NotImplementedError). Using the reference implementation so "
                                   "the notebook can go on."), verbose)
         except Exception as exc:  # the learner's code crashed: say where and go on
+            if failures:
+                break
             return _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for input "
                                   f"({case.describe()}). Fix it and run the cell again; using the "
                                   "reference implementation meanwhile."), verbose)
         if got is Ellipsis:
             return _record(Result(name, NOT_DONE, "not done yet (the function returns `...`). "
                                   "Using the reference implementation."), verbose)
+        tried.append((case, got, expected))
         ok, why = cmp(got, expected)
         if not ok:
-            explanation = _explain(got, expected, case, mistakes, hint)
-            return _record(Result(name, FAILED, f"wrong for input ({case.describe()}): {why}."
-                                  f"{explanation} Using the reference implementation for the "
-                                  "rest of the notebook."), verbose)
+            failures.append((case, got, expected, why))
+    if failures:
+        case, got, expected, why = failures[0]
+        more = f" (and {len(failures) - 1} more of the {len(cases)} cases)" if len(failures) > 1 else ""
+        explanation = _explain_all(tried, failures, mistakes, hint)
+        return _record(Result(name, FAILED, f"wrong for input ({case.describe()}){more}: {why}."
+                              f"{explanation} Using the reference implementation for the "
+                              "rest of the notebook."), verbose)
     return _record(Result(name, PASSED, f"correct on {len(cases)} cases."), verbose)
+
+
+def library_shortcut(fn: Callable, name: str) -> str | None:
+    """Name the ``cnncourse`` function that ``fn`` hands the exercise to, or ``None``.
+
+    A learner who answers ``build_unet`` with ``seg.build_unet`` (or a function whose body only
+    calls it) has not done the exercise. ``fn`` is a shortcut when it *is* a ``cnncourse``
+    function called ``name`` (leading underscores ignored), or when its code (nested functions
+    included) reaches one through a global name or a ``cnncourse`` module attribute.
+    """
+    target = name.lstrip("_")
+    if not target or target == "<lambda>":
+        return None
+
+    def _library(obj) -> str | None:
+        module = getattr(obj, "__module__", None) or ""
+        if (callable(obj) and module.startswith("cnncourse")
+                and getattr(obj, "__name__", "").lstrip("_") == target
+                and "<locals>" not in getattr(obj, "__qualname__", "")):   # not a checker's own wrapper
+            return f"{module}.{obj.__name__}"
+        return None
+
+    found = _library(fn)
+    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    if found or code is None or scope.get("__name__", "").startswith("cnncourse"):
+        return found
+    names, stack = set(), [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    scope = dict(scope)
+    for var, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            scope[var] = cell.cell_contents
+            names.add(var)
+        except ValueError:   # an empty cell
+            pass
+    for n in names:
+        obj = scope.get(n)
+        found = _library(obj)
+        if found:
+            return found
+        if getattr(obj, "__name__", "").startswith("cnncourse"):   # a module: seg.build_unet(...)
+            for attr in (target, "_" + target):
+                found = attr in names and _library(getattr(obj, attr, None))
+                if found:
+                    return found
+    return None
 
 
 def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs) -> Callable:
@@ -315,9 +382,19 @@ def _as_case(case) -> Case:
 
 
 def _explain(got, expected, case, mistakes, hint) -> str:
+    """Explain one wrong value (a value exercise)."""
+    return _explain_all([(case, got, expected)], [(case, got, expected, "")], mistakes, hint)
+
+
+def _explain_all(tried, failures, mistakes, hint) -> str:
+    """Name the first mistake that explains every failing case (see :class:`Mistake`)."""
     for mistake in list(mistakes) + list(_GENERIC_MISTAKES):
-        if mistake.matches(got, expected, case):
+        # A wrong implementation must reproduce the answer on every case tried; a predicate
+        # must hold on every failing case.
+        pool = tried if (mistake.when is None and callable(mistake.wrong)) else failures
+        if all(mistake.matches(got, expected, case) for case, got, expected, *_ in pool):
             return f" Likely mistake: {mistake.message}"
+    got = failures[0][1]
     if isinstance(got, float) and math.isnan(got):
         return " The answer is NaN: look for 0/0, log(0) or an overflow."
     return f" Hint: {hint}" if hint else ""

@@ -146,7 +146,7 @@ def correlate2d(fn):
             Mistake(_FLIPPED, wrong=lambda im, k: _conv.convolve2d(im, k)),
             Mistake("the output is as large as the image: this exercise is 'valid' (no padding), "
                     "so only positions where the whole kernel fits count.",
-                    when=lambda g, e, c: np.shape(g) == np.shape(c.args[0]) != np.shape(e)),
+                    when=lambda g, e, c: np.shape(g) == np.shape(c.args[0])),
             Mistake(_OFF_BY_ONE, when=_off_by_one),
         ],
         hint="out[i, j] = np.sum(image[i:i+KH, j:j+KW] * kernel) for i < H-KH+1, j < W-KW+1."),
