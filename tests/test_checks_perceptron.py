@@ -119,3 +119,32 @@ def test_count_nand_counts_own_and_reference_gates():
     assert P.count_nand(lambda a, b: P._half_adder(a, b), 1, 1) == 5   # reference gates count too
     assert P.count_nand(python_xor, 1, 0) == 0
     assert neurons.nand is nand
+
+
+def test_perceptron_learning_names_each_mistake():
+    import numpy as np
+    from cnncourse.checks import perceptron as cp
+
+    def mine(X, targets, epochs=20, lr=1.0):
+        w, b, errors = np.zeros(np.shape(X)[1]), 0.0, []
+        for _ in range(epochs):
+            wrong = 0
+            for x, t in zip(np.asarray(X, float), targets):
+                y = 1 if x @ w + b > 0 else 0
+                if y != t:
+                    w, b, wrong = w + lr * (t - y) * x, b + lr * (t - y), wrong + 1
+            errors.append(wrong)
+            if wrong == 0:
+                break
+        return w, b, errors
+
+    assert cp.perceptron_learning(mine) is mine and checks.history()[-1].passed
+    for kwargs, words in [(dict(sign=-1.0), "wrong sign"), (dict(bias=False), "bias never changes"),
+                          (dict(batch=True), "batch learning"), (dict(stop=False), "stop there"),
+                          (dict(fire_at_zero=True), "fires at z = 0")]:
+        wrong = lambda X, t, epochs=20, lr=1.0, kw=kwargs: cp._learn(X, t, epochs, lr, **kw)  # noqa: E731
+        assert cp.perceptron_learning(wrong) is cp._perceptron_learning
+        last = checks.history()[-1]
+        assert last.status == "failed" and words in last.message, (kwargs, last.message)
+    cp.perceptron_learning(lambda X, t, epochs=20, lr=1.0: (_ for _ in ()).throw(NotImplementedError()))
+    assert checks.history()[-1].status == "not done"

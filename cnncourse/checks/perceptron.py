@@ -14,7 +14,8 @@ from cnncourse import neurons
 from cnncourse.checks import Case, Mistake, compare, evaluate_function
 from cnncourse.checks._mistakes import behaviour_mistakes
 
-__all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder", "count_nand"]
+__all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder", "count_nand",
+           "perceptron_learning"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,3 +302,79 @@ def half_adder(fn):
     ], "sum = XOR(a, b), carry = AND(a, b); return them as a tuple (sum, carry).", fewest=5)
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: Rosenblatt's learning rule
+
+
+def _learn(X, targets, epochs, lr, *, sign=1.0, bias=True, batch=False, stop=True, fire_at_zero=False):
+    """Rosenblatt's rule and its likely mistakes (the keyword arguments switch one on)."""
+    X, t = np.asarray(X, float), np.asarray(targets, float)
+    w, b, errors = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        dw, db, wrong = np.zeros_like(w), 0.0, 0
+        for x, target in zip(X, t):
+            z = x @ w + b
+            y = float(z >= 0) if fire_at_zero else float(z > 0)
+            if y != target:
+                wrong += 1
+                step = sign * lr * (target - y)
+                if batch:
+                    dw, db = dw + step * x, db + step
+                else:
+                    w, b = w + step * x, b + (step if bias else 0.0)
+        if batch:
+            w, b = w + dw, b + (db if bias else 0.0)
+        errors.append(wrong)
+        if stop and wrong == 0:
+            break
+    return w, b, errors
+
+
+def _perceptron_learning(X, targets, epochs=20, lr=1.0):
+    return _learn(X, targets, epochs, lr)
+
+
+def _learning_cases():
+    rng = np.random.default_rng(3)
+    X3 = rng.integers(0, 2, (8, 3)).astype(float)
+    inputs = neurons.binary_inputs(2).astype(float)
+    return [
+        Case((inputs, np.array([1, 1, 1, 0])), label="NAND table"),
+        Case((inputs, np.array([0, 0, 0, 1])), label="AND table"),
+        Case((inputs, np.array([0, 1, 1, 0])), {"epochs": 8}, label="XOR table, 8 epochs"),
+        Case((X3, (X3 @ np.array([1.0, -2.0, 1.0]) > -0.5).astype(int)), {"lr": 0.5},
+             label="8 three-bit inputs, a separable rule, lr=0.5"),
+    ]
+
+
+def perceptron_learning(fn):
+    """Check ``perceptron_learning(X, targets, epochs=20, lr=1.0) -> (w, b, errors)``.
+
+    Rosenblatt's rule from w = 0, b = 0: for each example in order, when the output
+    ``step(x @ w + b)`` differs from the target, ``w += lr * (target - y) * x`` and
+    ``b += lr * (target - y)``; ``errors`` lists the examples misclassified in each epoch, and
+    learning stops after the first epoch without one.
+    """
+    return fn if evaluate_function(
+        fn, _perceptron_learning, _learning_cases(), name="perceptron_learning",
+        mistakes=[
+            Mistake("the update has the wrong sign: move w towards the input when the target is 1 "
+                    "and the output 0 (target - y = +1), away from it in the opposite case.",
+                    wrong=lambda X, t, epochs=20, lr=1.0: _learn(X, t, epochs, lr, sign=-1.0)),
+            Mistake("the bias never changes: it is a weight whose input is always 1, so it is "
+                    "updated by lr * (target - y) too.",
+                    wrong=lambda X, t, epochs=20, lr=1.0: _learn(X, t, epochs, lr, bias=False)),
+            Mistake("you add up the corrections and apply them once per epoch (batch learning); "
+                    "Rosenblatt's rule updates right after each misclassified example.",
+                    wrong=lambda X, t, epochs=20, lr=1.0: _learn(X, t, epochs, lr, batch=True)),
+            Mistake("you go on after an epoch without mistakes: stop there, so `errors` ends with "
+                    "its first 0.",
+                    wrong=lambda X, t, epochs=20, lr=1.0: _learn(X, t, epochs, lr, stop=False)),
+            Mistake("your step fires at z = 0 (>=): the perceptron outputs 1 only for z > 0.",
+                    wrong=lambda X, t, epochs=20, lr=1.0: _learn(X, t, epochs, lr, fire_at_zero=True)),
+        ],
+        hint="loop over epochs, then over the rows of X; y = 1 if x @ w + b > 0 else 0; on a "
+             "mistake w += lr * (t - y) * x, b += lr * (t - y); count the mistakes per epoch.",
+    ).passed else _perceptron_learning
