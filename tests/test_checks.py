@@ -147,3 +147,39 @@ def test_calling_the_library_instead_of_writing_it_is_told():
         assert "calls the library's `cnncourse.neurons.sigmoid` instead of writing it" in result.message
     honest = lambda z: 1 / (1 + np.exp(-np.asarray(z)))  # noqa: E731
     assert checks.library_shortcut(honest, "sigmoid") is None
+
+
+def test_a_typo_in_the_exercise_is_reported_by_the_check_and_the_notebook_goes_on():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        assert checks.install_notebook_hook(shell)
+        shell.run_cell("from cnncourse import checks\nimport numpy as np")
+        shell.run_cell("def to_unit_rnage(image):\n    return image / 255")          # a typo
+        result = shell.run_cell("to_unit_range = checks.welcome.to_unit_range(to_unit_range)")
+        assert result.error_in_exec is None
+        last = checks.history()[-1]
+        assert last.status == "not done" and "`to_unit_range` is not defined" in last.message
+        # the reference was handed back, so later cells work
+        assert shell.run_cell("to_unit_range(np.array([0, 255]))").result.tolist() == [0.0, 1.0]
+        # a value exercise and a name that exists are unaffected
+        shell.run_cell("checks.check_value(n_pixels, 4, name='n_pixels')")
+        assert "`n_pixels` is not defined" in checks.history()[-1].message
+        shell.run_cell("n = 4\nchecks.check_value(n, 4, name='n')")
+        assert checks.history()[-1].passed
+        # a name inside a function body is left alone (it is the function's local)
+        result = shell.run_cell("def f():\n    k = 3\n    return checks.check_value(k, 3, name='k')\nf()")
+        assert result.error_in_exec is None and checks.history()[-1].passed
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_arrays_too_big_to_print_say_where_they_differ_and_numbers_print_plainly():
+    expected = np.zeros((4, 3, 4))
+    got = expected.copy()
+    got[1, 2, 3] = 0.5
+    ok, why = checks.compare(got, expected)
+    assert not ok and "first difference at index (1, 2, 3): got 0.5, expected 0.0" in why
+    assert "1 of 48 entries differ" in why
+    assert checks.compare(np.float64(1.0), 2.0)[1] == "got 1.0, expected 2.0 (max abs error 1)"

@@ -34,15 +34,15 @@ def test_param_counts():
     assert last().status == "failed"
 
 
-def _lenet(keras, *, bias=True, padding="valid", softmax=True):
+def _lenet(keras, *, bias=True, padding="valid", softmax=True, act="tanh"):
     def build(input_shape=(32, 32, 1), n_classes=10):
         L = keras.layers
         return keras.Sequential([
             keras.Input(shape=input_shape),
-            L.Conv2D(6, 5, activation="tanh", padding=padding, use_bias=bias), L.AveragePooling2D(2),
-            L.Conv2D(16, 5, activation="tanh", use_bias=bias), L.AveragePooling2D(2),
-            L.Flatten(), L.Dense(120, activation="tanh", use_bias=bias),   # C5 as Dense: same count
-            L.Dense(84, activation="tanh", use_bias=bias),
+            L.Conv2D(6, 5, activation=act, padding=padding, use_bias=bias), L.AveragePooling2D(2),
+            L.Conv2D(16, 5, activation=act, use_bias=bias), L.AveragePooling2D(2),
+            L.Flatten(), L.Dense(120, activation=act, use_bias=bias),   # C5 as Dense: same count
+            L.Dense(84, activation=act, use_bias=bias),
             L.Dense(n_classes, activation="softmax" if softmax else None, use_bias=bias)])
     return build
 
@@ -59,6 +59,10 @@ def test_build_lenet5():
     assert "padding='same'" in last().message
     cl.build_lenet5(_lenet(keras, softmax=False))
     assert "activation='softmax'" in last().message
+    cl.build_lenet5(_lenet(keras, act=None))   # right sizes and softmax, no hidden activation
+    assert last().status == "failed" and "hidden layers have no activation" in last().message
+    cl.build_lenet5(_lenet(keras, act="sigmoid"))   # right sizes, an activation LeNet does not use
+    assert last().status == "failed" and "computes what no LeNet-5 computes" in last().message
     cl.build_lenet5(lambda input_shape, n_classes: "a model")
     assert "expected a keras.Model" in last().message
     assert cl.build_lenet5(stub) is cl._reference_lenet5 and last().status == "not done"

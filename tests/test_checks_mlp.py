@@ -101,6 +101,7 @@ CASES = [
         (lambda f, x, h=1e-5: numgrad(f, x, h, central=False), "one-sided difference"),
         (lambda f, x, h=1e-5: numgrad(f, x, h, restore=False), "not restored"),
         (lambda f, x, h=1e-5: numgrad(f, x, h, denom=1.0), "divide by 2h"),
+        (lambda f, x, h=1e-5: numgrad(f, x.copy(), h), "perturbed a copy of x"),
     ]),
     (C.sgd_epoch, sgd_epoch, [
         (lambda *a, **k: sgd_epoch(*a, **k, sign=+1), "climbs the loss"),

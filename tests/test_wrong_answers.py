@@ -4,7 +4,8 @@ Every ``tests/wrong_answers/nb*.py`` file names a notebook (``NOTEBOOK``, the st
 and a list ``WRONG`` of dicts: ``anchor`` (text that identifies the exercise cell in the solution),
 ``code`` (put between that cell's ``### BEGIN/END SOLUTION`` markers, at their indentation) and
 ``expect`` (strings that must all appear, ignoring case, in the output of the first later cell that
-prints a verdict: ✅, ❌, ⏳ or 💥). The other exercises stay unsolved, as a learner would leave them.
+prints a verdict: ✅, ❌, ⏳ or 💥); with ``whole_cell=True`` the code replaces the whole cell (a typo
+in a function's name, say). The other exercises stay unsolved, as a learner would leave them.
 The notebook is executed once in fast mode, with all its wrong answers in; no cell may raise.
 """
 import importlib.util
@@ -51,7 +52,9 @@ def wrong_lesson(stem: str, wrong: list[dict]):
         if len(hits) > 1:
             raise AssertionError(f"{where}: anchors {[wrong[k]['anchor'] for k in hits]} share a cell")
         if hits:
-            cell.source = inject(cell.source, wrong[hits[0]]["code"], where)
+            entry = wrong[hits[0]]
+            cell.source = (textwrap.dedent(entry["code"]).strip("\n") if entry.get("whole_cell")
+                           else inject(cell.source, entry["code"], where))
             where_is[hits[0]] = len(cells)
         else:
             source = lessons.lesson_source(cell.source, cell.cell_type, where)

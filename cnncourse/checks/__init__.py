@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
     "evaluate_value", "compare", "assert_all_passed", "history", "reset", "library_shortcut",
+    "Missing", "MissingAnswer", "answer", "install_notebook_hook",
 ]
 
 PASSED, FAILED, NOT_DONE, ERROR = "passed", "failed", "not done", "error"
@@ -166,9 +167,18 @@ def compare(got, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> tuple[b
             return False, f"shape {g.shape}, expected {e.shape}"
         if not np.all(np.isfinite(g) == np.isfinite(e)):
             return False, f"got {_short(got)} with nan/inf where {_short(expected)} is finite"
-        if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
-            err = np.max(np.abs(g - e)) if g.size else 0.0
-            return False, f"got {_short(got)}, expected {_short(expected)} (max abs error {err:.3g})"
+        close = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+        if not np.all(close):
+            err = np.nanmax(np.abs(g - e)) if g.size else 0.0
+            where = ""
+            if g.size > 12:   # too big to print: say where they first differ
+                first = np.unravel_index(np.flatnonzero(~close)[0], g.shape)
+                index = tuple(int(i) for i in first)
+                where = (f"; first difference at index {index[0] if len(index) == 1 else index}: "
+                         f"got {_plain(g[first])}, expected {_plain(e[first])}; "
+                         f"{int(np.sum(~close))} of {g.size} entries differ")
+            return False, (f"got {_short(got)}, expected {_short(expected)} (max abs error "
+                           f"{err:.3g}{where})")
         return True, ""
     if got == expected:
         return True, ""
@@ -187,10 +197,21 @@ def _is_numeric_sequence(x) -> bool:
         return False
 
 
+def _plain(x):
+    """``x`` with NumPy scalars turned into Python numbers (``1.0``, not ``np.float64(1.0)``)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(v) for v in x) if type(x) in (list, tuple) else x
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
 def _short(x, limit: int = 80) -> str:
     if isinstance(x, np.ndarray) and x.size > 12:
         return f"array of shape {x.shape}, dtype {x.dtype}"
-    text = repr(x)
+    text = repr(_plain(x))
     if isinstance(x, np.ndarray):
         text = np.array2string(x, precision=4, separator=", ", threshold=12)
     text = " ".join(text.split())
@@ -199,6 +220,92 @@ def _short(x, limit: int = 80) -> str:
 
 def _copy(x):
     return copy.deepcopy(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Answers that are not defined (a typo or a SyntaxError in the exercise cell)
+
+
+class MissingAnswer(NotImplementedError):
+    """Raised when a :class:`Missing` answer is called: checkers report it instead of crashing."""
+
+
+class Missing:
+    """Stands for an answer whose name is not defined when its check cell runs.
+
+    A typo (``def buld_unet``) or a SyntaxError in an exercise cell leaves the name undefined;
+    in a notebook, check calls look their arguments up with :func:`answer`, so the check reports
+    it and hands back the reference, and the rest of the notebook goes on.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def message(self) -> str:
+        return (f"`{self.name}` is not defined: the exercise cell above did not define it (did it "
+                f"stop on a SyntaxError, or is the name spelt differently?). Fix it and run that "
+                "cell, then this one. Using the reference meanwhile.")
+
+    def __call__(self, *args, **kwargs):
+        raise MissingAnswer(self.message)
+
+    def __repr__(self) -> str:
+        return f"<undefined {self.name}>"
+
+
+def answer(name: str, namespace: dict):
+    """``namespace[name]``, or a :class:`Missing` placeholder when the name is not defined."""
+    return namespace[name] if name in namespace else Missing(name)
+
+
+class _CheckArgumentsLookup:
+    """IPython AST transformer: in a top-level ``... checks.topic.fn(name, ...)`` statement, each
+    plain-name argument is looked up with :func:`answer`, so an undefined one is reported by the
+    check (⏳) instead of raising NameError before the check can run."""
+
+    def visit(self, tree):
+        import ast
+
+        for stmt in getattr(tree, "body", []):
+            for node in ast.walk(stmt):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    break   # names inside a function body are its locals: leave them alone
+                if isinstance(node, ast.Call) and _is_check_call(node.func):
+                    node.args = [_lookup(a) if isinstance(a, ast.Name) else a for a in node.args]
+        return ast.fix_missing_locations(tree)
+
+
+def _is_check_call(func) -> bool:
+    import ast
+
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id == "checks"
+
+
+def _lookup(name_node):
+    import ast
+
+    call = ast.parse(f"__import__('cnncourse.checks', fromlist=['answer']).answer({name_node.id!r}, "
+                     "globals())", mode="eval").body
+    return ast.copy_location(call, name_node)
+
+
+def install_notebook_hook(shell=None) -> bool:
+    """Make check calls in an IPython ``shell`` (default: the running one) robust to undefined
+    answers; return whether a shell was found. Called when this module is imported in a kernel."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "ast_transformers"):
+        return False
+    if not any(isinstance(t, _CheckArgumentsLookup) for t in shell.ast_transformers):
+        shell.ast_transformers.append(_CheckArgumentsLookup())
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,6 +375,8 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         expected = reference(*_copy(case.args), **_copy(case.kwargs))
         try:
             got = fn(*_copy(case.args), **_copy(case.kwargs))
+        except MissingAnswer as exc:
+            return _record(Result(name, NOT_DONE, str(exc)), verbose)
         except NotImplementedError:
             if failures:
                 break
@@ -355,6 +464,8 @@ def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs)
 def evaluate_value(value, expected, *, name: str, mistakes: Sequence[Mistake] = (), hint: str = "",
                    rtol: float = 1e-6, atol: float = 1e-8, verbose: bool = True) -> Result:
     """Compare a value the learner computed with the expected one (printed and recorded)."""
+    if isinstance(value, Missing):
+        return _record(Result(name, NOT_DONE, value.message), verbose)
     if value is Ellipsis:
         return _record(Result(name, NOT_DONE, "not done yet (still `...`). Using the correct "
                               "value so the notebook can go on."), verbose)
@@ -398,6 +509,9 @@ def _explain_all(tried, failures, mistakes, hint) -> str:
     if isinstance(got, float) and math.isnan(got):
         return " The answer is NaN: look for 0/0, log(0) or an overflow."
     return f" Hint: {hint}" if hint else ""
+
+
+install_notebook_hook()
 
 
 def __getattr__(name: str):

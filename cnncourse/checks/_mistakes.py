@@ -1,8 +1,9 @@
 """Helpers shared by the topic checkers of notebooks 01 and 02: mistakes recognised by behaviour.
 
-A :class:`~cnncourse.checks.Mistake` built with ``wrong=`` is compared on the first failing case
-only, where several wrong answers can agree. :func:`acts_like` compares the learner's function with
-a wrong implementation on *every* case, so the mistake named is the one the answer really makes.
+:func:`acts_like` compares the learner's function with a wrong implementation on *every* case (as a
+:class:`~cnncourse.checks.Mistake` built with ``wrong=`` is), and :func:`behaviour_mistakes` adds,
+after those, the same mistakes matched on the failing cases only: an answer that makes the mistake
+plus another one still gets the mistake named.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def behaviour_mistakes(fn: Callable, pairs: Sequence[tuple[str, Callable]], case
                        **tolerance) -> list[Mistake]:
     """``Mistake``s for ``(message, wrong_implementation)`` pairs: first those that match when
     ``fn`` behaves like a wrong implementation on every case, then the same mistakes matched on
-    the first failing case only (for answers that make the mistake plus another one)."""
+    the failing cases only (for answers that make the mistake plus another one)."""
     everywhere = [Mistake(message, when=lambda g, e, c, wrong=wrong: acts_like(fn, wrong, cases, **tolerance))
                   for message, wrong in pairs]
     first_failure = [Mistake(message, when=lambda g, e, c, wrong=wrong: c is not None and

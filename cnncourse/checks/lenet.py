@@ -77,7 +77,36 @@ def _same_model(got, expected):
     p = np.asarray(got(x, training=False))
     if p.shape[-1] > 1 and not np.allclose(p.sum(-1), 1.0, atol=1e-4):
         return False, "the outputs do not sum to 1: the output layer needs activation='softmax'"
+    if _behaves_like(got, x, p) is None:
+        return False, ("with the same weights, the model computes what no LeNet-5 computes "
+                       "(conv -> activation -> pool, twice; conv -> activation; dense -> activation; "
+                       "softmax output, with ReLU or tanh and max or average pooling)")
     return True, ""
+
+
+def _behaves_like(model, x, p, activations=("relu", "tanh")):
+    """The (activation, pooling) of the LeNet-5 that, given ``model``'s weights, computes ``p``."""
+    weights = model.get_weights()
+    for activation in activations:
+        for pooling in ("max", "avg"):
+            twin = _models.lenet5(tuple(model.input_shape[1:]), int(model.output_shape[-1]),
+                                  activation=activation, pooling=pooling)
+            try:   # C5 may be written as Flatten + Dense(120): the same weights, reshaped
+                twin.set_weights([np.reshape(w, v.shape) for w, v in zip(weights, twin.get_weights())])
+            except ValueError:
+                return None
+            if np.allclose(np.asarray(twin(x, training=False)), p, atol=1e-5):
+                return activation, pooling
+    return None
+
+
+def _no_hidden_activation(g, e, c):
+    """The learner's model, given its weights, is LeNet-5 without hidden activations."""
+    try:
+        x = np.random.default_rng(0).random((2, *e.input_shape[1:]), dtype=np.float32)
+        return _behaves_like(g, x, np.asarray(g(x, training=False)), ("linear",)) is not None
+    except Exception:   # not a LeNet-shaped model: another mistake explains it
+        return False
 
 
 def _first_conv_shape(model):
@@ -116,6 +145,10 @@ def build_lenet5(fn):
             Mistake("C1 keeps the 32x32 size: that is padding='same'. LeNet's convolutions are "
                     "'valid' (the default): 32x32 -> 28x28 -> pool 14x14 -> 10x10 -> 5x5 -> 1x1.",
                     when=same_padding),
+            Mistake("the hidden layers have no activation: C1, C3, C5 and F6 need "
+                    "activation='relu' (or 'tanh'). Without one, the stack of layers collapses to "
+                    "one linear map (plus pooling) and the network can only draw linear boundaries.",
+                    when=_no_hidden_activation),
             Mistake("the output has the wrong number of units: Dense(n_classes, "
                     "activation='softmax').",
                     when=lambda g, e, c: hasattr(g, "output_shape")

@@ -216,6 +216,27 @@ def _sq(v):
     return float(np.sum(v ** 2))
 
 
+class _LossOfWeights:
+    """A loss that reads the weights array it was built on, not its argument (as a network's loss
+    reads its own weight arrays): a numerical gradient must perturb ``x`` itself, in place."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, _x):
+        return float(np.sum(np.sin(self.w)) + self.w.ravel()[0] * self.w.ravel()[-1] ** 2)
+
+    def __repr__(self):
+        return "loss(W)"
+
+
+def _numgrad_copy(f, x, h=1e-5):
+    return mlp.numerical_gradient(f, np.array(x, dtype=float, copy=True), h)
+
+
+_W_OUTSIDE = np.array([[0.4, -0.3], [1.1, 0.2]])
+
+
 _NUMGRAD_CASES = [
     Case((_sq, np.array([1.0, -2.0, 3.0])), label="f(v) = sum(v**2) at v=[1, -2, 3]"),
     Case((_f_cross, np.array([0.3, -1.2, 0.8, 2.0])),
@@ -223,6 +244,8 @@ _NUMGRAD_CASES = [
     Case((_f_cross, np.array([[0.5, 1.0], [-0.7, 0.1]])), label="the same f at a (2, 2) array"),
     Case((_f_cross, np.array([0.2, 0.4, -0.6])), kwargs={"h": 1e-4},
          label="the same f at v=[0.2, 0.4, -0.6], h=1e-4"),
+    Case((_LossOfWeights(_W_OUTSIDE), _W_OUTSIDE),
+         label="f = a loss that reads the weight array W itself (as a network's loss does), x = W"),
 ]
 
 
@@ -241,6 +264,11 @@ def numerical_gradient(fn):
                     wrong=_numgrad_no_restore),
             Mistake("divide by 2h, not h: the central difference spans from x - h to x + h.",
                     wrong=_numgrad_over_h),
+            Mistake("you perturbed a copy of x: a network's loss reads its own weight arrays, not "
+                    "your copy, so it never sees the change (gradient 0). Change x[i] in place, "
+                    "and put the old value back.",
+                    when=lambda g, e, c: isinstance(c.args[0], _LossOfWeights)
+                    and np.allclose(g, 0) and not np.allclose(e, 0)),
         ],
         hint="for each index i: old = x[i]; x[i] = old + h; fp = f(x); x[i] = old - h; "
              "fm = f(x); x[i] = old; grad[i] = (fp - fm) / (2 * h).")

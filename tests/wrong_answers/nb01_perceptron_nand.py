@@ -1,5 +1,12 @@
 NOTEBOOK = "01_perceptron_nand"
 WRONG = [
+    # a typo in the function's name: the check says so and the notebook goes on with the reference
+    dict(anchor="def perceptron(x, w, b):", whole_cell=True,
+         code="""
+         def perceptorn(x, w, b):
+             return 1 if np.dot(x, w) + b > 0 else 0
+         """,
+         expect=["⏳ perceptron", "`perceptron` is not defined"]),
     dict(anchor="def perceptron_learning(",
          code="""
          X = np.asarray(X, dtype=float)
