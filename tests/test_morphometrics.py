@@ -31,9 +31,11 @@ def test_box_and_ellipsoid():
     m = mm.measure(box)
     assert m["extent"][0] == 1.0 and m["solidity"][0] > 0.97
     axes = mm.principal_axes(box)[0]
-    np.testing.assert_allclose(axes, 4 * np.sqrt((np.array([16, 10, 4]) ** 2) / 12), rtol=0.02)
+    # the ellipsoid with the second moments of L voxels in a row (variance (L**2 - 1) / 12)
+    np.testing.assert_allclose(axes, 2 * np.sqrt(5 * (np.array([16, 10, 4]) ** 2 - 1) / 12), rtol=1e-6)
     ell = ellipsoid(radii=(12, 6, 4))[None]
     axes = mm.principal_axes(ell)[0]
+    np.testing.assert_allclose(axes, [24, 12, 8], rtol=0.03)   # full axes: twice the radii
     np.testing.assert_allclose(axes / axes[0], [1, 0.5, 1 / 3], atol=0.03)
     assert mm.measure(ell)["sphericity"][0] == pytest.approx(0.866, rel=0.03)  # Thomsen formula
 
