@@ -1,9 +1,11 @@
-"""Interactive widgets of notebooks 01 and 02, and the plots they redraw.
+"""Interactive widgets of notebooks 01, 02 and 05, and the plots they redraw.
 
 * :func:`perceptron_explorer`: sliders ``w1``, ``w2``, ``b`` redraw a perceptron's decision line in
   the input plane and its truth table (notebook 01);
 * :func:`activation_explorer`: check boxes and sliders to compare activation functions and their
-  derivatives (notebook 02).
+  derivatives (notebook 02);
+* :func:`kernel_slider`: a kernel sliding over a small image one multiply-add at a time, drawn by
+  :func:`draw_conv_step` (notebook 05).
 
 Each returns an ``ipywidgets`` container whose sliders and check boxes carry the descriptions
 named above (so a browser test can find them). They also work headless: without a Jupyter kernel
@@ -17,7 +19,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from cnncourse import neurons
+from cnncourse import conv, neurons
 
 __all__ = ["plot_perceptron", "perceptron_table_html", "perceptron_explorer", "plot_activations",
            "activation_table_html", "activation_explorer", "find_widget"]
@@ -353,3 +355,135 @@ def activation_explorer(functions: Mapping[str, tuple[Callable, Callable]] | Non
         w.observe(update, names="value")
     update()
     return box
+
+
+# --------------------------------------------------------------------------------------------
+# Sliding-kernel picture and widget
+
+
+def draw_conv_step(image=None, kernel=None, step: int = 0, *, fig=None):
+    """Draw one multiply-add of a 'valid' cross-correlation: the window on the image, the running
+    sum of products at that position, and the output map filled so far.
+
+    Parameters
+    ----------
+    image : ndarray (H, W), optional
+        Small image (default: the talk's 5x5 example).
+    kernel : ndarray (KH, KW), optional
+        Default: the talk's 3x3 kernel.
+    step : int
+        Index of the multiply-add, ``0 .. H_out * W_out * KH * KW - 1``: position
+        ``step // (KH*KW)`` in row-major order, term ``step % (KH*KW) + 1`` of that position's sum.
+    fig : matplotlib Figure, optional
+        Drawn into (cleared first); a new one otherwise.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    from matplotlib.patches import Rectangle
+
+    plt = _plt()
+
+    image = conv._as_2d(conv.TALK_IMAGE if image is None else image, "image")
+    kernel = conv._as_2d(conv.TALK_KERNEL if kernel is None else kernel, "kernel")
+    result = conv.correlate2d(image, kernel)
+    ho, wo = result.shape
+    kh, kw = kernel.shape
+    n_terms = kh * kw
+    n_steps = ho * wo * n_terms
+    if not 0 <= int(step) < n_steps:
+        raise ValueError(f"step: expected 0 .. {n_steps - 1}, got {step!r}")
+    pos, term = divmod(int(step), n_terms)
+    i, j = divmod(pos, wo)
+    n_done = term + 1
+    window = image[i:i + kh, j:j + kw]
+    products = (window * kernel).ravel()
+    running = products[:n_done].sum()
+
+    if fig is None:
+        fig = plt.figure(figsize=(11, 3.6))
+    fig.clf()
+    ax_img, ax_txt, ax_out = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.1, 1]})
+    fmt = (lambda v: f"{v:g}")
+    # image with the window and the kernel weights in small print
+    ax_img.imshow(image, cmap="Greys", vmin=min(image.min(), 0), vmax=max(image.max(), 1) * 2.5)
+    for (r, c), v in np.ndenumerate(image):
+        inside = i <= r < i + kh and j <= c < j + kw
+        if inside:
+            u, q = r - i, c - j
+            done = u * kw + q < n_done
+            ax_img.text(c, r + 0.05, fmt(v), ha="center", va="center", fontsize=13,
+                        fontweight="bold" if done else "normal")
+            ax_img.text(c + 0.3, r + 0.35, f"×{fmt(kernel[u, q])}", ha="center", va="center",
+                        fontsize=8, color="tab:red")
+        else:
+            ax_img.text(c, r, fmt(v), ha="center", va="center", fontsize=13, color="0.45")
+    ax_img.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, lw=2.5, ec="tab:red"))
+    ax_img.set_title(f"image, kernel at row {i}, column {j}")
+    ax_img.set_xticks([]), ax_img.set_yticks([])
+    # the running sum
+    ax_txt.axis("off")
+    lines = []
+    for t in range(n_terms):
+        u, q = divmod(t, kw)
+        if t < n_done:
+            lines.append(f"{fmt(window[u, q])} × {fmt(kernel[u, q])} = {fmt(products[t])}")
+    ax_txt.text(0.02, 0.98, "products so far:\n" + "\n".join(lines), va="top", ha="left",
+                family="monospace", fontsize=9, transform=ax_txt.transAxes)
+    ax_txt.text(0.02, 0.02, f"running sum = {fmt(running)}" + ("  (done)" if n_done == n_terms else ""),
+                va="bottom", ha="left", fontsize=12, color="tab:red", transform=ax_txt.transAxes)
+    ax_txt.set_title(f"term {n_done} of {n_terms}")
+    # the output map filled so far
+    shown = np.full((ho, wo), np.nan)
+    flat = shown.ravel()
+    flat[:pos] = result.ravel()[:pos]
+    ax_out.imshow(np.where(np.isnan(shown), 0, shown), cmap="Blues",
+                  vmin=min(result.min(), 0), vmax=max(result.max(), 1) * 1.6)
+    for (r, c), v in np.ndenumerate(result):
+        k = r * wo + c
+        if k < pos:
+            ax_out.text(c, r, fmt(v), ha="center", va="center", fontsize=14)
+        elif k == pos:
+            ax_out.text(c, r, fmt(running), ha="center", va="center", fontsize=14, color="tab:red",
+                        fontweight="bold")
+    ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="tab:red"))
+    ax_out.set_title(f"convolved feature ({ho}x{wo})")
+    ax_out.set_xticks([]), ax_out.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def kernel_slider(image=None, kernel=None):
+    """Widget: slide ``kernel`` over ``image`` one multiply-add at a time (slider or ▶ play)
+    and watch the running sum fill the output map. Defaults to the talk's 5x5 example.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Display it (it is the value of a notebook cell, or ``IPython.display.display(w)``).
+    """
+    import ipywidgets as widgets
+
+    plt = _plt()
+    image = conv._as_2d(conv.TALK_IMAGE if image is None else image, "image")
+    kernel = conv._as_2d(conv.TALK_KERNEL if kernel is None else kernel, "kernel")
+    if image.size > 15 * 15:
+        raise ValueError(f"image: expected a small image (at most 15x15 pixels) to draw the "
+                         f"numbers, got {image.shape}")
+    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise ValueError(f"kernel: shape {kernel.shape} is larger than the image {image.shape}")
+    ho, wo = image.shape[0] - kernel.shape[0] + 1, image.shape[1] - kernel.shape[1] + 1
+    last = ho * wo * kernel.size - 1
+    step = widgets.IntSlider(value=kernel.size - 1, min=0, max=last, description="step",
+                             continuous_update=False, layout=widgets.Layout(width="60%"))
+    play = widgets.Play(value=step.value, min=0, max=last, interval=400, description="play")
+    widgets.jslink((play, "value"), (step, "value"))
+
+    def show(step):
+        fig = draw_conv_step(image, kernel, step)
+        plt.show()
+        plt.close(fig)
+
+    out = widgets.interactive_output(show, {"step": step})
+    return widgets.VBox([widgets.HBox([play, step]), out])

@@ -1,12 +1,9 @@
 """NumPy convolution references: equal to TensorFlow on random shapes, the talk's example,
-classic kernels, the sliding-kernel picture, and named errors for bad input."""
-import matplotlib
+classic kernels, and named errors for bad input (the sliding-kernel picture: test_widgets.py)."""
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from cnncourse import conv  # noqa: E402
+from cnncourse import conv
 
 
 @pytest.fixture(scope="module")
@@ -114,19 +111,6 @@ def test_classic_kernels():
     blob = np.exp(-((yy - 10) ** 2 + (xx - 10) ** 2) / 8.0)
     r = conv.apply_kernel(blob, conv.laplacian_of_gaussian(2.0))
     assert np.unravel_index(r.argmax(), r.shape) == (10, 10)
-
-
-def test_draw_step_and_widget():
-    fig = conv.draw_conv_step(step=13)
-    assert len(fig.axes) == 3
-    fig = conv.draw_conv_step(np.eye(4), np.ones((2, 2)), step=0)
-    assert "running sum = 1" in " ".join(t.get_text() for t in fig.axes[1].texts)
-    w = conv.kernel_slider()
-    assert w.children[0].children[1].max == 3 * 3 * 9 - 1
-    with pytest.raises(ValueError, match="step: expected 0 .. 80"):
-        conv.draw_conv_step(step=81)
-    with pytest.raises(ValueError, match="image: expected a small image"):
-        conv.kernel_slider(np.zeros((40, 40)))
 
 
 def test_bad_input_names_the_argument():

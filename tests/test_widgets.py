@@ -78,3 +78,16 @@ def test_plot_activations_panels():
     plt.close(fig)
     with pytest.raises(ValueError, match="x_range"):
         widgets.plot_activations(x_range=0)
+
+
+def test_draw_step_and_widget():
+    fig = widgets.draw_conv_step(step=13)
+    assert len(fig.axes) == 3
+    fig = widgets.draw_conv_step(np.eye(4), np.ones((2, 2)), step=0)
+    assert "running sum = 1" in " ".join(t.get_text() for t in fig.axes[1].texts)
+    w = widgets.kernel_slider()
+    assert w.children[0].children[1].max == 3 * 3 * 9 - 1
+    with pytest.raises(ValueError, match="step: expected 0 .. 80"):
+        widgets.draw_conv_step(step=81)
+    with pytest.raises(ValueError, match="image: expected a small image"):
+        widgets.kernel_slider(np.zeros((40, 40)))
