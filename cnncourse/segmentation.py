@@ -246,7 +246,9 @@ def _training_windows(images, masks, n_windows, size, *, seed=0, foreground_frac
     seed : int
         Seed of the pixel sampling.
     foreground_fraction : float, optional
-        As in :func:`_sample_pixels` (default: pixels drawn uniformly).
+        As in :func:`_sample_pixels` (default: pixels drawn uniformly). An image without
+        foreground pixels gives background windows only (and one without background, foreground
+        windows only).
 
     Returns
     -------
@@ -264,8 +266,12 @@ def _training_windows(images, masks, n_windows, size, *, seed=0, foreground_frac
     per_image = max(1, int(n_windows) // len(images))
     windows, labels = [], []
     for i, (image, mask) in enumerate(zip(images, masks)):
-        coords = _sample_pixels(mask, per_image, seed=(seed, i),
-                               foreground_fraction=foreground_fraction)
+        fraction = foreground_fraction
+        if fraction is not None and not np.any(mask):
+            fraction = 0.0                       # an image without foreground: background only
+        elif fraction is not None and np.all(mask):
+            fraction = 1.0                       # and one without background: foreground only
+        coords = _sample_pixels(mask, per_image, seed=(seed, i), foreground_fraction=fraction)
         windows.append(extract_windows(image, coords, size))
         labels.append(_binary(mask, "masks")[coords[:, 0], coords[:, 1]])
     return (np.concatenate(windows)[..., None].astype(np.float32),

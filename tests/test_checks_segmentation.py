@@ -135,8 +135,9 @@ def sampler(images, masks, n_windows, size, seed=0, bad=None):
         if bad == "uniform":
             flat = rng.integers(0, mask.size, per)
         else:
-            flat = np.concatenate([rng.choice(np.flatnonzero(mask), per // 2),
-                                   rng.choice(np.flatnonzero(~mask), per - per // 2)])
+            n_fg = per // 2 if mask.any() or bad == "no_empty_guard" else 0
+            flat = np.concatenate([rng.choice(np.flatnonzero(mask), n_fg),
+                                   rng.choice(np.flatnonzero(~mask), per - n_fg)])
         rows, cols = np.unravel_index(flat, mask.shape)
         half = size // 2
         padded = np.pad(image, half, mode="constant" if bad == "zero" else "reflect")
@@ -151,6 +152,12 @@ def sampler(images, masks, n_windows, size, seed=0, bad=None):
 
 
 def test_training_windows():
+    def crashes_on_empty_mask(images, masks, n_windows, size, seed=0):
+        return sampler(images, masks, n_windows, size, seed=seed, bad="no_empty_guard")
+
+    cs.training_windows(crashes_on_empty_mask)
+    assert last().status == "error" and "WITHOUT foreground" in last().message, last().message
+
     def right(*args, **kwargs):
         return sampler(*args, **kwargs)
 

@@ -69,6 +69,10 @@ def test_training_windows():
     assert np.array_equal(w[:, 2, 2, 0] > 0.4, y == 1)      # centre pixel and label agree
     w2, y2 = seg._training_windows(images, masks, 30, 5, seed=2)
     assert np.array_equal(w, w2) and np.array_equal(y, y2)
+    # balanced classes; a tile without nuclei gives background windows only
+    masks[1] = False
+    w, y = seg._training_windows(images, masks, 30, 5, seed=2, foreground_fraction=0.5)
+    assert y[:10].sum() == 5 and y[10:20].sum() == 0 and y[20:].sum() == 5
     with pytest.raises(ValueError, match="masks: expected shape"):
         seg._training_windows(images, masks[:2], 30, 5)
     with pytest.raises(ValueError, match="n_windows"):

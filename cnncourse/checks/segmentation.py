@@ -369,6 +369,8 @@ _SAMPLER_CASES = [
          label="3 random 12x14 images, masks with 25% foreground, n_windows=60, size=5, seed=0"),
     Case((*_sampler_images(1, 2, (9, 9), 0.3), 41, 7), {"seed": 3},
          label="2 random 9x9 images, 30% foreground, n_windows=41, size=7, seed=3"),
+    Case((*_sampler_images(2, 3, (10, 8), 0.0), 30, 3), {"seed": 1},
+         label="3 random 10x8 images WITHOUT foreground (empty masks), n_windows=30, size=3"),
 ]
 
 
@@ -448,9 +450,11 @@ def _sampler_problem(got, expected):
     if np.any(per != per_image):
         return "per_image", f"windows per image {per.tolist()}, expected {per_image} from each"
     fg = np.array([labels[where[:, 0] == i].sum() for i in range(len(images))])
-    if np.any(np.abs(fg - per_image / 2) > 0.5 + 1e-9):
-        return "balance", (f"nucleus windows per image {fg.astype(int).tolist()}, expected half of "
-                           f"{per_image}")
+    want = np.array([per_image / 2 if m.any() and not m.all() else per_image * float(m.all())
+                     for m in masks])
+    if np.any(np.abs(fg - want) > 0.5 + 1e-9):
+        return "balance", (f"nucleus windows per image {fg.astype(int).tolist()}, expected "
+                           f"{want.tolist()} (half, where an image has both classes)")
     return "", ""
 
 
@@ -460,7 +464,8 @@ def _sampler_is(code):
 
 def training_windows(fn):
     """Check ``training_windows(images, masks, n_windows, size, seed=0)``: ``n_windows //
-    len(images)`` random pixels from each image, half of them foreground, their reflect-padded
+    len(images)`` random pixels from each image, half of them foreground (all background in an
+    image without foreground), their reflect-padded
     windows ``(M, size, size, 1)`` and their centre-pixel labels ``(M,)``, the same for the same
     seed. Random pixels cannot match a reference draw, so the check tests these properties."""
     result = evaluate_function(
