@@ -2,18 +2,21 @@
 
 * The **sliding-window classifier** (Ning et al., 2005): a small CNN looks at a window of pixels
   and labels its centre pixel; to label an image it is run once per pixel.
-  :func:`extract_windows`, :func:`sample_pixels`, :func:`training_windows`,
-  :func:`build_window_classifier`,
-  :func:`predict_sliding_window`; and the *fully convolutional trick* that runs the same weights on
-  the whole image in one pass: :func:`dense_window_classifier`, :func:`predict_dense`.
+  :func:`extract_windows`, :func:`build_window_classifier`, :func:`predict_sliding_window`; and
+  :func:`predict_dense`, which runs the *fully convolutional* form of the classifier (the same
+  weights on the whole image in one pass) that the learner writes in notebook 09.
 * The **U-Net** (Ronneberger et al., 2015): a contracting path, an expanding path, and skip
-  connections between them; it labels every pixel of a tile in one pass. :func:`build_unet`,
-  :func:`predict_unet`.
+  connections between them; it labels every pixel of a tile in one pass. :func:`predict_unet`
+  runs one on an image of any size (the learner builds the U-Net in notebook 09).
+* The notebook's exercises (the training-window sampler, the U-Net, the fully convolutional
+  conversion) have private reference versions here, used by :mod:`cnncourse.checks.segmentation`
+  and the benchmark; they are not a public shortcut around the exercises.
 * Images: :func:`normalize` (percentile scaling to [0, 1]), :func:`low_light` (the shot noise of
   a short exposure).
 * Cost: :func:`multiply_adds` counts a model's multiply-adds for one input.
-* Scores and instances: :func:`dice`, :func:`iou`, :func:`separate_instances` (distance transform
-  + watershed), :func:`match_instances` (count nuclei against a reference), :func:`tiles`.
+* Scores and instances: :func:`dice`, :func:`iou`, :func:`error_map` (false positives and false
+  negatives), :func:`separate_instances` (distance transform + watershed), :func:`match_instances`
+  (count nuclei against a reference), :func:`tiles`.
 
 Images are 2D float arrays ``(H, W)`` (or ``(H, W, C)``); masks are boolean ``(H, W)``; instance
 label images are integer ``(H, W)`` with 0 for background and 1..N for the objects.
@@ -24,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "extract_windows", "sample_pixels", "training_windows", "build_window_classifier", "predict_sliding_window",
-    "dense_window_classifier", "predict_dense", "build_unet", "predict_unet", "dice", "iou",
-    "separate_instances", "match_instances", "tiles", "normalize", "low_light", "multiply_adds",
+    "extract_windows", "build_window_classifier", "predict_sliding_window", "predict_dense",
+    "predict_unet", "dice", "iou", "error_map", "separate_instances", "match_instances", "tiles",
+    "normalize", "low_light", "multiply_adds",
 ]
 
 
@@ -185,7 +188,7 @@ def extract_windows(image, coords, size, *, mode="reflect") -> np.ndarray:
     return padded[rows, cols]
 
 
-def sample_pixels(mask, n, *, seed=0, foreground_fraction=None) -> np.ndarray:
+def _sample_pixels(mask, n, *, seed=0, foreground_fraction=None) -> np.ndarray:
     """Random pixel coordinates for training a window classifier.
 
     Parameters
@@ -226,8 +229,9 @@ def sample_pixels(mask, n, *, seed=0, foreground_fraction=None) -> np.ndarray:
     return np.stack(np.unravel_index(flat, mask.shape), axis=1).astype(np.int64)
 
 
-def training_windows(images, masks, n_windows, size, *, seed=0, foreground_fraction=None):
-    """A training set for a window classifier: random pixels of several images, their windows
+def _training_windows(images, masks, n_windows, size, *, seed=0, foreground_fraction=None):
+    """The reference training-window sampler (notebook 09 has the learner write it): a training
+    set for a window classifier: random pixels of several images, their windows
     and their labels.
 
     Parameters
@@ -242,7 +246,9 @@ def training_windows(images, masks, n_windows, size, *, seed=0, foreground_fract
     seed : int
         Seed of the pixel sampling.
     foreground_fraction : float, optional
-        As in :func:`sample_pixels` (default: pixels drawn uniformly).
+        As in :func:`_sample_pixels` (default: pixels drawn uniformly). An image without
+        foreground pixels gives background windows only (and one without background, foreground
+        windows only).
 
     Returns
     -------
@@ -260,8 +266,12 @@ def training_windows(images, masks, n_windows, size, *, seed=0, foreground_fract
     per_image = max(1, int(n_windows) // len(images))
     windows, labels = [], []
     for i, (image, mask) in enumerate(zip(images, masks)):
-        coords = sample_pixels(mask, per_image, seed=(seed, i),
-                               foreground_fraction=foreground_fraction)
+        fraction = foreground_fraction
+        if fraction is not None and not np.any(mask):
+            fraction = 0.0                       # an image without foreground: background only
+        elif fraction is not None and np.all(mask):
+            fraction = 1.0                       # and one without background: foreground only
+        coords = _sample_pixels(mask, per_image, seed=(seed, i), foreground_fraction=fraction)
         windows.append(extract_windows(image, coords, size))
         labels.append(_binary(mask, "masks")[coords[:, 0], coords[:, 1]])
     return (np.concatenate(windows)[..., None].astype(np.float32),
@@ -305,12 +315,12 @@ def build_window_classifier(window=17, width=8, *, channels=1, hidden=32, name="
     """A small LeNet-like CNN that labels the centre pixel of a ``window x window`` patch
     (Ning et al. 2005).
 
-    Layers: a 4x4 *valid* convolution (``width`` filters; 4 so that the map it gives,
-    ``window - 3`` wide, is even), 2x2 max pooling, two 3x3 valid convolutions (``2 * width``
-    filters), then the "dense" part written as convolutions: a ``k x k`` convolution with
-    ``hidden`` filters on the remaining ``k x k`` map (exactly a Dense layer on the flattened map)
-    and a 1x1 convolution to one sigmoid output. Written this way the same weights can also be
-    slid over a whole image in one pass (:func:`dense_window_classifier`).
+    Layers (their names in brackets): a 4x4 *valid* convolution with ``width`` filters
+    (``conv1``; 4 so that the map it gives, ``window - 3`` wide, is even), 2x2 max pooling
+    (``pool1``), two 3x3 valid convolutions with ``2 * width`` filters (``conv2``, ``conv3``),
+    then ``Flatten`` and two Dense layers: ``hidden`` ReLU units (``hidden``) and one sigmoid
+    unit (``output``). Notebook 09 has the learner turn it into a fully convolutional network
+    (the Dense layers become convolutions with the same weights).
 
     Parameters
     ----------
@@ -321,72 +331,71 @@ def build_window_classifier(window=17, width=8, *, channels=1, hidden=32, name="
     channels : int
         Image channels.
     hidden : int
-        Units of the hidden "dense" layer.
+        Units of the hidden Dense layer.
 
     Returns
     -------
     keras.Model
-        Input ``(window, window, channels)``, output ``(1,)``: probability of foreground.
+        Input ``(window, window, channels)`` float32, output ``(1,)``: probability of foreground.
     """
     window = _window_size(window, "window")
     if window < 13:
         raise ValueError(f"window: expected at least 13 (a 4x4 convolution, 2x2 pooling, two 3x3 "
                          f"convolutions and a dense layer), got {window}")
+    for arg, value in (("width", width), ("hidden", hidden), ("channels", channels)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{arg}: expected a positive int, got {value!r}")
     keras = _keras()
+    L = keras.layers
     inputs = keras.Input((window, window, channels), name="window")
-    x = _window_layers(keras, inputs, window, width, hidden, dilation=1)
-    outputs = keras.layers.Flatten(name="centre_pixel")(x)
+    x = L.Conv2D(width, 4, activation="relu", name="conv1")(inputs)
+    x = L.MaxPooling2D(2, name="pool1")(x)
+    x = L.Conv2D(2 * width, 3, activation="relu", name="conv2")(x)
+    x = L.Conv2D(2 * width, 3, activation="relu", name="conv3")(x)       # (k, k, 2 * width)
+    x = L.Flatten(name="flatten")(x)                                     # (k * k * 2 * width,)
+    x = L.Dense(hidden, activation="relu", name="hidden")(x)
+    outputs = L.Dense(1, activation="sigmoid", name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _window_layers(keras, x, window, width, hidden, dilation):
-    """The window classifier's layers; ``dilation=2`` gives its dense (whole-image) form."""
-    L = keras.layers
-    k = (window - 3) // 2 - 4          # side of the map left for the dense layer
-    x = L.Conv2D(width, 4, activation="relu", name="conv1")(x)
-    x = L.MaxPooling2D(2, strides=1 if dilation > 1 else 2, name="pool1")(x)
-    x = L.Conv2D(2 * width, 3, dilation_rate=dilation, activation="relu", name="conv2")(x)
-    x = L.Conv2D(2 * width, 3, dilation_rate=dilation, activation="relu", name="conv3")(x)
-    x = L.Conv2D(hidden, k, dilation_rate=dilation, activation="relu", name="dense_as_conv")(x)
-    return L.Conv2D(1, 1, activation="sigmoid", name="output")(x)
+def _to_fully_convolutional(window_model):
+    """Reference answer of notebook 09's exercise: the fully convolutional form of a model from
+    :func:`build_window_classifier`, with the same weights.
 
-
-def dense_window_classifier(model):
-    """The fully convolutional version of a window classifier: same weights, any image size.
-
-    Two facts make it work. A Dense layer on a flattened ``k x k`` map computes the same numbers
-    as a ``k x k`` convolution, and a convolution slid over a bigger input computes every window's
-    output at once, so overlapping windows share their work. Pooling with stride 2 would only
-    keep every second window, so it becomes pooling with stride 1, and the layers after it read
-    their inputs 2 pixels apart (dilation 2, the *a trous* trick of Giusti et al. 2013), exactly
-    the values the window model reads after its stride-2 pooling.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Built by :func:`build_window_classifier`.
+    A Dense layer on a flattened ``k x k x C`` map computes the same numbers as a ``k x k``
+    convolution whose kernel is the Dense kernel reshaped to ``(k, k, C, units)`` (``Flatten``
+    orders its outputs row, column, channel), and a convolution slid over a bigger input computes
+    every window's output at once. Pooling with stride 2 would keep only every second window, so
+    it becomes pooling with stride 1, and the layers after it read their inputs 2 pixels apart
+    (dilation 2), the values the window model reads after its stride-2 pooling.
 
     Returns
     -------
     keras.Model
-        Input ``(H, W, C)`` (any H, W at least the window), output ``(H - window + 1,
-        W - window + 1, 1)``; output pixel ``(r, c)`` is the model's probability for the window
-        whose top-left corner is ``(r, c)``. :func:`predict_dense` pads and calls it.
+        Input ``(H, W, C)`` (any ``H, W >= window``), output ``(H - window + 1, W - window + 1, 1)``:
+        output pixel ``(r, c)`` is the window model's probability for the window whose top-left
+        corner is ``(r, c)``. :func:`predict_dense` pads the image and calls it.
     """
     keras = _keras()
-    try:
-        window, _, channels = model.input_shape[1:]
-        width = model.get_layer("conv1").filters
-        hidden = model.get_layer("dense_as_conv").filters
-    except (AttributeError, ValueError, TypeError) as exc:
-        raise ValueError("model: expected a model built by build_window_classifier") from exc
+    L = keras.layers
+    get = window_model.get_layer
+    channels = window_model.input_shape[-1]
+    k = get("conv3").output.shape[1]
     inputs = keras.Input((None, None, channels), name="image")
-    outputs = _window_layers(keras, inputs, window, width, hidden, dilation=2)
-    dense = keras.Model(inputs, outputs, name=f"{model.name}_dense")
-    for layer in dense.layers[1:]:
-        layer.set_weights(model.get_layer(layer.name).get_weights())
-    dense.window = window
-    return dense
+    x = L.Conv2D(get("conv1").filters, 4, activation="relu", name="conv1")(inputs)
+    x = L.MaxPooling2D(2, strides=1, name="pool1")(x)
+    x = L.Conv2D(get("conv2").filters, 3, dilation_rate=2, activation="relu", name="conv2")(x)
+    x = L.Conv2D(get("conv3").filters, 3, dilation_rate=2, activation="relu", name="conv3")(x)
+    x = L.Conv2D(get("hidden").units, k, dilation_rate=2, activation="relu", name="hidden")(x)
+    outputs = L.Conv2D(1, 1, activation="sigmoid", name="output")(x)
+    model = keras.Model(inputs, outputs, name=f"{window_model.name}_fully_convolutional")
+    for name in ("conv1", "conv2", "conv3"):
+        model.get_layer(name).set_weights(get(name).get_weights())
+    for name in ("hidden", "output"):
+        kernel, bias = get(name).get_weights()                    # (k * k * C, units), (units,)
+        layer = model.get_layer(name)
+        layer.set_weights([kernel.reshape(layer.kernel.shape), bias])  # (k, k, C, units)
+    return model
 
 
 def predict_sliding_window(model, image, *, batch_size=4096, mode="reflect") -> np.ndarray:
@@ -424,45 +433,54 @@ def predict_sliding_window(model, image, *, batch_size=4096, mode="reflect") -> 
     return out
 
 
-def predict_dense(dense_model, image, *, mode="reflect") -> np.ndarray:
-    """Label every pixel in one pass of the fully convolutional window classifier.
+def predict_dense(dense_model, image, *, window, mode="reflect") -> np.ndarray:
+    """Label every pixel in one pass of a fully convolutional window classifier.
 
-    Equal (up to float rounding) to :func:`predict_sliding_window` with the same weights.
+    The image is padded by ``window // 2`` on every side (as :func:`predict_sliding_window` does),
+    so the output has the image's size. Equal (up to float rounding) to
+    :func:`predict_sliding_window` when ``dense_model`` is the fully convolutional form of the
+    window model.
 
     Parameters
     ----------
     dense_model : keras.Model
-        From :func:`dense_window_classifier`.
+        Input ``(H, W, C)`` of any size, output ``(H - window + 1, W - window + 1, 1)``.
     image : ndarray, shape (H, W) or (H, W, C), float
+    window : int
+        Odd window side of the classifier the model was made from.
 
     Returns
     -------
     prob : float32 array, shape (H, W)
     """
     image = _image(image)
-    window = getattr(dense_model, "window", None)
-    if window is None:
-        raise ValueError("dense_model: expected a model made by dense_window_classifier")
+    window = _window_size(window, "window")
     padded = _pad(image.astype(np.float32), window // 2, mode)
     if padded.ndim == 2:
         padded = padded[..., None]
-    return np.asarray(dense_model(padded[None], training=False))[0, ..., 0]
+    out = np.asarray(dense_model(padded[None], training=False))
+    if out.ndim != 4 or out.shape[1:3] != image.shape[:2] or out.shape[-1] != 1:
+        raise ValueError(f"dense_model: on an image of shape {image.shape[:2]} padded to "
+                         f"{padded.shape[:2]} it gives shape {out.shape[1:]}, expected "
+                         f"{image.shape[:2] + (1,)} (is window={window} right?)")
+    return out[0, ..., 0]
 
 
 # --------------------------------------------------------------------------------------------
 # U-Net
 
 
-def build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
-    """A small U-Net (Ronneberger et al. 2015) for images whose sides are multiples of ``2**depth``.
+def _build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
+    """Reference answer of notebook 09's exercise: a small U-Net (Ronneberger et al. 2015) for
+    images whose sides are multiples of ``2**depth``.
 
     Contracting path: at each of ``depth`` levels two 3x3 convolutions (ReLU) then 2x2 max
     pooling, doubling the filters each level (``width``, ``2 * width``, ...). A bottleneck of two
     3x3 convolutions. Expanding path: at each level 2x2 upsampling, a 2x2 convolution, the
-    **skip connection** (concatenation with the contracting path's features of the same size),
-    and two 3x3 convolutions. A 1x1 convolution gives the output. Unlike the original (which
-    uses unpadded convolutions and crops), convolutions here are ``same``-padded so the output
-    has the input's size.
+    **skip connection** (concatenation ``[skip, x]`` with the contracting path's features of the
+    same size, on the channel axis), and two 3x3 convolutions. A 1x1 convolution gives the output.
+    Unlike the original (which uses unpadded convolutions and crops), convolutions here are
+    ``same``-padded so the output has the input's size.
 
     Parameters
     ----------
@@ -473,8 +491,7 @@ def build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
     channels : int
         Image channels.
     n_classes : int
-        1: one sigmoid foreground probability per pixel; >= 2: a softmax over classes
-        (e.g. background / interior / boundary).
+        1: one sigmoid foreground probability per pixel; >= 2: a softmax over classes.
 
     Returns
     -------
@@ -510,13 +527,21 @@ def build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
     return keras.Model(inputs, outputs, name=name)
 
 
+def _n_poolings(model) -> int:
+    keras = _keras()
+    pools = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    return sum(1 for layer in model.layers if isinstance(layer, pools))
+
+
 def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
     """Run a U-Net on one image of any size: pad to a multiple of ``2**depth``, predict, crop.
+
+    ``depth`` is the number of 2x2 pooling layers of ``model``.
 
     Parameters
     ----------
     model : keras.Model
-        From :func:`build_unet`.
+        A U-Net with input ``(None, None, C)`` and an output the size of its input.
     image : ndarray, shape (H, W) or (H, W, C), float
 
     Returns
@@ -524,15 +549,18 @@ def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
     ndarray, float32, shape (H, W) for one output class, else (H, W, n_classes)
     """
     image = _image(image).astype(np.float32)
-    depth = sum(1 for layer in model.layers if layer.name.endswith("_pool"))
-    m = 2 ** depth
+    m = 2 ** _n_poolings(model)
     h, w = image.shape[:2]
     ph, pw = -h % m, -w % m
     pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
     x = np.pad(image, pad, mode=mode)
     if x.ndim == 2:
         x = x[..., None]
-    out = np.asarray(model(x[None], training=False))[0, :h, :w]
+    out = np.asarray(model(x[None], training=False))
+    if out.ndim != 4 or out.shape[1:3] != x.shape[:2]:
+        raise ValueError(f"model: on an input of shape {x.shape} it gives shape {out.shape[1:]}; "
+                         "a U-Net's output must have the input's height and width")
+    out = out[0, :h, :w]
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
@@ -614,6 +642,28 @@ def iou(pred, target) -> float:
     if union == 0:
         return 1.0
     return float(np.logical_and(pred, target).sum() / union)
+
+
+def error_map(pred, target) -> np.ndarray:
+    """Where a predicted mask is wrong: 0 correct, 1 false positive, 2 false negative.
+
+    Parameters
+    ----------
+    pred, target : bool or 0/1 arrays of the same shape
+        Predicted and true masks (threshold probabilities first).
+
+    Returns
+    -------
+    int8 array, same shape
+        1 where ``pred`` is foreground and ``target`` is not (false positive), 2 where ``target``
+        is foreground and ``pred`` is not (false negative), 0 elsewhere. Codes are fixed, so a
+        plot with a fixed colour per code does not change colours when one kind is absent.
+    """
+    pred, target = _pair(pred, target)
+    out = np.zeros(pred.shape, np.int8)
+    out[pred & ~target] = 1
+    out[~pred & target] = 2
+    return out
 
 
 def _pair(pred, target):
@@ -757,8 +807,8 @@ def bench() -> None:
 
     window = 17
     model = build_window_classifier(window, width=8, hidden=32)
-    dense = dense_window_classifier(model)
-    unet = build_unet(depth=2, width=8)
+    dense = _to_fully_convolutional(model)
+    unet = _build_unet(depth=2, width=8)
     rng = np.random.default_rng(0)
     rows = []
     for side in (64, 128, 256):
@@ -767,7 +817,7 @@ def bench() -> None:
         runs = {
             "sliding window": (lambda: predict_sliding_window(model, image),
                                multiply_adds(model, (window, window, 1))),
-            "fully convolutional": (lambda: predict_dense(dense, image),
+            "fully convolutional": (lambda: predict_dense(dense, image, window=window),
                                     multiply_adds(dense, (side + window - 1,) * 2 + (1,)) / n),
             "U-Net": (lambda: predict_unet(unet, image), multiply_adds(unet, (side, side, 1)) / n),
         }

@@ -47,32 +47,36 @@ def test_extract_windows_bad_input():
 
 def test_sample_pixels_uniform_and_balanced():
     mask = disks([(10, 10)], [4], (20, 20)) > 0
-    c = seg.sample_pixels(mask, 400, seed=1, foreground_fraction=0.5)
+    c = seg._sample_pixels(mask, 400, seed=1, foreground_fraction=0.5)
     assert c.shape == (400, 2) and c.dtype == np.int64
     assert mask[c[:, 0], c[:, 1]].sum() == 200
-    u = seg.sample_pixels(mask, 4000, seed=1)
+    u = seg._sample_pixels(mask, 4000, seed=1)
     assert abs(mask[u[:, 0], u[:, 1]].mean() - mask.mean()) < 0.03
-    assert np.array_equal(u, seg.sample_pixels(mask, 4000, seed=1))
+    assert np.array_equal(u, seg._sample_pixels(mask, 4000, seed=1))
     with pytest.raises(ValueError, match="foreground_fraction"):
-        seg.sample_pixels(mask, 10, foreground_fraction=2)
+        seg._sample_pixels(mask, 10, foreground_fraction=2)
     with pytest.raises(ValueError, match="mask: expected a binary"):
-        seg.sample_pixels(mask * 0.5, 10)
+        seg._sample_pixels(mask * 0.5, 10)
     with pytest.raises(ValueError, match="mask: it has no pixels"):
-        seg.sample_pixels(np.zeros((4, 4), bool), 10, foreground_fraction=0.5)
+        seg._sample_pixels(np.zeros((4, 4), bool), 10, foreground_fraction=0.5)
 
 
 def test_training_windows():
     masks = np.stack([disks([(8, 8)], [5], (16, 16)) > 0] * 3)
     images = masks.astype(np.float32) * 0.8
-    w, y = seg.training_windows(images, masks, 30, 5, seed=2)
+    w, y = seg._training_windows(images, masks, 30, 5, seed=2)
     assert w.shape == (30, 5, 5, 1) and y.shape == (30,) and w.dtype == y.dtype == np.float32
     assert np.array_equal(w[:, 2, 2, 0] > 0.4, y == 1)      # centre pixel and label agree
-    w2, y2 = seg.training_windows(images, masks, 30, 5, seed=2)
+    w2, y2 = seg._training_windows(images, masks, 30, 5, seed=2)
     assert np.array_equal(w, w2) and np.array_equal(y, y2)
+    # balanced classes; a tile without nuclei gives background windows only
+    masks[1] = False
+    w, y = seg._training_windows(images, masks, 30, 5, seed=2, foreground_fraction=0.5)
+    assert y[:10].sum() == 5 and y[10:20].sum() == 0 and y[20:].sum() == 5
     with pytest.raises(ValueError, match="masks: expected shape"):
-        seg.training_windows(images, masks[:2], 30, 5)
+        seg._training_windows(images, masks[:2], 30, 5)
     with pytest.raises(ValueError, match="n_windows"):
-        seg.training_windows(images, masks, 0, 5)
+        seg._training_windows(images, masks, 0, 5)
 
 
 def test_tiles():
@@ -94,8 +98,8 @@ def test_window_classifier_sliding_equals_dense():
     assert model.input_shape == (None, 15, 15, 1) and model.output_shape == (None, 1)
     image = np.random.default_rng(0).random((13, 17)).astype(np.float32)
     slow = seg.predict_sliding_window(model, image, batch_size=50)
-    dense = seg.dense_window_classifier(model)
-    fast = seg.predict_dense(dense, image)
+    dense = seg._to_fully_convolutional(model)
+    fast = seg.predict_dense(dense, image, window=15)
     assert slow.shape == fast.shape == (13, 17)
     assert np.allclose(slow, fast, atol=1e-5)
     # one pixel by hand: the window around it, through the window model
@@ -109,24 +113,28 @@ def test_window_classifier_bad_input():
     with pytest.raises(ValueError, match="window: expected an odd"):
         seg.build_window_classifier(12)
     with pytest.raises(ValueError, match="dense_model"):
-        seg.predict_dense(seg.build_unet(1, 2), np.zeros((8, 8)))
+        seg.predict_dense(seg._build_unet(1, 2), np.zeros((8, 8)), window=3)
+    with pytest.raises(ValueError, match="window: expected an odd"):
+        seg.predict_dense(seg._build_unet(1, 2), np.zeros((8, 8)), window=4)
+    with pytest.raises(ValueError, match="hidden: expected a positive int"):
+        seg.build_window_classifier(17, hidden=0)
 
 
 def test_multiply_adds_by_hand():
     model = seg.build_window_classifier(17, width=8, hidden=32)
     by_hand = 14 * 14 * 16 * 8 + 5 * 5 * 9 * 8 * 16 + 3 * 3 * 9 * 16 * 16 + 9 * 16 * 32 + 32
     assert seg.multiply_adds(model, (17, 17, 1)) == by_hand
-    dense = seg.dense_window_classifier(model)     # a 10x10 image padded to 26x26
-    maps = {"conv1": 23, "conv2": 18, "conv3": 14, "dense_as_conv": 10, "output": 10}
-    fan_in = {"conv1": 16, "conv2": 9 * 8, "conv3": 9 * 16, "dense_as_conv": 9 * 16, "output": 32}
-    filters = {"conv1": 8, "conv2": 16, "conv3": 16, "dense_as_conv": 32, "output": 1}
+    dense = seg._to_fully_convolutional(model)     # a 10x10 image padded to 26x26
+    maps = {"conv1": 23, "conv2": 18, "conv3": 14, "hidden": 10, "output": 10}
+    fan_in = {"conv1": 16, "conv2": 9 * 8, "conv3": 9 * 16, "hidden": 9 * 16, "output": 32}
+    filters = {"conv1": 8, "conv2": 16, "conv3": 16, "hidden": 32, "output": 1}
     assert seg.multiply_adds(dense, (26, 26, 1)) == sum(maps[k] ** 2 * fan_in[k] * filters[k] for k in maps)
     with pytest.raises(ValueError, match="input_shape"):
         seg.multiply_adds(model, (17, 17))
 
 
 def test_unet_shapes_and_skip_connections():
-    model = seg.build_unet(depth=2, width=2)
+    model = seg._build_unet(depth=2, width=2)
     names = [layer.name for layer in model.layers]
     assert "up0_skip" in names and "up1_skip" in names and "bottleneck_conv_b" in names
     assert model.get_layer("down0_conv_b").output.shape[-1] == 2
@@ -134,15 +142,31 @@ def test_unet_shapes_and_skip_connections():
     out = seg.predict_unet(model, np.random.default_rng(0).random((13, 18)))
     assert out.shape == (13, 18) and out.dtype == np.float32
     assert np.all((out >= 0) & (out <= 1))
-    three = seg.build_unet(depth=1, width=2, n_classes=3)
+    three = seg._build_unet(depth=1, width=2, n_classes=3)
     probs = seg.predict_unet(three, np.zeros((8, 8)))
     assert probs.shape == (8, 8, 3) and np.allclose(probs.sum(-1), 1, atol=1e-5)
     with pytest.raises(ValueError, match="depth: expected an int from 1 to 5"):
-        seg.build_unet(depth=0)
+        seg._build_unet(depth=0)
 
 
 # --------------------------------------------------------------------------------------------
 # scores
+
+
+def test_error_map_codes_are_fixed():
+    pred = np.array([[1, 1, 0], [0, 0, 0]], bool)
+    true = np.array([[1, 0, 1], [0, 0, 0]], bool)
+    e = seg.error_map(pred, true)
+    assert e.dtype == np.int8 and e.tolist() == [[0, 1, 2], [0, 0, 0]]
+    # no false positive at all: the false negatives keep code 2 (fixed colours in the plots)
+    assert set(np.unique(seg.error_map(pred & true, true))) == {0, 2}
+    with pytest.raises(ValueError, match="pred: shape"):
+        seg.error_map(pred, true[:1])
+
+
+def test_public_api_has_no_shortcut_around_the_exercises():
+    for name in ("build_unet", "dense_window_classifier", "training_windows", "sample_pixels"):
+        assert not hasattr(seg, name), name
 
 
 def test_dice_iou_values():

@@ -1,10 +1,15 @@
-"""Checks for the segmentation notebook (09): windows, Dice, the sliding window's repeated work,
-splitting touching nuclei."""
+"""Checks for the segmentation notebook (09): the window around a pixel, the training-window
+sampler, the U-Net, Dice, the sliding window's repeated work, the window classifier made fully
+convolutional, splitting touching nuclei.
+
+The Keras-model exercises are checked by behaviour (the reference's weights copied into the
+learner's model must give the reference's outputs; the converted classifier must equal the
+sliding window), and the sampler by the properties its random draw must have."""
 from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value
+from cnncourse.checks import Case, Mistake, check_function, check_value, evaluate_function
 
 # --------------------------------------------------------------------------------------------
 # Exercise 1: the window around a pixel
@@ -107,6 +112,16 @@ def _dice_empty_nan(g, e, case):
     return e == 1.0 and (g is None or (np.ndim(g) == 0 and np.isnan(float(g))))
 
 
+def _dice_empty_zero(g, e, case):
+    prob, target = case.args[0], case.args[1]
+    threshold = case.args[2] if len(case.args) > 2 else case.kwargs.get("threshold", 0.5)
+    both_empty = not np.any(np.asarray(prob) > threshold) and not np.any(np.asarray(target))
+    try:
+        return both_empty and float(g) == 0.0
+    except (TypeError, ValueError):
+        return False
+
+
 _TARGET = np.array([[0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)
 _DICE_CASES = [
     Case((np.array([[0.1, 0.9, 0.8, 0.2], [0.3, 0.7, 0.4, 0.6], [0.0, 0.1, 0.2, 0.1]]), _TARGET),
@@ -116,6 +131,8 @@ _DICE_CASES = [
          label="prob 0.45 on the object and 0.55 elsewhere (wrong everywhere)"),
     Case((np.random.default_rng(2).random((16, 16)), np.random.default_rng(3).random((16, 16)) > 0.6),
          label="random 16x16 probabilities and target"),
+    Case((np.full((3, 4), 0.9), np.zeros((3, 4), bool)),
+         label="an empty target, everything predicted (Dice 0)"),
     Case((np.full((3, 4), 0.2), np.zeros((3, 4), bool)),
          label="no object anywhere: prob 0.2 everywhere, empty target"),
     Case((np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1]), 0.7), label="threshold=0.7"),
@@ -134,6 +151,10 @@ def dice_score(fn):
                     "perfect prediction scores 0.5.", wrong=_dice_no_two),
             Mistake("that is the IoU (Jaccard), |A ∩ B| / |A ∪ B|, not Dice. They are related "
                     "(Dice = 2 IoU / (1 + IoU)) but Dice is never lower.", wrong=_dice_iou),
+            Mistake("two empty masks (no object predicted, none in the target) must score 1.0: they "
+                    "agree perfectly. You returned 0.0 there; test for an empty denominator "
+                    "(pred.sum() + target.sum() == 0) and return 1.0.",
+                    when=_dice_empty_zero),
             Mistake("you computed Dice on the probabilities (a 'soft Dice', used as a training "
                     "loss) without thresholding: threshold first (prob > threshold), then count "
                     "pixels.", wrong=_dice_soft),
@@ -206,8 +227,16 @@ _SPLIT_CASES = [
          label="a row of three touching nuclei"),
     Case((_disks([(18, 18), (28, 32)], [10, 8], (44, 48)) > 0, 6),
          label="two touching nuclei of different sizes, min_distance=6"),
+    Case((_disks([(-3, 20), (28, 14), (28, 30)], [8, 9, 9], (40, 48)) > 0,),
+         label="a nucleus cut by the top border (only its bottom 5 rows are in the image) and "
+               "two touching ones (3 nuclei, 40x48 mask)"),
     Case((np.zeros((16, 16), bool),), label="an empty mask"),
 ]
+
+
+def _unlabelled_nucleus(g, e, case):
+    got, mask = np.asarray(g), np.asarray(case.args[0], bool)
+    return got.shape == mask.shape and bool(np.any(mask & (got == 0)))
 
 
 def _n_objects(labels):
@@ -250,6 +279,10 @@ def split_touching(fn):
             Mistake("the background got labels: pass mask=mask to watershed, otherwise the "
                     "flooding fills the whole image.",
                     when=lambda g, e, c: np.any(np.asarray(g)[np.asarray(e) == 0] != 0)),
+            Mistake("a nucleus at the image border got no label: peak_local_max drops peaks closer "
+                    "than min_distance to the border by default (exclude_border=True), so that "
+                    "nucleus has no marker and the watershed leaves it out. Pass "
+                    "exclude_border=False.", when=_unlabelled_nucleus),
             Mistake("every marker has the same number, so the watershed grows a single region: "
                     "number the peaks 1, 2, 3, ... (markers[tuple(peaks.T)] = "
                     "np.arange(1, len(peaks) + 1)).",
@@ -265,4 +298,514 @@ def split_touching(fn):
     )
 
 
-__all__ = ["extract_window", "dice_score", "conv1_repeats", "split_touching"]
+# --------------------------------------------------------------------------------------------
+# A learner who calls the library's reference instead of writing the exercise is told so.
+
+
+class _UsedReference:
+    """What a checked answer gives when it called the reference it is compared with."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _calls_reference(fn, names):
+    """``fn`` run with ``cnncourse.segmentation.<name>`` for each of ``names`` replaced by a spy:
+    returns ``_UsedReference`` if any was called, else ``fn``'s result."""
+    import functools
+
+    from cnncourse import segmentation as seg
+
+    def run(*args, **kwargs):
+        called, saved = [], {name: getattr(seg, name) for name in names}
+
+        def spy(name):
+            @functools.wraps(saved[name])
+            def wrapper(*a, **k):
+                called.append(name)
+                return saved[name](*a, **k)
+            return wrapper
+
+        for name in names:
+            setattr(seg, name, spy(name))
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            for name, original in saved.items():
+                setattr(seg, name, original)
+        return _UsedReference(called[0]) if called else out
+    return run
+
+
+def _used_reference_problem(got):
+    return ("reference", f"it calls cnncourse.segmentation.{got.name}, the reference this check "
+                         "compares with") if isinstance(got, _UsedReference) else None
+
+
+_USED_REFERENCE = Mistake("the exercise is to write it yourself: calling the library's reference "
+                          "copies the answer without building anything. Write the code in the "
+                          "cell (the check then compares it with that reference).",
+                          when=lambda g, e, c: isinstance(g, _UsedReference))
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: the training-window sampler
+#
+# The learner draws random pixels, so the answer cannot equal the reference's: it is checked by
+# what it must do. The test images hold distinct random values, so the centre of a window names
+# the pixel it was cut around; its window and label are then compared with that pixel's.
+
+
+def _sampler_images(seed, n_images, shape, fraction):
+    rng = np.random.default_rng(seed)
+    images = rng.permutation(n_images * shape[0] * shape[1]).reshape(n_images, *shape)
+    images = (images / images.size).astype(np.float32)          # distinct values in [0, 1)
+    masks = rng.random((n_images, *shape)) < fraction
+    return images, masks
+
+
+_SAMPLER_CASES = [
+    Case((*_sampler_images(0, 3, (12, 14), 0.25), 60, 5), {"seed": 0},
+         label="3 random 12x14 images, masks with 25% foreground, n_windows=60, size=5, seed=0"),
+    Case((*_sampler_images(1, 2, (9, 9), 0.3), 41, 7), {"seed": 3},
+         label="2 random 9x9 images, 30% foreground, n_windows=41, size=7, seed=3"),
+    Case((*_sampler_images(2, 3, (10, 8), 0.0), 30, 3), {"seed": 1},
+         label="3 random 10x8 images WITHOUT foreground (empty masks), n_windows=30, size=3"),
+]
+
+
+class _Sampled:
+    """What the sampler gave for one case (and whether a second call with the seed agreed)."""
+
+    def __init__(self, out, again, args):
+        self.out, self.again, self.args = out, again, args
+
+
+def _same_output(a, b):
+    try:
+        return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
+    except Exception:
+        return False
+
+
+def _run_sampler(fn):
+    def run(images, masks, n_windows, size, seed=0):
+        out = _calls_reference(fn, ["_training_windows", "_sample_pixels"])(
+            images.copy(), masks.copy(), n_windows, size, seed=seed)
+        if out is Ellipsis or isinstance(out, _UsedReference):
+            return out
+        again = fn(images.copy(), masks.copy(), n_windows, size, seed=seed)
+        return _Sampled(out, _same_output(out, again) if isinstance(out, tuple) else True,
+                        (images, masks, n_windows, size))
+    return run
+
+
+def _training_windows(images, masks, n_windows, size, seed=0):
+    from cnncourse.segmentation import _training_windows as reference
+
+    return reference(images, masks, n_windows, size, seed=seed, foreground_fraction=0.5)
+
+
+def _sampler_problem(got, expected):
+    """``(code, explanation)``; code "" when the sample is right."""
+    from cnncourse.segmentation import extract_windows
+
+    if isinstance(got, _UsedReference):
+        return _used_reference_problem(got)
+    images, masks, n_windows, size = expected.args
+    out = got.out
+    if not isinstance(out, tuple) or len(out) != 2:
+        return "type", f"expected a tuple (windows, labels), got {type(out).__name__}"
+    windows, labels = (np.asarray(a) for a in out)
+    per_image = n_windows // len(images)
+    m = per_image * len(images)
+    if windows.shape != (m, size, size, 1) or labels.shape != (m,):
+        return "shape", (f"windows {windows.shape} and labels {labels.shape}, expected ({m}, {size}, "
+                         f"{size}, 1) and ({m},): {per_image} windows from each of the "
+                         f"{len(images)} images")
+    if not got.again:
+        return "seed", "a second call with the same seed gave other windows"
+    values = images.ravel()
+    order = np.argsort(values)
+    centre = windows[:, size // 2, size // 2, 0].astype(np.float32)
+    pos = np.clip(np.searchsorted(values[order], centre), 0, values.size - 1)
+    if not np.array_equal(values[order][pos], centre):
+        return "window", "some windows' centre values are not pixels of the images"
+    where = np.stack(np.unravel_index(order[pos], images.shape), axis=1)      # (M, 3)
+    for mode in ("reflect", "constant"):
+        ref = np.stack([extract_windows(images[i], np.array([[r, c]]), size, mode=mode)[0]
+                        for i, r, c in where])
+        if np.array_equal(windows[..., 0], ref):
+            break
+    else:
+        return "window", "some windows are not the reflect-padded window around their centre pixel"
+    if mode == "constant" and not np.array_equal(
+            windows[..., 0], np.stack([extract_windows(images[i], np.array([[r, c]]), size)[0]
+                                       for i, r, c in where])):
+        return "zero_pad", "windows at the border are zero-padded"
+    if not np.array_equal(labels.astype(float), masks[tuple(where.T)].astype(float)):
+        wrong = int(np.sum(labels.astype(float) != masks[tuple(where.T)]))
+        return "label", f"{wrong} of {m} labels differ from the mask at their window's centre pixel"
+    per = np.bincount(where[:, 0], minlength=len(images))
+    if np.any(per != per_image):
+        return "per_image", f"windows per image {per.tolist()}, expected {per_image} from each"
+    fg = np.array([labels[where[:, 0] == i].sum() for i in range(len(images))])
+    want = np.array([per_image / 2 if m.any() and not m.all() else per_image * float(m.all())
+                     for m in masks])
+    if np.any(np.abs(fg - want) > 0.5 + 1e-9):
+        return "balance", (f"nucleus windows per image {fg.astype(int).tolist()}, expected "
+                           f"{want.tolist()} (half, where an image has both classes)")
+    return "", ""
+
+
+def _sampler_is(code):
+    return lambda g, e, c: isinstance(g, _Sampled) and _sampler_problem(g, e)[0] == code
+
+
+def training_windows(fn):
+    """Check ``training_windows(images, masks, n_windows, size, seed=0)``: ``n_windows //
+    len(images)`` random pixels from each image, half of them foreground (all background in an
+    image without foreground), their reflect-padded
+    windows ``(M, size, size, 1)`` and their centre-pixel labels ``(M,)``, the same for the same
+    seed. Random pixels cannot match a reference draw, so the check tests these properties."""
+    result = evaluate_function(
+        _run_sampler(fn), _sampled_reference, _SAMPLER_CASES, name="training_windows",
+        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_sampler_problem(g, e)),
+        mistakes=[
+            _USED_REFERENCE,
+            Mistake("a label is not the mask at its window's centre pixel: either the window is "
+                    "not centred on the sampled pixel (after padding by size // 2 the pixel "
+                    "(r, c) sits at (r + size // 2, c + size // 2) of the padded image), or the "
+                    "label is read elsewhere (it is masks[i][r, c], row first).",
+                    when=_sampler_is("label")),
+            Mistake("the classes are not balanced: nuclei cover only part of each image, so "
+                    "pixels drawn uniformly are mostly background. Draw half of each image's "
+                    "windows from its foreground pixels (np.flatnonzero(mask)) and half from its "
+                    "background (np.flatnonzero(~mask)).", when=_sampler_is("balance")),
+            Mistake("the windows must come from every image, n_windows // len(images) from "
+                    "each; some images gave more than others.", when=_sampler_is("per_image")),
+            Mistake("the same seed must give the same windows: make one generator, rng = "
+                    "np.random.default_rng(seed), and draw everything from it (not from "
+                    "np.random's global state).", when=_sampler_is("seed")),
+            Mistake("zero padding at the border: pad with mode='reflect' (extract_window does).",
+                    when=_sampler_is("zero_pad")),
+            Mistake("the windows must have a channel axis, (M, size, size, 1), and the labels "
+                    "shape (M,), with M = (n_windows // len(images)) * len(images).",
+                    when=_sampler_is("shape")),
+        ],
+        hint="rng = np.random.default_rng(seed); for each image: fg = np.flatnonzero(mask), "
+             "bg = np.flatnonzero(~mask), pick half of the pixels from each with rng.choice, turn "
+             "them into (row, col) with np.unravel_index, cut windows, label = mask[row, col].",
+    )
+    return fn if result.passed else _training_windows
+
+
+def _sampled_reference(images, masks, n_windows, size, seed=0):
+    return _Sampled(_training_windows(images, masks, n_windows, size, seed=seed), True,
+                    (images, masks, n_windows, size))
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: the U-Net
+#
+# The learner's model is checked by behaviour: the reference model's weights are copied into it
+# (the layers with weights must match one to one), and then the two must give the same outputs on
+# images of two sizes. Where that fails, the model's graph and outputs say which mistake it is.
+
+_UNET_CASES = [Case((2, 4), label="depth=2, width=4"), Case((1, 3), label="depth=1, width=3"),
+               Case((3, 2), label="depth=3, width=2")]
+_UNET_INPUTS = [np.random.default_rng(5).random((1, 32, 32, 1), dtype=np.float32),
+                np.random.default_rng(6).random((1, 24, 40, 1), dtype=np.float32)]
+
+
+def _weights_shapes(model):
+    return [tuple(w.shape) for w in model.get_weights()]
+
+
+def _swap_skip_halves(model, weights):
+    """The reference's weights for a model that concatenates ``[x, skip]`` instead of
+    ``[skip, x]``: the first convolution after each concatenation reads the halves swapped."""
+    weights = list(weights)
+    index = 0
+    for layer in model.layers:
+        n = len(layer.get_weights())
+        if n and layer.name.endswith("_conv_a") and layer.name.startswith("up"):
+            kernel = weights[index]
+            half = kernel.shape[2] // 2
+            weights[index] = np.concatenate([kernel[:, :, half:], kernel[:, :, :half]], axis=2)
+        index += n
+    return weights
+
+
+def _ancestor_layers(tensor) -> list:
+    """The layers ``tensor`` is computed from, found by walking the functional graph back."""
+    found, stack = {}, [tensor]
+    while stack:
+        history = getattr(stack.pop(), "_keras_history", None)
+        if history is None or id(history[0]) in found:
+            continue
+        found[id(history[0])] = history[0]
+        try:
+            stack.extend(history[0]._inbound_nodes[history[1]].input_tensors)
+        except (AttributeError, IndexError):
+            pass
+    return list(found.values())
+
+
+def _upsampled(tensor) -> bool:
+    import keras
+
+    ups = (keras.layers.UpSampling2D, keras.layers.Conv2DTranspose)
+    return any(isinstance(layer, ups) for layer in _ancestor_layers(tensor))
+
+
+def _concatenations(model):
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+
+
+def _unet_problem(got, expected):
+    """``(code, explanation)`` for the learner's model ``got``; code "" when it is right."""
+    import keras
+
+    if isinstance(got, _UsedReference):
+        return _used_reference_problem(got)
+    if not isinstance(got, keras.Model):
+        return "type", f"expected a keras.Model, got {type(got).__name__}"
+    outs = []
+    for x in _UNET_INPUTS:
+        try:
+            outs.append(np.asarray(got(x, training=False)))
+        except Exception as exc:
+            if any(getattr(layer, "padding", None) == "valid" and max(layer.kernel_size) > 1
+                   for layer in got.layers if isinstance(layer, keras.layers.Conv2D)):
+                return "shrinks", (f"the model fails on an input of shape {x.shape[1:]} and has "
+                                   "convolutions with padding='valid'")
+            return "crash", (f"the model fails on an input of shape {x.shape[1:]}: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    for x, out in zip(_UNET_INPUTS, outs):
+        if out.ndim != 4 or out.shape[1:3] != x.shape[1:3]:
+            got_hw = out.shape[1:3] if out.ndim == 4 else out.shape
+            if out.ndim == 4 and (out.shape[1] < x.shape[1] or out.shape[2] < x.shape[2]):
+                return "shrinks", f"a {x.shape[1:3]} input gives a {got_hw} output"
+            axes = {layer.axis for layer in _concatenations(got)}
+            if axes - {-1, 3}:
+                return "axis", (f"a {x.shape[1:3]} input gives a {got_hw} output; Concatenate "
+                                f"axis {sorted(axes - {-1, 3})}")
+            return "size", f"a {x.shape[1:3]} input gives a {got_hw} output"
+        if out.shape[-1] != 1:
+            return "channels", f"the output has {out.shape[-1]} channels, expected 1"
+    if not _concatenations(got):
+        return "no_skip", "the model has no Concatenate layer"
+    if any(not any(not _upsampled(t) for t in layer.input) for layer in _concatenations(got)):
+        return "skip_wiring", "a Concatenate layer joins no encoder (not upsampled) features"
+    if any(o.min() < 0 or o.max() > 1 for o in outs):
+        return "no_sigmoid", "outputs outside [0, 1]"
+    if _weights_shapes(got) != _weights_shapes(expected):
+        g = [s for s in _weights_shapes(got) if len(s) == 4]
+        e = [s for s in _weights_shapes(expected) if len(s) == 4]
+        return "layers", f"convolution kernels {g}, expected {e}"
+    ref_outs = [np.asarray(expected(x, training=False)) for x in _UNET_INPUTS]
+    for weights in (expected.get_weights(), _swap_skip_halves(expected, expected.get_weights())):
+        got.set_weights(weights)
+        new = [np.asarray(got(x, training=False)) for x in _UNET_INPUTS]
+        if all(np.allclose(n, r, atol=1e-5) for n, r in zip(new, ref_outs)):
+            return "", ""
+    got.set_weights(expected.get_weights())
+    new = [np.asarray(got(x, training=False)) for x in _UNET_INPUTS]
+    if all(np.allclose(n, 1 / (1 + np.exp(-r)), atol=1e-5) for n, r in zip(new, ref_outs)):
+        return "double_sigmoid", "with the reference's weights its output is sigmoid(reference)"
+    return "values", ("with the reference's weights copied in, its outputs differ from the "
+                      f"reference's by up to {max(np.abs(n - r).max() for n, r in zip(new, ref_outs)):.3g}")
+
+
+def _unet_is(*codes):
+    return lambda g, e, c: _unet_problem(g, e)[0] in codes
+
+
+def _run_builder(fn):
+    def run(*args, **kwargs):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        return _calls_reference(fn, ["_build_unet"])(*args, **kwargs)
+    return run
+
+
+def build_unet(fn):
+    """Check ``build_unet(depth, width)``: a U-Net in the Keras functional API whose layers with
+    weights match the reference's one to one, and which, with the reference's weights copied in,
+    gives the reference's outputs on a 32x32 and a 24x40 image (either concatenation order)."""
+    from cnncourse.segmentation import _build_unet
+
+    result = evaluate_function(
+        _run_builder(fn), _run_builder(_build_unet), _UNET_CASES, name="build_unet",
+        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_unet_problem(g, e)),
+        mistakes=[
+            _USED_REFERENCE,
+            Mistake("the output size differs from the input: padding that shrinks the image. "
+                    "Every 3x3 and 2x2 convolution needs padding='same'.", when=_unet_is("shrinks")),
+            Mistake("concatenation on the wrong axis: the skip connection joins feature maps of "
+                    "the same height and width along the channel axis, "
+                    "layers.Concatenate(axis=-1) (the default).", when=_unet_is("axis")),
+            Mistake("the skip connection is missing: the decoder must concatenate the encoder's "
+                    "features of the same size (saved before each pooling) with the upsampled "
+                    "ones, layers.Concatenate()([skip, x]). Without it the output only sees the "
+                    "coarse, pooled maps.", when=_unet_is("no_skip")),
+            Mistake("the skip connection does not carry the encoder's features: each "
+                    "Concatenate must join the tensor saved in the contracting path (before its "
+                    "pooling) with the upsampled one, not a decoder tensor with itself.",
+                    when=_unet_is("skip_wiring")),
+            Mistake("the sigmoid is missing: the 1x1 output convolution needs "
+                    "activation='sigmoid' so the outputs are probabilities in [0, 1].",
+                    when=_unet_is("no_sigmoid")),
+            Mistake("the sigmoid is applied twice (an activation='sigmoid' and another sigmoid "
+                    "after it): the outputs are squeezed into (0.5, 0.73) and never say "
+                    "'background'.", when=_unet_is("double_sigmoid")),
+            Mistake("the output has the wrong number of channels: one 1x1 convolution with ONE "
+                    "filter, layers.Conv2D(1, 1, activation='sigmoid').",
+                    when=_unet_is("channels")),
+            Mistake("the layers with weights differ from the U-Net described above (two 3x3 "
+                    "convolutions per block, filters doubling per level, a 2x2 convolution after "
+                    "each upsampling, a 1x1 output): compare your filter counts and kernel sizes "
+                    "with the list in the exercise.", when=_unet_is("layers")),
+        ],
+        hint="encoder: for each level two Conv2D(width * 2**level, 3, padding='same', "
+             "activation='relu'), save the result, MaxPooling2D(2); bottleneck; decoder: "
+             "UpSampling2D(2), Conv2D(filters, 2, padding='same', activation='relu'), "
+             "Concatenate()([saved, x]), two 3x3 convolutions; Conv2D(1, 1, activation='sigmoid').",
+    )
+    return fn if result.passed else _build_unet
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: the window classifier made fully convolutional
+
+_FCN_CASES = [Case((15, 2, 4, 0), label="a random 15x15 window classifier (width 2, hidden 4)"),
+              Case((17, 3, 5, 1), label="a random 17x17 window classifier (width 3, hidden 5)")]
+_FCN_IMAGE = np.random.default_rng(7).random((11, 14)).astype(np.float32)
+
+
+class _Converted:
+    def __init__(self, model, window_model):
+        self.model, self.window_model = model, window_model
+
+
+def _window_model(window, width, hidden, seed):
+    import keras
+
+    from cnncourse.segmentation import build_window_classifier
+
+    keras.utils.set_random_seed(seed)
+    model = build_window_classifier(window, width=width, hidden=hidden)
+    # Biases are zero after initialisation; random ones make every weight matter.
+    rng = np.random.default_rng(seed)
+    model.set_weights([w if w.ndim > 1 else rng.normal(0, 0.1, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
+def _run_converter(fn):
+    def run(window, width, hidden, seed):
+        window_model = _window_model(window, width, hidden, seed)
+        out = _calls_reference(fn, ["_to_fully_convolutional"])(window_model)
+        return out if out is Ellipsis or isinstance(out, _UsedReference) else _Converted(
+            out, window_model)
+    return run
+
+
+def _fcn_reference(window, width, hidden, seed):
+    from cnncourse.segmentation import _to_fully_convolutional
+
+    window_model = _window_model(window, width, hidden, seed)
+    return _Converted(_to_fully_convolutional(window_model), window_model)
+
+
+def _fcn_problem(got, expected):
+    import keras
+
+    from cnncourse.segmentation import _pad, predict_sliding_window
+
+    if isinstance(got, _UsedReference):
+        return _used_reference_problem(got)
+    model, window_model = got.model, got.window_model
+    if not isinstance(model, keras.Model):
+        return "type", f"expected a keras.Model, got {type(model).__name__}"
+    window = window_model.input_shape[1]
+    slow = predict_sliding_window(window_model, _FCN_IMAGE)
+    padded = _pad(_FCN_IMAGE, window // 2, "reflect")[None, ..., None]
+    try:
+        out = np.asarray(model(padded, training=False))
+    except Exception as exc:
+        return "crash", (f"the model fails on a {padded.shape[1:3]} image: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200]}")
+    if out.ndim != 4 or out.shape[1:3] != slow.shape or out.shape[-1] != 1:
+        shape = out.shape[1:]
+        if out.ndim == 4 and out.shape[1] < slow.shape[0]:
+            return "smaller", (f"on the {_FCN_IMAGE.shape} image padded by {window // 2} it gives "
+                               f"{shape}, expected {slow.shape + (1,)}")
+        if out.ndim == 4 and out.shape[1] > slow.shape[0]:
+            return "larger", (f"on the {_FCN_IMAGE.shape} image padded by {window // 2} it gives "
+                              f"{shape}, expected {slow.shape + (1,)}")
+        return "shape", f"output {shape}, expected {slow.shape + (1,)}"
+    out = out[0, ..., 0]
+    if np.allclose(out, slow, atol=1e-5):
+        return "", ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = np.log(slow) - np.log1p(-slow)
+    if np.allclose(out, logit, atol=1e-4):
+        return "no_sigmoid", "its outputs are the sliding window's before the sigmoid"
+    if np.allclose(out, 1 / (1 + np.exp(-slow)), atol=1e-5):
+        return "double_sigmoid", "its outputs are sigmoid(the sliding window's)"
+    theirs = sorted(float(np.sum(np.abs(w))) for w in model.get_weights())
+    ours = sorted(float(np.sum(np.abs(w))) for w in window_model.get_weights())
+    if len(theirs) != len(ours) or not np.allclose(theirs, ours, rtol=1e-5):
+        return "weights", "its weights are not the window classifier's"
+    return "values", (f"outputs differ from the sliding window's by up to "
+                      f"{np.abs(out - slow).max():.3g}")
+
+
+def _fcn_is(*codes):
+    return lambda g, e, c: isinstance(g, _Converted) and _fcn_problem(g, e)[0] in codes
+
+
+def to_fully_convolutional(fn):
+    """Check ``to_fully_convolutional(window_model)``: a model that, run once on an image padded
+    by ``window // 2``, gives the same probability map as sliding the window classifier over
+    every pixel (compared on an 11x14 image, two random window classifiers)."""
+    from cnncourse.segmentation import _to_fully_convolutional
+
+    result = evaluate_function(
+        _run_converter(fn), _fcn_reference, _FCN_CASES, name="to_fully_convolutional",
+        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_fcn_problem(g, e)),
+        mistakes=[
+            _USED_REFERENCE,
+            Mistake("the output map is smaller than the image: the pooling still has stride 2, "
+                    "so it keeps only every second window. Use MaxPooling2D(2, strides=1).",
+                    when=_fcn_is("smaller")),
+            Mistake("the output map is larger than the image: after a stride-1 pooling the "
+                    "layers must read their inputs 2 pixels apart (dilation_rate=2 in conv2, "
+                    "conv3 and the dense-as-convolution layer), which is what the stride-2 "
+                    "pooling did in the window model. Without it positions are not aligned.",
+                    when=_fcn_is("larger")),
+            Mistake("the sigmoid is missing on the output convolution (activation='sigmoid').",
+                    when=_fcn_is("no_sigmoid")),
+            Mistake("the sigmoid is applied twice.", when=_fcn_is("double_sigmoid")),
+            Mistake("the weights were not copied (or not all of them): set every layer's "
+                    "weights from the window model, the Dense kernels reshaped to convolution "
+                    "kernels.", when=_fcn_is("weights")),
+            Mistake("the Dense kernel was reshaped in the wrong order: Flatten lays the k x k x C "
+                    "map out row by row, channel fastest, so the Dense kernel (k*k*C, units) "
+                    "becomes the convolution kernel kernel.reshape(k, k, C, units) (no transpose).",
+                    when=_fcn_is("values")),
+        ],
+        hint="Conv2D(conv1) -> MaxPooling2D(2, strides=1) -> Conv2D(conv2, dilation_rate=2) -> "
+             "Conv2D(conv3, dilation_rate=2) -> Conv2D(hidden, k, dilation_rate=2) -> "
+             "Conv2D(1, 1, activation='sigmoid'); copy the conv weights, reshape the Dense ones.",
+    )
+    return fn if result.passed else _to_fully_convolutional
+
+
+__all__ = ["extract_window", "training_windows", "build_unet", "dice_score", "conv1_repeats",
+           "to_fully_convolutional", "split_touching"]
