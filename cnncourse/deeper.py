@@ -181,9 +181,8 @@ def build_stack(block: Callable, n_blocks: int, input_shape=(16, 16, 3), *, widt
 
 
 def train_losses(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
-                 learning_rate: float = 0.03, momentum: float = 0.9, clipnorm: float | None = 1.0,
-                 batch_size: int = 32) -> np.ndarray:
-    """Train ``model`` with SGD + momentum on (x, y); return the training loss of every epoch.
+                 learning_rate: float = 2e-3, batch_size: int = 32) -> np.ndarray:
+    """Train ``model`` with Adam on (x, y); return the training loss of every epoch.
 
     Parameters
     ----------
@@ -193,11 +192,8 @@ def train_losses(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
     y : ndarray, shape (N,), int
     epochs, seed : int
         Passes over the data; seed for Keras (batch order).
-    learning_rate, momentum : float
-        ``keras.optimizers.SGD(learning_rate, momentum=momentum, clipnorm=clipnorm)``.
-    clipnorm : float or None
-        Each weight's gradient is rescaled to at most this norm before the step (None: no
-        clipping); it keeps momentum from overshooting in networks without batch normalisation.
+    learning_rate : float
+        ``keras.optimizers.Adam(learning_rate)``.
     batch_size : int
 
     Returns
@@ -211,8 +207,7 @@ def train_losses(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
         raise ValueError(f"epochs: must be >= 1, got {epochs}")
     keras = _keras()
     keras.utils.set_random_seed(int(seed))
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum,
-                                                 clipnorm=clipnorm),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy")
     history = model.fit(x, y, epochs=int(epochs), batch_size=batch_size, verbose=0)
     return np.asarray(history.history["loss"], dtype=float)
@@ -278,7 +273,9 @@ def plot_loss_curves(curves: dict, *, ax=None, title: str = "training loss"):
     for name, c in curves.items():
         c = np.atleast_2d(np.asarray(c, float))
         epochs = np.arange(1, c.shape[1] + 1)
-        line, = ax.plot(epochs, c.mean(axis=0), lw=2, label=f"{name} ({c.shape[0]} seeds)")
+        n = c.shape[0]
+        line, = ax.plot(epochs, c.mean(axis=0), lw=2,
+                        label=f"{name} ({n} seed{'s' if n > 1 else ''})")
         if c.shape[0] > 1:
             ax.fill_between(epochs, c.min(axis=0), c.max(axis=0), color=line.get_color(),
                             alpha=0.2)
