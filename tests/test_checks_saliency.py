@@ -78,7 +78,7 @@ def _cam(tf, *, relu="before", average=True, layer=-1, upsample=True, resize="bi
     def grad_cam(model, images):
         x = tf.convert_to_tensor(np.asarray(images, np.float32))
         convs = [ly for ly in model.layers if isinstance(ly, keras.layers.Conv2D)]
-        probe = keras.Model(model.inputs, [convs[layer].output, model.outputs[0]])
+        probe = keras.Model(model.inputs[0], [convs[layer].output, model.outputs[0]])
         with tf.GradientTape() as tape:
             acts, logits = probe(x)
             score = tf.reduce_sum(logits[:, 0])
@@ -192,7 +192,7 @@ def test_reference_maps_have_expected_shapes(tf):
     # for a network ending in global average pooling + one linear unit, Grad-CAM is CAM / (h w)
     xg = x[:, :12, :12]
     keras = __import__("keras")
-    probe = keras.Model(gap.inputs, gap.get_layer("c2").output)
+    probe = keras.Model(gap.inputs[0], gap.get_layer("c2").output)
     acts = np.asarray(probe(xg))
     w = np.asarray(gap.get_layer("logit").kernel)[:, 0]
     cam = np.maximum((acts * w).sum(-1) / (acts.shape[1] * acts.shape[2]), 0)

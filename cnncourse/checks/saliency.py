@@ -75,7 +75,7 @@ def _grad_cam(model, images, *, layer=None, relu="before", average=True, upsampl
     tf, keras = _tf(), _keras()
     x = tf.convert_to_tensor(_as_images(images))
     layer = _last_conv(model) if layer is None else layer
-    probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    probe = keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
     with tf.GradientTape() as tape:
         acts, logits = probe(x, training=False)                # (N, h, w, K), (N, 1)
         score = tf.sigmoid(logits[:, 0]) if through_sigmoid else logits[:, 0]
@@ -319,7 +319,7 @@ def grad_cam(fn):
                     when=lambda g, e, c: _numeric(g) and np.ndim(g) >= 3 and len(g) == len(e)
                     and np.shape(g)[1:3] != np.shape(e)[1:3]),
         ],
-        hint="probe = keras.Model(model.inputs, [last_conv.output, model.outputs[0]]); inside a "
+        hint="probe = keras.Model(model.inputs[0], [last_conv.output, model.outputs[0]]); inside a "
              "GradientTape: acts, logits = probe(x); grads = tape.gradient(sum of logits[:, 0], "
              "acts); weights = mean of grads over axes (1, 2); cam = ReLU(sum over channels of "
              "weights * acts); resize to (H, W).")
