@@ -12,26 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse.data.synthetic2d import _check_count as _count
+from cnncourse.data.synthetic2d import _check_unit as _unit
 from cnncourse.data.synthetic2d import make_mitosis_patches
 
 __all__ = ["make_bags", "tile_field", "train", "predict_instances", "bag_auc", "instance_auc",
            "show_instance_maps"]
-
-
-def _count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _unit(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return v
 
 
 def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: int = 0,
@@ -73,7 +59,7 @@ def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: 
     --------
     >>> x, y, y_inst = make_bags(4, 9, seed=0)
     >>> x.shape, y.tolist(), bool((y_inst.max(1) == y).all())
-    ((4, 9, 32, 32, 3), [1, 0, 0, 1], True)
+    ((4, 9, 32, 32, 3), [0, 1, 1, 0], True)
     """
     n_bags = _count("n_bags", n_bags)
     k = _count("n_instances", n_instances)

@@ -170,7 +170,8 @@ def mean_pooling(fn):
     learner = lambda p: _np(fn(p))  # noqa: E731
     result = evaluate_function(learner, lambda p: _np(_mean_pooling(p)), _p_cases(),
                                name="mean_pooling", rtol=1e-5, atol=1e-6,
-                               mistakes=_pooling_mistakes(learner), hint="keras.ops.mean(p, axis=1)")
+                               mistakes=_pooling_mistakes(learner),
+                               hint="keras.ops.mean(p, axis=1)")
     return fn if result.passed else _mean_pooling
 
 
@@ -227,7 +228,8 @@ def noisy_and(cls):
     pairs = [
         ("not normalised: sigmoid(a (mean - b)) alone is not 0 when every instance is 0, nor 1 "
          "when every instance is 1. Subtract sigmoid(-a b) and divide by "
-         "sigmoid(a (1 - b)) - sigmoid(-a b).", lambda p, a, b: _noisy_and_np(p, a, b, normalise=False)),
+         "sigmoid(a (1 - b)) - sigmoid(-a b).",
+         lambda p, a, b: _noisy_and_np(p, a, b, normalise=False)),
         ("you averaged over axis 0, the bags of the batch; the mean is over the instances "
          "(axis 1).", lambda p, a, b: _noisy_and_np(p, a, b, axis=0)),
         ("you used the max over the instances; noisy-AND pools their *mean*.",
