@@ -4,10 +4,15 @@
   :func:`binary_focal_loss` / :class:`BinaryFocalLoss` (Lin et al. 2017, written with
   ``keras.ops``), :func:`threshold_for_recall` (pick an operating point on the precision-recall
   curve), :func:`precision_recall_at`.
+* Detection on a whole field: :func:`find_candidates` (local maxima of the hematoxylin stain),
+  :func:`extract_patches` (a patch around each candidate, for the patch classifier) and
+  :func:`precision_recall_f1` (the MITOS 2012 contest's measures from match counts). The
+  non-maximum suppression and the matching of detections to the truth are the notebook's
+  exercises; their reference versions live in :mod:`cnncourse.checks.detection`.
 * Transfer learning: :func:`build_patch_cnn` (a small CNN whose layers are named ``features_*``
-  and ``head_*``), :func:`train` (compile + fit with an AUC metric), :func:`fine_tune` (copy a
-  pretrained model, freeze its features or not, reset its head, train on new data), and
-  :func:`shift_stain` (a different lab's H&E staining, made by scaling stain concentrations).
+  and ``head_*``), :func:`train` (compile + fit with an AUC metric), and :func:`shift_stain` (a
+  different lab's H&E staining, made by scaling stain concentrations). Freezing the features and
+  putting a new head on them is the notebook's exercise.
 
 Labels ``y`` are int arrays of 0 (negative) and 1 (positive); scores are float arrays of the same
 length (higher = more likely positive). Keras is imported inside functions.
@@ -21,8 +26,8 @@ import numpy as np
 
 __all__ = [
     "class_weights", "binary_focal_loss", "BinaryFocalLoss", "threshold_for_recall",
-    "precision_recall_at", "build_patch_cnn", "feature_layers", "train", "fine_tune",
-    "shift_stain", "to_float",
+    "precision_recall_at", "find_candidates", "extract_patches", "precision_recall_f1",
+    "build_patch_cnn", "feature_layers", "train", "shift_stain", "to_float",
 ]
 
 
@@ -210,6 +215,121 @@ def precision_recall_at(y_true, scores, threshold) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------------------------
+# Detection on a whole field
+
+
+def _check_field(field) -> np.ndarray:
+    field = np.asarray(field)
+    if field.ndim != 3 or field.shape[-1] != 3:
+        raise ValueError(f"field: expected an RGB image of shape (H, W, 3), got {field.shape}")
+    if field.dtype != np.uint8:
+        raise TypeError(f"field: expected uint8, got {field.dtype}")
+    return field
+
+
+def find_candidates(field, *, sigma=1.0, min_distance=3, quantile=0.6) -> np.ndarray:
+    """Candidate nucleus positions: local maxima of the smoothed hematoxylin stain.
+
+    The hematoxylin optical density (``skimage.color.rgb2hed``, channel 0) is high where there is
+    chromatin. Its local maxima after a Gaussian blur are cheap candidates: every nucleus gets at
+    least one, clumpy ones (mitoses) often several, and some fall on stroma. A classifier then
+    scores each candidate and non-maximum suppression keeps one detection per object.
+
+    Parameters
+    ----------
+    field : uint8 array, shape (H, W, 3)
+        RGB.
+    sigma : float > 0
+        Gaussian blur in pixels before looking for maxima.
+    min_distance : int >= 1
+        Maxima closer than this (in pixels, per axis) are merged by ``peak_local_max``.
+    quantile : float in [0, 1)
+        Maxima below this quantile of the blurred hematoxylin image are dropped (background).
+
+    Returns
+    -------
+    int64 array, shape (K, 2)
+        (row, column) of each candidate.
+    """
+    from scipy import ndimage
+    from skimage.color import rgb2hed
+    from skimage.feature import peak_local_max
+
+    field = _check_field(field)
+    if sigma <= 0:
+        raise ValueError(f"sigma: expected a number > 0, got {sigma!r}")
+    if int(min_distance) != min_distance or min_distance < 1:
+        raise ValueError(f"min_distance: expected an integer >= 1, got {min_distance!r}")
+    if not 0 <= quantile < 1:
+        raise ValueError(f"quantile: expected a number in [0, 1), got {quantile!r}")
+    hematoxylin = ndimage.gaussian_filter(rgb2hed(field)[..., 0], sigma)     # (H, W) float
+    peaks = peak_local_max(hematoxylin, min_distance=int(min_distance), exclude_border=False,
+                           threshold_abs=float(np.quantile(hematoxylin, quantile)))
+    return peaks.astype(np.int64)
+
+
+def extract_patches(field, centres, size=32) -> np.ndarray:
+    """Patches of ``size x size`` pixels centred on ``centres`` (the field is mirrored at its
+    border so that every candidate gets a whole patch).
+
+    A patch around pixel ``(r, c)`` covers rows ``r - size//2 .. r + size//2 - 1`` (and the same
+    for columns), as the training patches of :func:`cnncourse.data.make_mitosis_patches` put
+    their nucleus at the centre of the patch.
+
+    Parameters
+    ----------
+    field : uint8 array, shape (H, W, 3)
+    centres : int array, shape (K, 2)
+        (row, column) inside the field.
+    size : int, even, >= 2
+
+    Returns
+    -------
+    uint8 array, shape (K, size, size, 3)
+    """
+    field = _check_field(field)
+    centres = np.asarray(centres)
+    if centres.ndim != 2 or centres.shape[1] != 2:
+        raise ValueError(f"centres: expected shape (K, 2), got {centres.shape}")
+    centres = np.round(centres).astype(np.int64)
+    if len(centres) and (centres.min() < 0 or np.any(centres.max(0) >= field.shape[:2])):
+        raise ValueError("centres: every centre must lie inside the field")
+    if int(size) != size or size < 2 or size % 2:
+        raise ValueError(f"size: expected an even integer >= 2, got {size!r}")
+    from cnncourse.segmentation import extract_windows
+
+    # an odd window of size + 1 centred on (r, c) covers r - size//2 .. r + size//2; drop its
+    # last row and column
+    size = int(size)
+    return np.ascontiguousarray(extract_windows(field, centres, size + 1)[:, :size, :size])
+
+
+def precision_recall_f1(n_matched, n_detections, n_truths) -> tuple[float, float, float]:
+    """Precision, recall and F1 of a detector from counts (the MITOS 2012 contest's measures).
+
+    ``TP = n_matched``, ``FP = n_detections - TP``, ``FN = n_truths - TP``; precision is 1.0
+    when nothing is detected and recall 1.0 when there is nothing to find; F1 is their harmonic
+    mean (0.0 when both are 0).
+
+    Examples
+    --------
+    >>> precision_recall_f1(7, 8, 10)
+    (0.875, 0.7, 0.7777777777777777)
+    """
+    for name, value in [("n_matched", n_matched), ("n_detections", n_detections),
+                        ("n_truths", n_truths)]:
+        if int(value) != value or value < 0:
+            raise ValueError(f"{name}: expected a count >= 0, got {value!r}")
+    if n_matched > min(n_detections, n_truths):
+        raise ValueError(f"n_matched: {n_matched} exceeds the detections ({n_detections}) or "
+                         f"the truths ({n_truths})")
+    precision = n_matched / n_detections if n_detections else 1.0
+    recall = n_matched / n_truths if n_truths else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return float(precision), float(recall), float(f1)
+
+
+# --------------------------------------------------------------------------------------------
 # Models and transfer learning
 
 
@@ -223,13 +343,27 @@ def to_float(patches) -> np.ndarray:
     return patches.astype(np.float32) / 255.0
 
 
-def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, name="patch_cnn"):
+def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, batch_norm=False,
+                    name="patch_cnn"):
     """A small CNN that scores a patch: 3 conv blocks (*features*), then a small dense *head*.
 
     ``features_conv1..3`` (3x3, ``width``, ``2 width``, ``4 width`` filters, ReLU, each followed by
     2x2 max pooling), flattened, then ``head_dropout``, ``head_dense`` (32 units)
-    and ``head_output`` (one sigmoid unit). The names let :func:`fine_tune` freeze the features
-    and reset the head.
+    and ``head_output`` (one sigmoid unit). The names tell the transferable features from the
+    task-specific head (:func:`feature_layers`).
+
+    Parameters
+    ----------
+    input_shape : tuple (H, W, C)
+        H and W divisible by 8.
+    width : int
+        Filters of the first convolution.
+    dropout : float
+        Dropout rate before the dense head.
+    batch_norm : bool
+        Put a ``features_bn{i}`` batch normalisation (momentum 0.9) between each convolution
+        (then without bias) and its ReLU (``features_relu{i}``).
+    name : str
 
     Returns
     -------
@@ -245,7 +379,15 @@ def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, name="pa
     inputs = keras.Input(input_shape, name="patch")
     x = inputs
     for i, filters in enumerate((width, 2 * width, 4 * width), start=1):
-        x = L.Conv2D(filters, 3, padding="same", activation="relu", name=f"features_conv{i}")(x)
+        if batch_norm:
+            x = L.Conv2D(filters, 3, padding="same", use_bias=False, name=f"features_conv{i}")(x)
+            # momentum 0.9 (Keras' default is 0.99): the running statistics used at inference
+            # settle within tens of steps, not hundreds, which matters for short trainings
+            x = L.BatchNormalization(momentum=0.9, name=f"features_bn{i}")(x)
+            x = L.Activation("relu", name=f"features_relu{i}")(x)
+        else:
+            x = L.Conv2D(filters, 3, padding="same", activation="relu",
+                         name=f"features_conv{i}")(x)
         x = L.MaxPooling2D(2, name=f"features_pool{i}")(x)
     x = L.Flatten(name="features_flatten")(x)
     x = L.Dropout(dropout, name="head_dropout")(x)
@@ -278,49 +420,6 @@ def train(model, x, y, *, epochs, batch_size=32, learning_rate=1e-3, loss="binar
     keras.utils.set_random_seed(seed)
     return model.fit(x, y, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
                      validation_data=validation_data, verbose=verbose, shuffle=True)
-
-
-def fine_tune(pretrained, x, y, *, freeze_features=True, reset_head=True, epochs,
-              seed=0, **train_kwargs):
-    """Transfer learning: copy ``pretrained``, optionally freeze its features, reset its head, train.
-
-    Parameters
-    ----------
-    pretrained : keras.Model
-        From :func:`build_patch_cnn`, trained on the source task. It is not modified.
-    x, y : arrays
-        The (small) target training set.
-    freeze_features : bool
-        True: only the head learns (the features stay as pretrained). False: every layer learns,
-        starting from the pretrained weights (use a small learning rate).
-    reset_head : bool
-        Re-initialise the head layers (as one does when the new task has new classes).
-    epochs : int
-    seed : int
-        Seeds the head's new weights and the shuffling.
-    **train_kwargs
-        Passed to :func:`train` (``learning_rate``, ``batch_size``, ``validation_data``, ...).
-
-    Returns
-    -------
-    model, history
-    """
-    from cnncourse.device import import_keras
-
-    keras = import_keras()
-    feature_layers(pretrained)  # raises if the model has no named features
-    keras.utils.set_random_seed(seed)
-    model = keras.models.clone_model(pretrained)   # same architecture, fresh weights
-    if not reset_head:
-        model.set_weights(pretrained.get_weights())
-    else:
-        for layer in model.layers:
-            if layer.name.startswith("features"):
-                layer.set_weights(pretrained.get_layer(layer.name).get_weights())
-    for layer in feature_layers(model):
-        layer.trainable = not freeze_features
-    history = train(model, x, y, epochs=epochs, seed=seed, **train_kwargs)
-    return model, history
 
 
 def shift_stain(patches, *, hematoxylin=1.0, eosin=1.0, seed=None, jitter=0.0) -> np.ndarray:

@@ -116,28 +116,83 @@ def test_to_float():
         det.to_float(np.zeros((1, 2, 2, 3)))
 
 
-def test_fine_tune_freezes_features_and_keeps_pretrained_weights():
-    rng = np.random.default_rng(0)
-    x = rng.random((16, 16, 16, 3)).astype("float32")
-    y = np.array([0, 1] * 8)
-    pretrained = det.build_patch_cnn((16, 16, 3), width=2)
-    before = [w.copy() for w in pretrained.get_weights()]
-    model, history = det.fine_tune(pretrained, x, y, freeze_features=True, epochs=1,
-                                   batch_size=8, validation_data=(x, y))
-    assert "val_auc" in history.history
-    for layer in det.feature_layers(model):
-        assert not layer.trainable
-        for a, b in zip(layer.get_weights(), pretrained.get_layer(layer.name).get_weights()):
-            assert np.array_equal(a, b)
-    # the head was re-initialised and trained, the pretrained model untouched
-    assert not np.array_equal(model.get_layer("head_output").get_weights()[0],
-                              pretrained.get_layer("head_output").get_weights()[0])
-    assert all(np.array_equal(a, b) for a, b in zip(before, pretrained.get_weights()))
-    unfrozen, _ = det.fine_tune(pretrained, x, y, freeze_features=False, epochs=1, batch_size=8)
-    assert all(layer.trainable for layer in det.feature_layers(unfrozen))
+def test_build_patch_cnn_names_and_batch_norm():
     import keras
 
+    plain = det.build_patch_cnn((16, 16, 3), width=2)
+    assert plain.output_shape == (None, 1)
+    assert [la.name for la in det.feature_layers(plain)][-1] == "features_flatten"
+    bn = det.build_patch_cnn((16, 16, 3), width=2, batch_norm=True)
+    names = [la.name for la in det.feature_layers(bn)]
+    assert {"features_bn1", "features_bn2", "features_bn3", "features_relu1"} <= set(names)
+    assert not bn.get_layer("features_conv1").use_bias            # BN supplies the shift
+    assert isinstance(bn.get_layer("features_bn1"), keras.layers.BatchNormalization)
+    out = keras.ops.convert_to_numpy(bn(np.random.default_rng(0).random((4, 16, 16, 3))))
+    assert out.shape == (4, 1) and np.all((out >= 0) & (out <= 1))
     inputs = keras.Input((2,))
-    plain = keras.Model(inputs, keras.layers.Dense(1, name="d")(inputs), name="plain")
+    other = keras.Model(inputs, keras.layers.Dense(1, name="d")(inputs), name="plain")
     with pytest.raises(ValueError, match="no layers named 'features_"):
-        det.fine_tune(plain, x, y, epochs=1)
+        det.feature_layers(other)
+    with pytest.raises(ValueError, match="input_shape"):
+        det.build_patch_cnn((16, 16))
+
+
+def _he_field(size=64):
+    """A pale pink field with dark-blue discs at known places (a stand-in for an H&E field)."""
+    from skimage.color import hed2rgb
+
+    hed = np.zeros((size, size, 3))
+    hed[..., 1] = 0.05
+    yy, xx = np.mgrid[:size, :size]
+    centres = np.array([[16, 16], [16, 48], [48, 30]])
+    for r, c in centres:
+        hed[..., 0] += 0.15 * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * 3.0 ** 2))
+    rgb = hed2rgb(hed)
+    return np.round(rgb * 255).astype(np.uint8), centres
+
+
+def test_find_candidates_finds_dark_blobs():
+    field, centres = _he_field()
+    found = det.find_candidates(field, sigma=1.0, min_distance=3, quantile=0.9)
+    assert found.dtype == np.int64 and found.shape[1] == 2
+    gaps = np.linalg.norm(found[:, None] - centres[None], axis=-1)
+    assert np.all(gaps.min(axis=0) <= 1)            # every blob has a candidate on it
+    with pytest.raises(TypeError, match="field: expected uint8"):
+        det.find_candidates(field.astype(float))
+    with pytest.raises(ValueError, match="field: expected an RGB"):
+        det.find_candidates(field[..., 0])
+    with pytest.raises(ValueError, match="quantile"):
+        det.find_candidates(field, quantile=1.0)
+    with pytest.raises(ValueError, match="min_distance"):
+        det.find_candidates(field, min_distance=0)
+
+
+def test_extract_patches_centres_and_mirrors():
+    field = np.arange(20 * 20 * 3, dtype=np.int64).reshape(20, 20, 3).astype(np.uint8)
+    patches = det.extract_patches(field, [[10, 10], [0, 0], [19, 5]], size=8)
+    assert patches.shape == (3, 8, 8, 3) and patches.dtype == np.uint8
+    assert np.array_equal(patches[0], field[6:14, 6:14])            # rows r - 4 .. r + 3
+    assert np.array_equal(patches[1][4:, 4:], field[:4, :4])         # inside part at a corner
+    assert np.array_equal(patches[1][3, 4:], field[1, :4])           # mirrored row above row 0
+    assert det.extract_patches(field, np.zeros((0, 2), int), size=8).shape == (0, 8, 8, 3)
+    with pytest.raises(ValueError, match="centres: every centre"):
+        det.extract_patches(field, [[20, 0]], size=8)
+    with pytest.raises(ValueError, match="size"):
+        det.extract_patches(field, [[5, 5]], size=7)
+    with pytest.raises(ValueError, match="centres: expected shape"):
+        det.extract_patches(field, [5, 5], size=8)
+
+
+def test_precision_recall_f1():
+    assert det.precision_recall_f1(7, 8, 10) == pytest.approx((0.875, 0.7, 2 * 0.875 * 0.7 / 1.575))
+    assert det.precision_recall_f1(0, 0, 5) == (1.0, 0.0, 0.0)
+    assert det.precision_recall_f1(0, 3, 0) == (0.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="n_matched"):
+        det.precision_recall_f1(4, 3, 10)
+    with pytest.raises(ValueError, match="n_truths"):
+        det.precision_recall_f1(0, 3, -1)
+
+
+def test_no_public_shortcuts_around_the_exercises():
+    for name in ("fine_tune", "non_max_suppression", "match_detections", "with_new_head"):
+        assert not hasattr(det, name), name

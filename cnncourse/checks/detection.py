@@ -1,5 +1,9 @@
 """Checks for the detection and transfer-learning notebook (10): the accuracy of doing nothing,
-class weights, focal loss, a threshold for a target recall."""
+class weights, focal loss, a threshold for a target recall, non-maximum suppression, matching
+detections to the truth, and a pretrained network with frozen features and a new head.
+
+The reference versions of the notebook's exercises live here (private, ``_name``), not in
+:mod:`cnncourse.detection`, so that the library offers no shortcut around them."""
 from __future__ import annotations
 
 import math
@@ -191,6 +195,12 @@ def _threshold_lowest(y_true, scores, target_recall):
     return float(np.min(np.asarray(scores, float)[np.asarray(y_true) == 1]))
 
 
+def _threshold_off_by_one(y_true, scores, target_recall):
+    positives = np.sort(np.asarray(scores, float)[np.asarray(y_true) == 1])[::-1]
+    k = math.ceil(target_recall * positives.size - 1e-9)
+    return float(positives[min(k, positives.size - 1)])
+
+
 def _threshold_floor(y_true, scores, target_recall):
     positives = np.sort(np.asarray(scores, float)[np.asarray(y_true) == 1])[::-1]
     k = max(1, math.floor(target_recall * positives.size))
@@ -211,6 +221,8 @@ _rng = np.random.default_rng(5)
 _Y = (_rng.random(60) < 0.2).astype(np.int64)
 _S = np.round(_rng.random(60) * 0.6 + 0.4 * _Y, 4)
 _RECALL_CASES = [
+    Case((np.array([1, 1, 0, 1, 1, 0, 1]), np.array([0.9, 0.8, 0.75, 0.6, 0.4, 0.3, 0.2]), 0.4),
+         label="5 positives scoring [0.9, 0.8, 0.6, 0.4, 0.2], target_recall=0.4 (needs 2 of 5)"),
     Case((np.array([0, 1, 1, 1, 1]), np.array([0.5, 0.9, 0.8, 0.3, 0.1]), 0.75),
          label="y=[0, 1, 1, 1, 1], scores=[0.5, 0.9, 0.8, 0.3, 0.1], target_recall=0.75"),
     Case((np.array([1, 0, 1, 0, 1, 0, 1]), np.array([0.2, 0.1, 0.7, 0.6, 0.9, 0.3, 0.4]), 0.6),
@@ -226,6 +238,9 @@ def threshold_for_recall(fn):
     return check_function(
         fn, _threshold_for_recall, _RECALL_CASES, name="threshold_for_recall",
         mistakes=[
+            Mistake("off by one: the threshold is one positive too far down the list. Python "
+                    "counts from 0, so the k-th highest positive score is positives[k - 1], not "
+                    "positives[k].", wrong=_threshold_off_by_one),
             Mistake("that is the lowest positive score: it always gives recall 1.0, with more "
                     "false positives than needed. Take the k-th highest positive score, "
                     "k = ceil(target_recall * n_positives).", wrong=_threshold_lowest),
@@ -243,4 +258,446 @@ def threshold_for_recall(fn):
     )
 
 
-__all__ = ["all_negative_accuracy", "class_weights", "focal_loss", "threshold_for_recall"]
+
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 5: non-maximum suppression of point detections
+
+
+def _distances(a, b):
+    """Euclidean distances between the rows of a (N, 2) and b (M, 2) -> (N, M)."""
+    a = np.asarray(a, float).reshape(-1, 2)
+    b = np.asarray(b, float).reshape(-1, 2)
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+
+def _non_max_suppression(centres, scores, radius):
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    order = np.argsort(-np.asarray(scores, float), kind="stable")     # highest score first
+    keep = []
+    for i in order:
+        if not keep or _distances(centres[i], centres[keep]).min() > radius:
+            keep.append(int(i))
+    return np.array(keep, dtype=np.int64)
+
+
+def _nms_input_order(centres, scores, radius):
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    keep = []
+    for i in range(len(centres)):
+        if not keep or _distances(centres[i], centres[keep]).min() > radius:
+            keep.append(i)
+    return np.array(keep, dtype=np.int64)
+
+
+def _nms_suppressed_suppress(centres, scores, radius):
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    keep = []
+    for rank, i in enumerate(order):
+        if rank == 0 or _distances(centres[i], centres[order[:rank]]).min() > radius:
+            keep.append(int(i))
+    return np.array(keep, dtype=np.int64)
+
+
+def _nms_keeps_all(centres, scores, radius):
+    return np.argsort(-np.asarray(scores, float), kind="stable")
+
+
+def _nms_index_order(centres, scores, radius):
+    return np.sort(_non_max_suppression(centres, scores, radius))
+
+
+def _nms_strict(centres, scores, radius):
+    return _non_max_suppression(centres, scores, np.nextafter(radius, 0))
+
+
+def _nms_squared(centres, scores, radius):
+    return _non_max_suppression(centres, scores, np.sqrt(radius))
+
+
+def _nms_chebyshev(centres, scores, radius):
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    keep = []
+    for i in order:
+        if not keep or np.abs(centres[keep] - centres[i]).max(1).min() > radius:
+            keep.append(int(i))
+    return np.array(keep, dtype=np.int64)
+
+
+_rng = np.random.default_rng(12)
+_NMS_C = np.round(_rng.random((40, 2)) * 64, 2)
+_NMS_S = np.round(_rng.permutation(40) / 40 + 0.01, 3)
+_NMS_CASES = [
+    Case((np.array([[10, 10], [10, 11.5], [40, 10], [40, 13]], float),
+          np.array([0.5, 0.7, 0.9, 0.6]), 4.0),
+         label="pairs 1.5 and 3 pixels apart: centres [[10, 10], [10, 11.5], [40, 10], [40, 13]], "
+               "scores [0.5, 0.7, 0.9, 0.6], radius 4"),
+    Case((np.array([[0, 0], [0, 6], [0, 12], [30, 30], [30, 36]], float),
+          np.array([0.9, 0.8, 0.7, 0.6, 0.95]), 8.0),
+         label="a chain: centres [[0, 0], [0, 6], [0, 12], [30, 30], [30, 36]], "
+               "scores [0.9, 0.8, 0.7, 0.6, 0.95], radius 8"),
+    Case((np.array([[0, 0], [6, 6], [20, 0], [20, 8], [40, 0], [40, 1]], float),
+          np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4]), 8.0),
+         label="a diagonal neighbour 8.49 pixels away and one exactly 8 away: centres "
+               "[[0, 0], [6, 6], [20, 0], [20, 8], [40, 0], [40, 1]], "
+               "scores [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], radius 8"),
+    Case((_NMS_C, _NMS_S, 8.0), label="40 random candidates in a 64 x 64 field, radius 8"),
+]
+
+
+def non_max_suppression(fn):
+    """Check ``non_max_suppression(centres, scores, radius)``: indices of the kept candidates,
+    highest score first; a candidate is dropped when a KEPT one with a higher score lies within
+    ``radius`` (Euclidean distance <= radius)."""
+    return check_function(
+        fn, _non_max_suppression, _NMS_CASES, name="non_max_suppression",
+        mistakes=[
+            Mistake("nothing was suppressed: the suppressed candidates are still in the result. "
+                    "Keep a candidate only if no kept candidate lies within the radius.",
+                    wrong=_nms_keeps_all),
+            Mistake("the candidates were not sorted by score: go through them from the highest "
+                    "score down (np.argsort(-scores)), so each object keeps its best candidate.",
+                    wrong=_nms_input_order),
+            Mistake("a suppressed candidate suppressed another one: compare each candidate with "
+                    "the candidates you KEPT only, not with every higher-scoring one.",
+                    wrong=_nms_suppressed_suppress),
+            Mistake("the kept indices are right but in index order: return them highest score "
+                    "first, in the order you kept them.", wrong=_nms_index_order),
+            Mistake("a candidate exactly `radius` away was kept: 'within the radius' includes "
+                    "the radius (distance <= radius).", wrong=_nms_strict),
+            Mistake("you compared a squared distance with the radius (dy**2 + dx**2 <= radius): "
+                    "take the square root, or compare with radius**2.", wrong=_nms_squared),
+            Mistake("the distance is per axis (max(|dy|, |dx|), a square window): use the "
+                    "Euclidean distance sqrt(dy**2 + dx**2), a disc.", wrong=_nms_chebyshev),
+        ],
+        hint="order = np.argsort(-scores); keep = []; for i in order: keep i if every kept j has "
+             "np.hypot(*(centres[i] - centres[j])) > radius; return np.array(keep).",
+        compare_with=_compare_indices,
+    )
+
+
+def _compare_indices(got, expected):
+    try:
+        g = np.asarray(got)
+        if g.size == 0:
+            g = g.reshape(np.shape(expected))
+        if g.dtype.kind not in "iu" and not (g.dtype.kind == "f" and np.all(g == np.round(g))):
+            return False, f"expected integer indices, got {_short_array(got)}"
+        g = g.astype(np.int64)
+    except (TypeError, ValueError):
+        return False, f"expected an array of indices, got {type(got).__name__}"
+    e = np.asarray(expected, np.int64)
+    if g.shape != e.shape or not np.array_equal(g, e):
+        return False, f"got {_short_array(g)}, expected {_short_array(e)}"
+    return True, ""
+
+
+def _short_array(a):
+    a = np.asarray(a)
+    text = np.array2string(a, separator=", ", threshold=24)
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 6: matching detections to the true mitoses
+
+
+def _match_detections(detections, truths, radius):
+    dist = _distances(detections, truths)                  # (M, T)
+    matched = np.zeros(dist.shape[1], bool)
+    pairs = []
+    for i in range(dist.shape[0]):
+        d = np.where(matched, np.inf, dist[i])
+        if d.size and d.min() <= radius:
+            j = int(d.argmin())
+            matched[j] = True
+            pairs.append((i, j))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _match_reuses_truth(detections, truths, radius):
+    dist = _distances(detections, truths)
+    pairs = [(i, int(dist[i].argmin())) for i in range(dist.shape[0])
+             if dist.shape[1] and dist[i].min() <= radius]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _match_strict(detections, truths, radius):
+    return _match_detections(detections, truths, np.nextafter(radius, 0))
+
+
+def _match_squared(detections, truths, radius):
+    return _match_detections(detections, truths, np.sqrt(radius))
+
+
+def _match_nearest_taken(detections, truths, radius):
+    dist = _distances(detections, truths)
+    matched = np.zeros(dist.shape[1], bool)
+    pairs = []
+    for i in range(dist.shape[0]):
+        if not dist.shape[1]:
+            break
+        j = int(dist[i].argmin())
+        if dist[i, j] <= radius and not matched[j]:
+            matched[j] = True
+            pairs.append((i, j))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _match_first_within(detections, truths, radius):
+    dist = _distances(detections, truths)
+    matched = np.zeros(dist.shape[1], bool)
+    pairs = []
+    for i in range(dist.shape[0]):
+        for j in range(dist.shape[1]):
+            if not matched[j] and dist[i, j] <= radius:
+                matched[j] = True
+                pairs.append((i, j))
+                break
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+_rng = np.random.default_rng(21)
+_MATCH_T = np.round(_rng.random((12, 2)) * 64, 2)
+_MATCH_D = np.round(np.concatenate([_MATCH_T[:8] + _rng.normal(0, 3, (8, 2)),
+                                    _MATCH_T[:4] + _rng.normal(0, 3, (4, 2)),
+                                    _rng.random((8, 2)) * 64])[_rng.permutation(20)], 2)
+_MATCH_CASES = [
+    Case((np.array([[0, 0], [1, 0], [20, 20]], float), np.array([[0, 1], [21, 20], [50, 50]], float),
+          4.0), label="two detections next to one truth: detections [[0, 0], [1, 0], [20, 20]], "
+                      "truths [[0, 1], [21, 20], [50, 50]], radius 4"),
+    Case((np.array([[0, 0], [0, 1]], float), np.array([[0, 0.5], [0, 2.5]], float), 4.0),
+         label="the nearest truth already taken: detections [[0, 0], [0, 1]], "
+               "truths [[0, 0.5], [0, 2.5]], radius 4"),
+    Case((np.array([[0, 0]], float), np.array([[0, 3], [0, 1]], float), 4.0),
+         label="two truths in reach: detections [[0, 0]], truths [[0, 3], [0, 1]], radius 4"),
+    Case((np.array([[0, 0], [10, 10]], float), np.array([[0, 3], [30, 30]], float), 4.0),
+         label="a truth 3 pixels away: detections [[0, 0], [10, 10]], truths [[0, 3], [30, 30]], "
+               "radius 4"),
+    Case((np.array([[0, 0]], float), np.array([[3, 4]], float), 5.0),
+         label="a truth exactly at the radius: detections [[0, 0]], truths [[3, 4]], radius 5"),
+    Case((_MATCH_D, _MATCH_T, 6.0), label="20 detections, 12 truths in a 64 x 64 field, radius 6"),
+    Case((_MATCH_D[:3], np.zeros((0, 2)), 6.0), label="3 detections, no truths"),
+]
+
+
+def match_detections(fn):
+    """Check ``match_detections(detections, truths, radius)``: an int array (K, 2) of pairs
+    (detection index, truth index), greedy in the detections' order (highest score first), each
+    detection to the NEAREST still-unmatched truth within ``radius`` (distance <= radius)."""
+    return check_function(
+        fn, _match_detections, _MATCH_CASES, name="match_detections",
+        mistakes=[
+            Mistake("one truth was matched by two detections. Each true mitosis may be matched "
+                    "at most once: mark it as taken, and the second detection is a false "
+                    "positive.", wrong=_match_reuses_truth),
+            Mistake("when the nearest truth is already taken, the detection may still match "
+                    "another truth within the radius: leave out the taken truths before looking "
+                    "for the nearest.", wrong=_match_nearest_taken),
+            Mistake("you took the first free truth within the radius (in list order), not the "
+                    "nearest one.", wrong=_match_first_within),
+            Mistake("a truth exactly `radius` away was not matched: 'within the radius' includes "
+                    "the radius (distance <= radius, not <).", wrong=_match_strict),
+            Mistake("you compared a squared distance with the radius: take the square root, or "
+                    "compare with radius**2.", wrong=_match_squared),
+        ],
+        hint="taken = np.zeros(len(truths), bool); for each detection i in order: distances to "
+             "all truths, set np.inf where taken; if the smallest is <= radius, pair i with its "
+             "argmin j and mark j taken. Return np.array(pairs).reshape(-1, 2).",
+        compare_with=_compare_pairs,
+    )
+
+
+def _compare_pairs(got, expected):
+    try:
+        g = np.asarray(got)
+        g = g.reshape(-1, 2) if g.size or g.ndim != 2 else g.reshape(0, 2)
+        if g.size and (g.dtype.kind not in "iuf" or not np.all(g == np.round(g))):
+            return False, f"expected integer index pairs, got {_short_array(got)}"
+        g = g.astype(np.int64)
+    except (TypeError, ValueError):
+        return False, f"expected an array of (detection, truth) index pairs, got {type(got).__name__}"
+    e = np.asarray(expected, np.int64).reshape(-1, 2)
+    if not np.array_equal(g, e):
+        return False, (f"got pairs {_short_array(g.tolist())}, expected "
+                       f"{_short_array(e.tolist())}")
+    return True, ""
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 7: transfer learning, frozen pretrained features and a new head
+
+
+def _with_new_head(pretrained):
+    """Reference: the pretrained ``features_*`` layers, frozen, under a new, untrained head."""
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    features = keras.Model(pretrained.input, pretrained.get_layer("features_flatten").output,
+                           name="pretrained_features")
+    features.trainable = False
+    inputs = keras.Input(pretrained.input_shape[1:])
+    x = features(inputs, training=False)
+    x = keras.layers.Dropout(0.25)(x)
+    x = keras.layers.Dense(32, activation="relu")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="fine_tuned")
+
+
+def _all_layers(model):
+    """Every layer of ``model``, nested models flattened."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers") and layer.layers:
+            out.extend(_all_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _small_pretrained():
+    """A tiny :func:`build_patch_cnn` with batch normalisation, deterministic weights and
+    non-trivial moving statistics (a stand-in for the notebook's lab-A network)."""
+    from cnncourse import detection as _det
+
+    model = _det.build_patch_cnn((16, 16, 3), width=4, batch_norm=True, name="check_pretrained")
+    rng = np.random.default_rng(3)
+    weights = []
+    for w in model.get_weights():
+        weights.append((rng.normal(0, 0.3, w.shape) + (1.0 if w.ndim == 1 else 0.0) *
+                        (rng.random(w.shape) > 0.5)).astype(np.float32))
+    model.set_weights(weights)
+    return model
+
+
+_HEAD_HINT = ("features = keras.Model(pretrained.input, pretrained.get_layer('features_flatten')"
+              ".output); features.trainable = False; then a new head on features(inputs): "
+              "Dropout, Dense(32, relu), Dense(1, sigmoid).")
+
+
+def _diagnose_new_head(model, pretrained):
+    """The first problem found with the learner's model, or '' if none."""
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    if not isinstance(model, keras.Model):
+        return (f"expected a keras.Model, got {type(model).__name__}.", "")
+    x = np.random.default_rng(0).random((8,) + tuple(pretrained.input_shape[1:])).astype("float32")
+    out = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    if out.shape != (8, 1):
+        return (f"for 8 patches the model outputs shape {out.shape}, expected (8, 1).",
+                "the head must end in ONE unit (Dense(1, activation='sigmoid')): the "
+                "probability of a mitosis.")
+    last_activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "sigmoid")
+    if out.min() < 0 or out.max() > 1 or last_activation != "sigmoid":
+        return (f"the last layer's activation is {last_activation!r}, outputs in "
+                f"[{out.min():.3g}, {out.max():.3g}].", "the output unit has no sigmoid: binary "
+                "cross-entropy needs a probability (Dense(1, activation='sigmoid')).")
+    layers = _all_layers(model)
+    pre = {layer.name: layer for layer in _all_layers(pretrained)}
+    features = [la for la in layers if la.name.startswith("features") and la.weights]
+    head = [la for la in layers if not la.name.startswith("features") and la.weights]
+    if not features:
+        return ("the model has none of the pretrained features_* layers.",
+                "build the new model on the pretrained network's features (its layers up to "
+                "'features_flatten'), not on new layers: the point is to reuse what lab A learned.")
+    for layer in features:
+        ref = pre.get(layer.name)
+        if ref is None or any(a.shape != b.shape or not np.allclose(a, b) for a, b in
+                              zip(layer.get_weights(), ref.get_weights())):
+            return (f"layer {layer.name!r} does not hold the pretrained weights.",
+                    "the features were re-initialised (keras.models.clone_model copies the "
+                    "architecture, not the weights): reuse the pretrained layers, or copy their "
+                    "weights.")
+    trainable_features = [la for la in features if la.trainable_weights]
+    if any(not isinstance(la, keras.layers.BatchNormalization) for la in trainable_features):
+        names = [la.name for la in trainable_features]
+        return (f"the pretrained layers {names} are still trainable.",
+                "the features are not frozen: set trainable = False on them (or on a model "
+                "holding them) so that only the new head learns from lab B's few patches.")
+    if trainable_features:
+        return (f"the batch-normalisation layers {[la.name for la in trainable_features]} are "
+                "still trainable.",
+                "only the convolutions were frozen: batch normalisation layers that still train "
+                "learn their scale and shift, and in training mode re-estimate their moving "
+                "mean and variance from a few patches. Freeze them too (in Keras 3 a frozen "
+                "BatchNormalization layer runs in inference mode).")
+    if any(la is pre.get(la.name) for la in head) or any(
+            la.name in pre and all(a.shape == b.shape and np.allclose(a, b) for a, b in
+                                   zip(la.get_weights(), pre[la.name].get_weights()))
+            for la in head):
+        return ("the model's head holds the pretrained head's weights.",
+                "the head was not replaced: the lab-A head is trained for lab A; put NEW layers "
+                "(fresh random weights) after the features.")
+    if not head:
+        return ("the model has no layers with weights after the features.",
+                "add a new head: Dense(32, relu) and Dense(1, sigmoid).")
+    if not model.trainable_weights:
+        return ("the model has no trainable weights at all.",
+                "the head was frozen too (model.trainable = False freezes everything): freeze "
+                "only the pretrained features, so the new head can learn.")
+    # behaviour: one training step must change the output and leave the features alone
+    moving = [w.copy() for la in features for w in la.get_weights()]
+    before = out
+    import tensorflow as tf
+
+    y = (np.arange(8) % 2).astype("float32")[:, None]
+    with tf.GradientTape() as tape:
+        p = model(x, training=True)
+        loss = keras.ops.mean(keras.losses.binary_crossentropy(y, p))
+    grads = tape.gradient(loss, model.trainable_weights)
+    for w, g in zip(model.trainable_weights, grads):
+        if g is not None:
+            w.assign(w - 1.0 * g)
+    after = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    now = [w for la in features for w in la.get_weights()]
+    if any(not np.array_equal(a, b) for a, b in zip(moving, now)):
+        return ("a training step changed the pretrained features (weights or batch-norm "
+                "moving statistics).",
+                "the batch-normalisation layers run in training mode: freeze them (trainable = "
+                "False) so their moving statistics stay those of lab A.")
+    if np.allclose(after, before):
+        return ("a training step did not change the output.",
+                "the new head does not learn: is it frozen, or cut off from the output?")
+    return ("", "")
+
+
+def with_new_head(fn):
+    """Check ``with_new_head(pretrained) -> keras.Model``: the pretrained ``features_*`` layers,
+    frozen (batch normalisation included) and holding their pretrained weights, then a new,
+    trainable head ending in one sigmoid unit. Tested on a tiny stand-in for the lab-A network:
+    its outputs, which layers train, and what one training step changes."""
+    from cnncourse.checks import ERROR, FAILED, NOT_DONE, PASSED, Result, _record
+
+    name = "with_new_head"
+    pretrained = _small_pretrained()
+    try:
+        model = fn(pretrained)
+        if model is Ellipsis:
+            raise NotImplementedError
+        why, mistake = _diagnose_new_head(model, pretrained)
+    except NotImplementedError:
+        _record(Result(name, NOT_DONE, "not done yet (the stub still raises NotImplementedError). "
+                       "Using the reference implementation so the notebook can go on."), True)
+        return _with_new_head
+    except Exception as exc:  # the learner's code crashed: say so and go on
+        _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for a small pretrained "
+                       "patch CNN with batch normalisation. Fix it and run the cell again; using "
+                       "the reference implementation meanwhile."), True)
+        return _with_new_head
+    if not why:
+        _record(Result(name, PASSED, "correct: the pretrained features are frozen (batch "
+                       "normalisation included) and keep their weights, the new head learns, "
+                       "one sigmoid output."), True)
+        return fn
+    explanation = f" Likely mistake: {mistake}" if mistake else f" Hint: {_HEAD_HINT}"
+    _record(Result(name, FAILED, f"wrong for a small pretrained patch CNN: {why}{explanation} "
+                   "Using the reference implementation for the rest of the notebook."), True)
+    return _with_new_head
+
+
+__all__ = ["all_negative_accuracy", "class_weights", "focal_loss", "threshold_for_recall",
+           "non_max_suppression", "match_detections", "with_new_head"]
