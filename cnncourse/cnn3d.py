@@ -89,7 +89,7 @@ def _build_cnn3d(input_shape=(32, 32, 32, 1), filters=(8, 16, 32), dropout: floa
         x = RandomRotation3D(seed=seed, name="rotate3d")(x)
     for i, f in enumerate(filters):
         x = layers.Conv3D(int(f), 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling3D(2, name=f"pool{i + 1}")(x)
     x = layers.GlobalAveragePooling3D(name="global_avg")(x)

@@ -83,7 +83,7 @@ def test_heldout_auc():
 # ---- the 3D CNN ---------------------------------------------------------------------------------
 
 def _cnn(input_shape, filters=(8, 16, 32), dropout=0.3, *, conv="Conv3D", flatten=False,
-         sigmoid="sigmoid", bias=False, pool=True):
+         sigmoid="sigmoid", bias=False, pool=True, momentum=0.9):
     import keras
 
     L = keras.layers
@@ -91,7 +91,7 @@ def _cnn(input_shape, filters=(8, 16, 32), dropout=0.3, *, conv="Conv3D", flatte
     x = inputs
     for f in filters:
         x = getattr(L, conv)(f, 3, padding="same", use_bias=bias)(x)
-        x = L.BatchNormalization()(x)
+        x = L.BatchNormalization(momentum=momentum)(x)
         x = L.ReLU()(x)
         if pool:
             x = L.MaxPooling3D(2)(x)
@@ -105,7 +105,8 @@ def test_build_cnn3d_accepts_the_network_and_names_mistakes():
     for kwargs, words in [(dict(conv="Conv2D"), "Conv2D"), (dict(flatten=True), "Flatten"),
                           (dict(sigmoid=None), "sigmoid is missing"),
                           (dict(bias=True), "use_bias=False"),
-                          (dict(pool=False), "MaxPooling3D(2) is missing")]:
+                          (dict(pool=False), "MaxPooling3D(2) is missing"),
+                          (dict(momentum=0.99), "momentum=0.9")]:
         def wrong(s, f=(8, 16, 32), d=0.3, kwargs=kwargs):
             return _cnn(s, f, d, **kwargs)
 

@@ -93,12 +93,12 @@ def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sig
         x = (sparse.SubmanifoldConv3D(width, 3, use_bias=False)(x, table) if conv
              else keras.layers.Dense(width, use_bias=False)(x))
         if bn:
-            x = sparse.SparseBatchNormalization()(x)
+            x = sparse.SparseBatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
         if lev < len(widths) - 1 and pool:
             layer = sparse.SparseMaxPool3D(2) if pool == "max" else sparse.SparseAvgPool3D(2)
             x = layer(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
-    x = sparse.SparseGlobalPool3D("avg")(x, inputs["batch_index"], inputs["samples"])
+    x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
     x = keras.layers.Dropout(dropout)(x)
     out = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(x)
     return keras.Model(inputs, out)
@@ -124,6 +124,5 @@ def test_build_sparse_classifier():
 def test_build_sparse_classifier_refuses_the_library_network():
     from cnncourse.sparse import sparse_classifier
 
-    S.build_sparse_classifier(lambda w, d=0.3: sparse_classifier(1, widths=w, dropout=d,
-                                                                  head="avg"))
+    S.build_sparse_classifier(lambda w, d=0.3: sparse_classifier(1, widths=w, dropout=d))
     assert last().status == "failed" and "library" in last().message, last().message

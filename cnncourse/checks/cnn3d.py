@@ -316,6 +316,11 @@ def _same_cnn3d(got, expected):
     x = _probe_volume(tuple(expected.input_shape[1:]))
     ok, why, g, e = _copy_and_compare(got, expected, x)
     _CNN_RESULTS[id(got)] = (g, e)
+    if ok:
+        from cnncourse.checks.sparse import _bn_momentum
+
+        why = _bn_momentum(got)
+        ok = not why
     return ok, why
 
 
@@ -370,7 +375,7 @@ _CNN_CASES = [
 
 def build_cnn3d(fn):
     """Check ``build_cnn3d(input_shape, filters, dropout)``: per filter count a block Conv3D
-    (3x3x3, "same", no bias) -> BatchNormalization -> ReLU -> MaxPooling3D(2), then
+    (3x3x3, "same", no bias) -> BatchNormalization(momentum=0.9) -> ReLU -> MaxPooling3D(2), then
     GlobalAveragePooling3D, Dropout(dropout), Dense(1, sigmoid).
 
     Behaviour, not only shapes: the reference model gets random weights, the learner's model a
@@ -413,7 +418,7 @@ def build_cnn3d(fn):
                     or _wrong_dropout(g, e, c)),
         ],
         hint="x = keras.Input(shape=input_shape); per f in filters: Conv3D(f, 3, padding='same', "
-             "use_bias=False) -> BatchNormalization() -> ReLU() -> MaxPooling3D(2); then "
+             "use_bias=False) -> BatchNormalization(momentum=0.9) -> ReLU() -> MaxPooling3D(2); then "
              "GlobalAveragePooling3D() -> Dropout(dropout) -> Dense(1, activation='sigmoid'). "
              "Check the order of the layers.")
     _CNN_RESULTS.clear()

@@ -181,11 +181,11 @@ def _reference_classifier(widths=(8, 16, 32), dropout=0.3):
     x = inputs["features"]
     for lev, width in enumerate(widths):
         x = sparse.SubmanifoldConv3D(width, 3, use_bias=False)(x, inputs[f"neighbors_{lev}"])
-        x = sparse.SparseBatchNormalization()(x)
+        x = sparse.SparseBatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
         if lev < len(widths) - 1:
             x = sparse.SparseMaxPool3D(2)(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
-    x = sparse.SparseGlobalPool3D("avg")(x, inputs["batch_index"], inputs["samples"])
+    x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
     x = keras.layers.Dropout(dropout)(x)
     out = keras.layers.Dense(1, activation="sigmoid")(x)
     return keras.Model(inputs, out, name="reference_sparse_classifier")
@@ -229,7 +229,8 @@ def _run(model, inputs):
 
 def _is_library_classifier(model) -> bool:
     names = {layer.name for layer in model.layers}
-    return {"subm_0_0", "global_pool", "probability"} <= names
+    return ({"subm_0_0", "global_pool", "probability"} <= names
+            or model.name == "reference_sparse_classifier")
 
 
 def _same_classifier(got, expected):
@@ -240,8 +241,8 @@ def _same_classifier(got, expected):
     if not _is_model(got):
         return False, f"expected a keras.Model, got {type(got).__name__}"
     if _is_library_classifier(got):
-        return False, ("that is the library's cnncourse.sparse.sparse_classifier: assemble the "
-                       "network yourself from the layers")
+        return False, ("that is the library's network (cnncourse.sparse.sparse_classifier or the "
+                       "checker's reference): assemble it yourself from the layers")
     levels = sum(1 for layer in expected.layers if type(layer).__name__ == "SubmanifoldConv3D")
     x = _probe_batch(levels)
     _randomize(expected)
@@ -271,10 +272,25 @@ def _same_classifier(got, expected):
     got.set_weights(expected.get_weights())
     g = _run(got, x)
     record["copied"] = g
+    bad = _bn_momentum(got)
+    if bad:
+        return False, bad
     if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
         return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
                        f"expected {np.round(e.ravel(), 4).tolist()}")
     return True, ""
+
+
+def _bn_momentum(model) -> str:
+    """An explanation if a batch normalisation of ``model`` does not use momentum 0.9, else ""."""
+    import keras
+
+    found = sorted({round(float(layer.momentum), 4) for layer in model.layers
+                    if isinstance(layer, keras.layers.BatchNormalization)} - {0.9})
+    if found:
+        return (f"a batch normalisation has momentum={found[0]}: use momentum=0.9, so that the "
+                "running averages used at test time forget the start of a short training")
+    return ""
 
 
 def _record(g, key):
@@ -325,7 +341,7 @@ _CLASSIFIER_CASES = [
 def build_sparse_classifier(fn):
     """Check ``build_sparse_classifier(widths, dropout)``: per level SubmanifoldConv3D(width, 3,
     no bias) on that level's table -> SparseBatchNormalization -> ReLU, SparseMaxPool3D(2)
-    between levels, SparseGlobalPool3D("avg"), Dropout, Dense(1, sigmoid).
+    between levels, SparseGlobalPool3D("avg_max"), Dropout, Dense(1, sigmoid).
 
     Behaviour: the reference gets random weights, the learner's model a copy, and both must give
     the same probabilities for a batch of three small objects; probes that blank the neighbour
@@ -360,9 +376,9 @@ def build_sparse_classifier(fn):
                     "convolution (its statistics come from the active sites only).", when=_no_bn),
             Mistake("the sigmoid is missing: Dense(1, activation='sigmoid') (your outputs are "
                     "logits).", when=_copied_is(_logit)),
-            Mistake("the global pooling must average over each sample's sites: "
-                    "SparseGlobalPool3D('avg')(x, batch_index, samples).",
-                    when=lambda g, e, c: _global_mode(g) not in (None, "avg")
+            Mistake("the global pooling must pool each sample's sites, mean AND max side by side: "
+                    "SparseGlobalPool3D('avg_max')(x, batch_index, samples).",
+                    when=lambda g, e, c: _global_mode(g) not in (None, "avg_max")
                     or (bool(_layer_classes(g)) and "SparseGlobalPool3D" not in _layer_classes(g))),
             Mistake("the ReLU is missing after the batch normalisation.",
                     when=lambda g, e, c: bool(_layer_classes(g)) and "ReLU" not in _layer_classes(g)
@@ -370,9 +386,9 @@ def build_sparse_classifier(fn):
         ],
         hint="inputs = sparse.network_input_layers(len(widths), 1); x = inputs['features']; per "
              "level: SubmanifoldConv3D(w, 3, use_bias=False)(x, inputs[f'neighbors_{l}']) -> "
-             "SparseBatchNormalization() -> ReLU(), then (not after the last level) "
+             "SparseBatchNormalization(momentum=0.9) -> ReLU(), then (not after the last level) "
              "SparseMaxPool3D(2)(x, inputs[f'down_{l}'], inputs[f'up_{l}']); "
-             "SparseGlobalPool3D('avg')(x, inputs['batch_index'], inputs['samples']) -> "
+             "SparseGlobalPool3D('avg_max')(x, inputs['batch_index'], inputs['samples']) -> "
              "Dropout(dropout) -> Dense(1, activation='sigmoid'); keras.Model(inputs, out).")
     _SPARSE_RESULTS.clear()
     return fn if result.passed else _reference_classifier

@@ -20,7 +20,7 @@ WRONG = [
                "x = inputs\n"
                "for f in filters:\n"
                "    x = layers.Conv3D(f, 3, padding='same', use_bias=False)(x)\n"
-               "    x = layers.BatchNormalization()(x)\n"
+               "    x = layers.BatchNormalization(momentum=0.9)(x)\n"
                "    x = layers.ReLU()(x)\n"
                "    x = layers.MaxPooling3D(2)(x)\n"
                "x = layers.GlobalAveragePooling3D()(x)\n"

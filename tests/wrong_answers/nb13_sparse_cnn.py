@@ -24,11 +24,11 @@ WRONG = [
                "x = inputs['features']\n"
                "for lev, width in enumerate(widths):\n"
                "    x = keras.layers.Dense(width, use_bias=False)(x)\n"
-               "    x = sparse.SparseBatchNormalization()(x)\n"
+               "    x = sparse.SparseBatchNormalization(momentum=0.9)(x)\n"
                "    x = keras.layers.ReLU()(x)\n"
                "    if lev < len(widths) - 1:\n"
                "        x = sparse.SparseMaxPool3D(2)(x, inputs[f'down_{lev}'], inputs[f'up_{lev}'])\n"
-               "x = sparse.SparseGlobalPool3D('avg')(x, inputs['batch_index'], inputs['samples'])\n"
+               "x = sparse.SparseGlobalPool3D('avg_max')(x, inputs['batch_index'], inputs['samples'])\n"
                "x = keras.layers.Dropout(dropout)(x)\n"
                "return keras.Model(inputs, keras.layers.Dense(1, activation='sigmoid')(x))"),
          expect=["❌", "never look at the neighbours"]),
