@@ -143,3 +143,14 @@ def test_pictures(tiny):
         cnn3d.slice_explorer(volumes[0], masks[0, :4])
     with pytest.raises(ValueError, match="spacing"):
         cnn3d.show_projections(volumes[0], spacing=(1, 1))
+
+
+def test_nuclei_in_one_pose():
+    v_one, m_one, y_one = make_nuclei_3d(6, 16, seed=2, pose="aligned")
+    v_any, m_any, y_any = make_nuclei_3d(6, 16, seed=2)
+    np.testing.assert_array_equal(y_one, y_any)                 # the same nuclei ...
+    np.testing.assert_allclose(m_one.sum((1, 2, 3)), m_any.sum((1, 2, 3)), rtol=0.1)  # same sizes
+    assert not np.array_equal(m_one, m_any)                     # ... in another pose
+    np.testing.assert_array_equal(make_nuclei_3d(6, 16, seed=2, pose="aligned")[0], v_one)
+    with pytest.raises(ValueError, match="pose"):
+        make_nuclei_3d(2, 16, pose="upright")
