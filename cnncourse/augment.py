@@ -6,8 +6,9 @@ nucleus is a new, equally valid training example ("heavy augmentation by 3D rota
 Two implementations of the same resampling (rotation about the volume's centre, trilinear
 interpolation, edge values outside):
 
-* NumPy / SciPy for arrays: :func:`rotate_volume` (one volume, a given matrix) and
-  :func:`random_rotate` (a batch, random rotations, optional flips);
+* NumPy / SciPy for arrays: ``_rotate_volume`` (one volume, a given matrix) and
+  ``_random_rotate`` (a batch, random rotations, optional flips): private, because notebook 12's
+  learners write the resampler themselves (these are the references its checks use);
 * :class:`RandomRotation3D`, a Keras layer written with ``keras.ops`` only: put it first in a model
   (active in training only) or map it over batches in a ``tf.data`` pipeline.
 """
@@ -15,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["random_rotation_matrices", "rotation_matrix", "rotate_volume", "random_rotate",
-           "random_flip", "RandomRotation3D"]
+__all__ = ["random_rotation_matrices", "rotation_matrix", "random_flip", "RandomRotation3D"]
 
 
 def rotation_matrix(axis, angle: float) -> np.ndarray:
@@ -69,7 +69,7 @@ def _check_volume(volume, name="volume", ndim=3) -> np.ndarray:
     return volume
 
 
-def rotate_volume(volume, matrix, *, order: int = 1, mode: str = "nearest") -> np.ndarray:
+def _rotate_volume(volume, matrix, *, order: int = 1, mode: str = "nearest") -> np.ndarray:
     """Rotate a volume (D, H, W) about its centre by ``matrix`` (3, 3), with SciPy.
 
     Output voxel ``p`` takes the input value at ``matrix.T @ (p - c) + c`` (``c`` the centre), so the
@@ -105,7 +105,7 @@ def random_flip(volumes, *, seed=None) -> np.ndarray:
     return out
 
 
-def random_rotate(volumes, *, seed=None, flips: bool = True, order: int = 1) -> np.ndarray:
+def _random_rotate(volumes, *, seed=None, flips: bool = True, order: int = 1) -> np.ndarray:
     """Rotate every volume of a batch (n, D, H, W) by its own uniformly random 3D rotation
     (and flip it at random when ``flips``), with SciPy. Same dtype and shape as ``volumes``."""
     volumes = _check_volume(volumes, "volumes", ndim=4)
@@ -113,7 +113,7 @@ def random_rotate(volumes, *, seed=None, flips: bool = True, order: int = 1) -> 
     mats = random_rotation_matrices(len(volumes), seed=rng)
     if flips:
         mats = mats * np.where(rng.random((len(volumes), 1, 3)) < 0.5, -1.0, 1.0)
-    return np.stack([rotate_volume(v, m, order=order) for v, m in zip(volumes, mats)]) \
+    return np.stack([_rotate_volume(v, m, order=order) for v, m in zip(volumes, mats)]) \
         if len(volumes) else volumes.copy()
 
 

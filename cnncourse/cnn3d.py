@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-__all__ = ["build_cnn3d", "conv3d_params", "activation_memory", "make_dataset", "train_cnn3d",
-           "predict_scores", "show_slices", "show_projections", "show_isosurface",
+__all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
+           "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
            "slice_explorer", "bench_cnn3d"]
 
 
@@ -48,27 +48,24 @@ def activation_memory(shape, *, batch_size: int = 1, bytes_per_value: int = 4) -
 # Models and data
 
 
-def build_cnn3d(input_shape=(32, 32, 32, 1), *, filters=(8, 16, 32), kernel_size: int = 3,
-                dropout: float = 0.3, dense: int = 32, augment: bool = False,
-                global_pool: str = "avg", seed: int | None = None, name: str = "cnn3d"):
-    """A small 3D CNN for binary classification of volumes, output = probability of class 1.
+def _build_cnn3d(input_shape=(32, 32, 32, 1), filters=(8, 16, 32), dropout: float = 0.3, *,
+                 augment: bool = False, seed: int | None = None, name: str = "cnn3d"):
+    """The reference 3D CNN of notebook 12 (the learner writes ``build_cnn3d``; the checks and
+    the benchmark use this one). Output: the probability of class 1, shape (batch, 1).
 
-    Each block is Conv3D (``kernel_size``^3, "same") -> BatchNormalization -> ReLU -> MaxPooling3D(2);
-    after the last block, a global pooling over the volume, dropout, Dense(``dense``, ReLU),
-    dropout and a sigmoid output.
+    Each block is Conv3D (3x3x3, "same", no bias) -> BatchNormalization -> ReLU ->
+    MaxPooling3D(2); then a global average over the volume, dropout and a one-unit sigmoid layer.
 
     Parameters
     ----------
     input_shape : tuple
         (D, H, W, C) of one example.
     filters : sequence of int
-        Filters per block; the volume halves in each dimension per block.
-    global_pool : {"avg", "max"}
-        "avg" measures how much of each learned feature the volume holds (e.g. how much fold),
-        "max" whether it is present anywhere.
+        Filters per block; the volume halves in each dimension per pooling step.
+    dropout : float in [0, 1)
     augment : bool
         Put :class:`cnncourse.augment.RandomRotation3D` first (random rotation + flips of every
-        training batch, off at inference).
+        training batch, off at inference); used by the benchmark's in-model pipeline.
     """
     from cnncourse.device import import_keras
 
@@ -84,8 +81,6 @@ def build_cnn3d(input_shape=(32, 32, 32, 1), *, filters=(8, 16, 32), kernel_size
                          "pooling steps")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
-    if global_pool not in ("max", "avg"):
-        raise ValueError(f"global_pool: expected 'max' or 'avg', got {global_pool!r}")
     inputs = keras.Input(input_shape, name="volume")
     x = inputs
     if augment:
@@ -93,16 +88,12 @@ def build_cnn3d(input_shape=(32, 32, 32, 1), *, filters=(8, 16, 32), kernel_size
 
         x = RandomRotation3D(seed=seed, name="rotate3d")(x)
     for i, f in enumerate(filters):
-        x = layers.Conv3D(int(f), kernel_size, padding="same", use_bias=False,
-                          name=f"conv{i + 1}")(x)
+        x = layers.Conv3D(int(f), 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
-        x = layers.Activation("relu", name=f"relu{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
         x = layers.MaxPooling3D(2, name=f"pool{i + 1}")(x)
-    pool = layers.GlobalMaxPooling3D if global_pool == "max" else layers.GlobalAveragePooling3D
-    x = pool(name=f"global_{global_pool}")(x)
-    x = layers.Dropout(dropout, seed=seed, name="dropout1")(x)
-    x = layers.Dense(dense, activation="relu", name="dense")(x)
-    x = layers.Dropout(dropout, seed=seed, name="dropout2")(x)
+    x = layers.GlobalAveragePooling3D(name="global_avg")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="p_lobulated", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -166,58 +157,126 @@ def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_cnn3d(volumes, y, *, validation=None, epochs: int = 10, batch_size: int = 16,
-                augment: bool = True, learning_rate: float = 3e-3, seed: int = 0, verbose=0,
-                pipeline: str | None = None, **build_kwargs):
-    """Build (:func:`build_cnn3d`) and train a 3D CNN; return ``(model, history)``.
+def _pydataset():
+    from cnncourse.device import import_keras
+
+    return import_keras().utils.PyDataset
+
+
+def RotatedBatches(volumes, y, rotate, *, batch_size: int = 16, seed: int = 0, workers: int = 1):
+    """Training batches for ``model.fit``, each volume rotated by its own uniformly random 3D
+    rotation, drawn anew every epoch, with ``rotate(volume (D, H, W), matrix (3, 3))`` (e.g. the
+    learner's resampler of notebook 12).
+
+    Returns a ``keras.utils.PyDataset`` of (batch (b, D, H, W, 1) float32, labels (b,) float32);
+    the order is reshuffled every epoch. The rotations and the order depend only on
+    ``(seed, epoch, batch)``: the same seed gives the same batches, run after run.
+    """
+    volumes, y = _check_xy(volumes, y)
+    if not callable(rotate):
+        raise TypeError(f"rotate: expected a function (volume, matrix) -> volume, got "
+                        f"{type(rotate).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    from cnncourse.augment import random_rotation_matrices
+
+    class _Rotated(_pydataset()):
+        def __init__(self):
+            super().__init__(workers=int(workers), use_multiprocessing=False)
+            self.epoch = 0
+            self.order = np.random.default_rng([seed, 0]).permutation(len(volumes))
+
+        def __len__(self):
+            return -(-len(volumes) // batch_size)
+
+        def __getitem__(self, index):
+            ids = self.order[index * batch_size:(index + 1) * batch_size]
+            mats = random_rotation_matrices(len(ids), seed=[seed, self.epoch, index])
+            out = np.stack([np.asarray(rotate(volumes[i, ..., 0], m), dtype=np.float32)
+                            for i, m in zip(ids, mats)])
+            if out.shape != (len(ids), *volumes.shape[1:4]):
+                raise ValueError(f"rotate: returned volumes of shape {out.shape[1:]}, expected "
+                                 f"{volumes.shape[1:4]}")
+            return out[..., None], y[ids].astype(np.float32)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = np.random.default_rng([seed, self.epoch]).permutation(len(volumes))
+
+    return _Rotated()
+
+
+def DenseBatches(sparse_batches):
+    """The dense twin of a :class:`cnncourse.sparse.SparseBatches`: batch ``i`` of every epoch is
+    the SAME sites with the SAME features (and, with ``augment``, the same rotations), placed in a
+    zero grid (b, D, H, W, C) float32. A dense and a sparse network fed this way see exactly the
+    same input voxels."""
+    class _Dense(_pydataset()):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.source = sparse_batches
+
+        def __len__(self):
+            return len(self.source)
+
+        def __getitem__(self, index):
+            st = self.source.batch(index)
+            ids = self.source._ids(index)
+            return st.to_dense().astype(np.float32), self.source.y[ids].astype(np.float32)
+
+        def on_epoch_end(self):
+            self.source.on_epoch_end()
+
+    return _Dense()
+
+
+def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, rotate=None,
+                augment: bool = False, learning_rate: float = 3e-3, seed: int = 0,
+                validation=None, verbose=0, callbacks=()):
+    """Compile ``model`` (Adam with a cosine-decaying learning rate, binary cross-entropy, AUC)
+    and train it on ``volumes`` (n, D, H, W) float with labels ``y`` (n,) 0/1; return the history.
 
     Parameters
     ----------
-    volumes : ndarray (n, D, H, W) float
-    y : ndarray (n,) of 0/1
+    model : keras.Model
+        Input (D, H, W, 1), output (batch, 1) probabilities (e.g. the learner's ``build_cnn3d``).
+    rotate : callable, optional
+        ``rotate(volume, matrix) -> volume``: rotate every training volume by a random 3D
+        rotation, new every epoch (:func:`RotatedBatches`, NumPy).
+    augment : bool
+        Random 3D rotations and flips with :class:`~cnncourse.augment.RandomRotation3D`'s
+        resampler in a ``tf.data`` pipeline (:func:`make_dataset`; TensorFlow backend only).
+        At most one of ``rotate`` and ``augment``.
     validation : (volumes, y), optional
         Evaluated after every epoch (loss and AUC in the history).
-    augment : bool
-        Random 3D rotations and flips of every training batch.
-    pipeline : {"tf.data", "model"}, optional
-        Where augmentation runs: in a ``tf.data`` pipeline (:func:`make_dataset`, the default
-        with the TensorFlow backend) or as the model's first layer (the default with other
-        Keras backends, e.g. JAX, which have no ``tf.data``).
-    **build_kwargs
-        Passed to :func:`build_cnn3d` (filters, dropout, global_pool, ...).
     """
-    from cnncourse.device import backend, import_keras
+    from cnncourse.device import import_keras
 
     keras = import_keras()
     volumes, y = _check_xy(volumes, y)
-    if pipeline is None:
-        pipeline = "tf.data" if backend() == "tensorflow" else "model"
-    if pipeline not in ("tf.data", "model"):
-        raise ValueError(f"pipeline: expected 'tf.data' or 'model', got {pipeline!r}")
-    in_model = augment and pipeline == "model"
-    model = build_cnn3d(volumes.shape[1:], seed=seed, augment=in_model, **build_kwargs)
+    if rotate is not None and augment:
+        raise ValueError("rotate, augment: give at most one of them")
     # cosine decay of the learning rate: big steps first, small ones at the end, so the model
     # that training ends with does not depend much on the last few batches
     steps = epochs * -(-len(volumes) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
-    if pipeline == "tf.data":
-        train = make_dataset(volumes, y, batch_size=batch_size, augment=augment, shuffle=True,
+    val = None
+    if validation is not None:
+        vv, vy = _check_xy(*validation)
+        val = (vv, vy.astype(np.float32))
+    if augment:
+        train = make_dataset(volumes, y, batch_size=batch_size, augment=True, shuffle=True,
                              seed=seed)
-        val = None
-        if validation is not None:
-            val = make_dataset(*validation, batch_size=max(batch_size, 64))
-        history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
-                            shuffle=False)  # the dataset shuffles itself
-    else:
-        val = None
-        if validation is not None:
-            vv, vy = _check_xy(*validation)
-            val = (vv, vy.astype(np.float32))
-        history = model.fit(volumes, y.astype(np.float32), batch_size=batch_size, epochs=epochs,
-                            shuffle=True, validation_data=val, verbose=verbose)
-    return model, history
+        return model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
+                         shuffle=False, callbacks=list(callbacks))  # the dataset shuffles itself
+    if rotate is not None:
+        train = RotatedBatches(volumes, y, rotate, batch_size=batch_size, seed=seed)
+        return model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
+                         callbacks=list(callbacks))
+    return model.fit(volumes, y.astype(np.float32), batch_size=batch_size, epochs=epochs,
+                     shuffle=True, validation_data=val, verbose=verbose, callbacks=list(callbacks))
 
 
 def predict_scores(model, volumes, *, batch_size: int = 64) -> np.ndarray:
@@ -390,7 +449,8 @@ def bench_cnn3d() -> None:
         volumes, _, y = make_nuclei_3d(n, size, seed=0)
         for augment in (False, True):
             keras.utils.set_random_seed(0)
-            model, _ = train_cnn3d(volumes, y, epochs=1, augment=augment)  # warm-up: traces
+            model = _build_cnn3d(volumes.shape[1:] + (1,))
+            train_cnn3d(model, volumes, y, epochs=1, augment=augment)  # warm-up: traces
             ds = make_dataset(volumes, y, augment=augment, shuffle=True)
             times = []
             for _ in range(2):

@@ -24,26 +24,26 @@ def test_random_rotation_matrices_are_rotations():
 def test_rotated_ellipsoid_keeps_its_volume():
     ell = ellipsoid()
     for mat in augment.random_rotation_matrices(5, seed=1):
-        rotated = augment.rotate_volume(ell, mat)  # bool in, bool out (trilinear, then > 0.5)
+        rotated = augment._rotate_volume(ell, mat)  # bool in, bool out (trilinear, then > 0.5)
         assert rotated.dtype == bool
         assert abs(int(rotated.sum()) - int(ell.sum())) < 0.04 * ell.sum()
-        soft = augment.rotate_volume(ell.astype(np.float32), mat)
+        soft = augment._rotate_volume(ell.astype(np.float32), mat)
         assert soft.sum() == pytest.approx(ell.sum(), rel=0.01)
 
 
 def test_quarter_turn_is_exact():
     vol = np.random.default_rng(0).random((9, 9, 9)).astype(np.float32)
     mat = augment.rotation_matrix([1, 0, 0], np.pi / 2)  # about z: the (y, x) plane turns
-    out = augment.rotate_volume(vol, mat)
+    out = augment._rotate_volume(vol, mat)
     np.testing.assert_allclose(out, np.rot90(vol, k=1, axes=(1, 2)), atol=1e-5)  # y -> x
 
 
 def test_random_rotate_and_flip_batches():
     batch = np.stack([ellipsoid(), ellipsoid(radii=(6, 6, 9))]).astype(np.float32)
-    out = augment.random_rotate(batch, seed=0)
+    out = augment._random_rotate(batch, seed=0)
     assert out.shape == batch.shape and out.dtype == batch.dtype
     np.testing.assert_allclose(out.sum(axis=(1, 2, 3)), batch.sum(axis=(1, 2, 3)), rtol=0.02)
-    np.testing.assert_array_equal(out, augment.random_rotate(batch, seed=0))
+    np.testing.assert_array_equal(out, augment._random_rotate(batch, seed=0))
     flipped = augment.random_flip(batch, seed=3)
     np.testing.assert_array_equal(np.sort(flipped.ravel()), np.sort(batch.ravel()))
 
@@ -56,7 +56,7 @@ def test_keras_layer_matches_scipy_and_keeps_volume():
     x = np.stack([ell, ell])[..., None]
     out = keras.ops.convert_to_numpy(augment.RandomRotation3D.resample(x, mats.astype(np.float32)))
     for i in range(2):
-        np.testing.assert_allclose(out[i, ..., 0], augment.rotate_volume(ell, mats[i]), atol=1e-4)
+        np.testing.assert_allclose(out[i, ..., 0], augment._rotate_volume(ell, mats[i]), atol=1e-4)
     layer = augment.RandomRotation3D(seed=0)
     y = keras.ops.convert_to_numpy(layer(x, training=True))
     assert y.shape == x.shape
@@ -79,15 +79,15 @@ def test_keras_layer_in_tf_data():
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match=r"volume: expected shape \(D, H, W\)"):
-        augment.rotate_volume(np.zeros((4, 4)), np.eye(3))
+        augment._rotate_volume(np.zeros((4, 4)), np.eye(3))
     with pytest.raises(ValueError, match="matrix: expected an orthogonal matrix"):
-        augment.rotate_volume(np.zeros((4, 4, 4)), 2 * np.eye(3))
+        augment._rotate_volume(np.zeros((4, 4, 4)), 2 * np.eye(3))
     with pytest.raises(ValueError, match=r"matrix: expected shape \(3, 3\)"):
-        augment.rotate_volume(np.zeros((4, 4, 4)), np.eye(2))
+        augment._rotate_volume(np.zeros((4, 4, 4)), np.eye(2))
     with pytest.raises(TypeError, match="volume: expected a numeric"):
-        augment.rotate_volume(np.zeros((4, 4, 4), dtype=object), np.eye(3))
+        augment._rotate_volume(np.zeros((4, 4, 4), dtype=object), np.eye(3))
     with pytest.raises(ValueError, match=r"volumes: expected shape \(n, D, H, W\)"):
-        augment.random_rotate(np.zeros((4, 4, 4)))
+        augment._random_rotate(np.zeros((4, 4, 4)))
     with pytest.raises(ValueError, match="n: expected an int >= 0"):
         augment.random_rotation_matrices(-1)
     with pytest.raises(ValueError, match="axis: expected a non-zero vector"):

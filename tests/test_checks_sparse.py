@@ -76,3 +76,53 @@ def test_multiply_adds_value_check():
     S.multiply_adds(right[::-1], grid=32, sites=500)
     assert "(dense, sparse)" in last().message
     assert S.multiply_adds(..., grid=32, sites=500) == right and last().status == "not done"
+
+
+# ---- the sparse classifier ----------------------------------------------------------------------
+
+def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sigmoid=True,
+         same_table=False):
+    import keras
+
+    from cnncourse import sparse
+
+    inputs = sparse.network_input_layers(len(widths), 1)
+    x = inputs["features"]
+    for lev, width in enumerate(widths):
+        table = inputs["neighbors_0" if same_table else f"neighbors_{lev}"]
+        x = (sparse.SubmanifoldConv3D(width, 3, use_bias=False)(x, table) if conv
+             else keras.layers.Dense(width, use_bias=False)(x))
+        if bn:
+            x = sparse.SparseBatchNormalization(momentum=0.9)(x)
+        x = keras.layers.ReLU()(x)
+        if lev < len(widths) - 1 and pool:
+            layer = sparse.SparseMaxPool3D(2) if pool == "max" else sparse.SparseAvgPool3D(2)
+            x = layer(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
+    x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
+    x = keras.layers.Dropout(dropout)(x)
+    out = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(x)
+    return keras.Model(inputs, out)
+
+
+def test_build_sparse_classifier():
+    assert S.build_sparse_classifier(_net) is _net and last().passed
+    for kwargs, words in [(dict(conv=False), "never look at the neighbours"),
+                          (dict(pool=None), "grid is kept"),
+                          (dict(pool="avg"), "INACTIVE"),
+                          (dict(bn=False), "batch normalisation is missing"),
+                          (dict(sigmoid=False), "sigmoid is missing"),
+                          (dict(same_table=True), "another level")]:
+        def wrong(w=(8, 16, 32), d=0.3, kwargs=kwargs):
+            return _net(w, d, **kwargs)
+
+        assert S.build_sparse_classifier(wrong) is S._reference_classifier
+        assert last().status == "failed" and words in last().message, last().message
+    S.build_sparse_classifier(stub)
+    assert last().status == "not done"
+
+
+def test_build_sparse_classifier_refuses_the_library_network():
+    from cnncourse.sparse import sparse_classifier
+
+    S.build_sparse_classifier(lambda w, d=0.3: sparse_classifier(1, widths=w, dropout=d))
+    assert last().status == "failed" and "library" in last().message, last().message

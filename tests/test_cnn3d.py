@@ -26,26 +26,26 @@ def test_counting_helpers():
         cnn3d.activation_memory((0, 4))
 
 
-def test_build_matches_parameter_formula():
-    model = cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8), dense=8)
+def test_reference_build_matches_parameter_formula():
+    model = cnn3d._build_cnn3d((16, 16, 16, 1), filters=(4, 8))
     assert model.output_shape == (None, 1)
     conv = {layer.name: layer.count_params() for layer in model.layers if layer.name.startswith("conv")}
     assert conv == {"conv1": cnn3d.conv3d_params(3, 1, 4, bias=False),
                     "conv2": cnn3d.conv3d_params(3, 4, 8, bias=False)}
-    with_aug = cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8), augment=True)
+    assert model.get_layer("pool2") is not None
+    with_aug = cnn3d._build_cnn3d((16, 16, 16, 1), filters=(4, 8), augment=True)
     assert with_aug.layers[1].name == "rotate3d"
-    assert with_aug.count_params() == cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8)).count_params()
+    assert with_aug.count_params() == model.count_params()
+    assert "build_cnn3d" not in cnn3d.__all__  # the learners write it (notebook 12)
 
 
-def test_build_bad_arguments():
+def test_reference_build_bad_arguments():
     with pytest.raises(ValueError, match="input_shape: expected"):
-        cnn3d.build_cnn3d((16, 16, 16))
+        cnn3d._build_cnn3d((16, 16, 16))
     with pytest.raises(ValueError, match="too small"):
-        cnn3d.build_cnn3d((8, 8, 8, 1), filters=(4, 4, 4, 4))
-    with pytest.raises(ValueError, match="global_pool"):
-        cnn3d.build_cnn3d(global_pool="sum")
+        cnn3d._build_cnn3d((8, 8, 8, 1), filters=(4, 4, 4, 4))
     with pytest.raises(ValueError, match="dropout"):
-        cnn3d.build_cnn3d(dropout=1.0)
+        cnn3d._build_cnn3d(dropout=1.0)
 
 
 def test_dataset_batches(tiny):
@@ -64,16 +64,65 @@ def test_dataset_batches(tiny):
         cnn3d.make_dataset(volumes, y, batch_size=0)
 
 
-@pytest.mark.parametrize("pipeline", ["tf.data", "model"])
-def test_train_and_predict(tiny, pipeline):
+@pytest.mark.parametrize("how", ["plain", "tf.data", "rotate"])
+def test_train_and_predict(tiny, how):
+    from cnncourse.augment import _rotate_volume
+
     volumes, _, y = tiny
-    model, history = cnn3d.train_cnn3d(volumes, y, epochs=1, filters=(4, 8), dense=8,
-                                       batch_size=6, pipeline=pipeline, validation=(volumes, y))
+    model = cnn3d._build_cnn3d((16, 16, 16, 1), filters=(4, 8))
+    kwargs = {"plain": {}, "tf.data": {"augment": True}, "rotate": {"rotate": _rotate_volume}}[how]
+    history = cnn3d.train_cnn3d(model, volumes, y, epochs=1, batch_size=6,
+                                validation=(volumes, y), **kwargs)
     assert set(history.history) >= {"loss", "auc", "val_loss", "val_auc"}
     scores = cnn3d.predict_scores(model, volumes)
     assert scores.shape == (12,) and np.all((scores >= 0) & (scores <= 1))
-    with pytest.raises(ValueError, match="pipeline"):
-        cnn3d.train_cnn3d(volumes, y, epochs=1, pipeline="numpy")
+    with pytest.raises(ValueError, match="at most one"):
+        cnn3d.train_cnn3d(model, volumes, y, epochs=1, augment=True, rotate=_rotate_volume)
+
+
+def test_rotated_batches_are_seeded_and_use_the_given_function(tiny):
+    volumes, _, y = tiny
+    calls = []
+
+    def rotate(volume, matrix):
+        calls.append(matrix)
+        return volume[::-1].copy()
+
+    batches = cnn3d.RotatedBatches(volumes, y, rotate, batch_size=5, seed=3)
+    x0, y0 = batches[0]
+    assert len(batches) == 3 and x0.shape == (5, 16, 16, 16, 1) and y0.dtype == np.float32
+    ids = batches.order[:5]
+    np.testing.assert_allclose(x0[..., 0], volumes[ids, ::-1])
+    again = cnn3d.RotatedBatches(volumes, y, rotate, batch_size=5, seed=3)
+    again[0]
+    np.testing.assert_allclose(calls[0], calls[5])          # same seed, same rotations
+    batches.on_epoch_end()
+    batches[0]
+    assert not np.allclose(calls[0], calls[-5])              # a new epoch, new rotations
+    with pytest.raises(ValueError, match="rotate: returned"):
+        cnn3d.RotatedBatches(volumes, y, lambda v, m: v[:4], batch_size=5)[0]
+    with pytest.raises(TypeError, match="rotate"):
+        cnn3d.RotatedBatches(volumes, y, None)
+
+
+def test_dense_batches_hold_the_sparse_sites(tiny):
+    from cnncourse import data, sparse
+
+    volumes, masks, y = tiny
+    coords, feats = data.to_sparse(masks, mode="foreground", volumes=volumes)
+    samples = sparse.split_samples(coords, feats, len(y))
+    sb = sparse.SparseBatches(samples, y, (16, 16, 16), batch_size=5, levels=2, augment=True,
+                              shuffle=True, seed=1)
+    db = cnn3d.DenseBatches(sparse.SparseBatches(samples, y, (16, 16, 16), batch_size=5,
+                                                 levels=2, augment=True, shuffle=True, seed=1))
+    for epoch in range(2):
+        st = sb.batch(1)
+        x, labels = db[1]
+        assert x.shape == (5, 16, 16, 16, 1)
+        np.testing.assert_allclose(x, st.to_dense())
+        np.testing.assert_array_equal(labels, sb[1][1])
+        sb.on_epoch_end()
+        db.on_epoch_end()
 
 
 def test_pictures(tiny):
@@ -94,3 +143,14 @@ def test_pictures(tiny):
         cnn3d.slice_explorer(volumes[0], masks[0, :4])
     with pytest.raises(ValueError, match="spacing"):
         cnn3d.show_projections(volumes[0], spacing=(1, 1))
+
+
+def test_nuclei_in_one_pose():
+    v_one, m_one, y_one = make_nuclei_3d(6, 16, seed=2, pose="aligned")
+    v_any, m_any, y_any = make_nuclei_3d(6, 16, seed=2)
+    np.testing.assert_array_equal(y_one, y_any)                 # the same nuclei ...
+    np.testing.assert_allclose(m_one.sum((1, 2, 3)), m_any.sum((1, 2, 3)), rtol=0.1)  # same sizes
+    assert not np.array_equal(m_one, m_any)                     # ... in another pose
+    np.testing.assert_array_equal(make_nuclei_3d(6, 16, seed=2, pose="aligned")[0], v_one)
+    with pytest.raises(ValueError, match="pose"):
+        make_nuclei_3d(2, 16, pose="upright")

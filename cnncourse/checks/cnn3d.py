@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value
+from cnncourse.checks import Case, Mistake, check_function, check_value, compare, evaluate_function
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,3 +210,335 @@ def _matches(got, wrong, case) -> bool:
         return abs(float(got) - wrong(*case.args)) < 1e-6
     except (TypeError, ValueError):
         return False
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: the 3D CNN (Keras functional API)
+
+
+class _Crashed:
+    """What a wrapped builder returns when building the model raised (so mistakes can be named)."""
+
+    def __init__(self, exc):
+        self.text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def _catching(fn):
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as the answer's verdict
+            return _Crashed(exc)
+    return call
+
+
+def _reference_cnn3d(input_shape, filters=(8, 16, 32), dropout=0.3):
+    from cnncourse.cnn3d import _build_cnn3d
+
+    return _build_cnn3d(input_shape, filters, dropout, seed=0)
+
+
+def _is_model(m) -> bool:
+    return hasattr(m, "layers") and hasattr(m, "get_weights") and hasattr(m, "input_shape")
+
+
+def _classes(model) -> list[str]:
+    return [type(layer).__name__ for layer in model.layers] if _is_model(model) else []
+
+
+def _randomize(model, seed=0):
+    """Random weights (BN variances positive), so that every layer changes the output."""
+    rng = np.random.default_rng(seed)
+    new = []
+    for w in model.weights:
+        shape, path = tuple(w.shape), w.path if hasattr(w, "path") else w.name
+        if "variance" in path:
+            new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif "mean" in path or "beta" in path or "bias" in path:
+            new.append(rng.normal(0, 0.2, shape).astype("float32"))
+        elif "gamma" in path:
+            new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        else:
+            fan_in = max(int(np.prod(shape[:-1])), 1)
+            new.append((rng.normal(size=shape) / np.sqrt(fan_in)).astype("float32"))
+    model.set_weights(new)
+    return model
+
+
+def _probe_volume(input_shape, n=3, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *input_shape), dtype=np.float32)
+    x[1] = x[1] ** 3   # three different-looking inputs
+    x[2] = 1.0 - x[2]
+    return x
+
+
+def _outputs(model, x):
+    return np.asarray(model(x, training=False), dtype=np.float64)
+
+
+def _copy_and_compare(got, expected, x):
+    """(ok, why, got outputs or None, expected outputs): expected gets random weights, got a copy."""
+    _randomize(expected)
+    e = _outputs(expected, x)
+    gs, es = [tuple(w.shape) for w in got.weights], [tuple(w.shape) for w in expected.weights]
+    if gs != es:
+        return False, (f"its weights have shapes {gs}, the expected model's {es}"), None, e
+    got.set_weights(expected.get_weights())
+    try:
+        g = _outputs(got, x)
+    except Exception as exc:  # noqa: BLE001
+        return False, f"running it raised {type(exc).__name__}: {exc}", None, e
+    if g.shape != e.shape:
+        return False, f"with the same weights it outputs shape {g.shape}, expected {e.shape}", g, e
+    if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
+        return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
+                       f"expected {np.round(e.ravel(), 4).tolist()}"), g, e
+    return True, "", g, e
+
+
+_CNN_RESULTS: dict = {}
+
+
+def _same_cnn3d(got, expected):
+    if isinstance(got, _Crashed):
+        return False, f"building the model raised {got.text}"
+    if not _is_model(got):
+        return False, f"expected a keras.Model, got {type(got).__name__}"
+    if {"conv1", "bn1", "p_lobulated"} <= {layer.name for layer in got.layers}:
+        return False, ("that is the library's reference network (cnncourse.cnn3d): write the "
+                       "layers yourself")
+    if tuple(got.input_shape[1:]) != tuple(expected.input_shape[1:]):
+        return False, (f"the model's input shape is {tuple(got.input_shape[1:])}, expected "
+                       f"{tuple(expected.input_shape[1:])} (use keras.Input(shape=input_shape))")
+    x = _probe_volume(tuple(expected.input_shape[1:]))
+    ok, why, g, e = _copy_and_compare(got, expected, x)
+    _CNN_RESULTS[id(got)] = (g, e)
+    if ok:
+        from cnncourse.checks.sparse import _bn_momentum
+
+        why = _bn_momentum(got)
+        ok = not why
+    return ok, why
+
+
+def _logit(p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def _output_is(transform):
+    def when(g, e, c):
+        if not _is_model(g) or id(g) not in _CNN_RESULTS:
+            return False
+        out, ref = _CNN_RESULTS[id(g)]
+        return out is not None and out.shape == ref.shape and np.allclose(out, transform(ref),
+                                                                          atol=1e-3, rtol=1e-3)
+    return when
+
+
+def _has(*names):
+    return lambda g, e, c: any(n in _classes(g) for n in names)
+
+
+def _lacks(*names):
+    return lambda g, e, c: _is_model(g) and not any(n in _classes(g) for n in names)
+
+
+def _too_few(name, count):
+    return lambda g, e, c: _is_model(g) and _classes(g).count(name) < count(c)
+
+
+def _conv_bias(g, e, c):
+    return any(type(layer).__name__ == "Conv3D" and layer.use_bias for layer in getattr(g, "layers", []))
+
+
+def _crashed_with(*words):
+    return lambda g, e, c: isinstance(g, _Crashed) and any(w in g.text for w in words)
+
+
+def _wrong_dropout(g, e, c):
+    rate = c.args[2] if len(c.args) > 2 else 0.3
+    rates = [layer.rate for layer in getattr(g, "layers", []) if type(layer).__name__ == "Dropout"]
+    return bool(rates) and any(abs(r - rate) > 1e-9 for r in rates)
+
+
+_CNN_CASES = [
+    Case(((16, 16, 16, 1), (4, 8), 0.3), label="input_shape=(16, 16, 16, 1), filters=(4, 8), "
+         "dropout=0.3"),
+    Case(((16, 24, 32, 1), (4, 4, 8), 0.5), label="input_shape=(16, 24, 32, 1), filters=(4, 4, 8), "
+         "dropout=0.5"),
+]
+
+
+def build_cnn3d(fn):
+    """Check ``build_cnn3d(input_shape, filters, dropout)``: per filter count a block Conv3D
+    (3x3x3, "same", no bias) -> BatchNormalization(momentum=0.9) -> ReLU -> MaxPooling3D(2), then
+    GlobalAveragePooling3D, Dropout(dropout), Dense(1, sigmoid).
+
+    Behaviour, not only shapes: the reference model gets random weights, the learner's model a
+    copy of them, and both must give the same outputs on three volumes."""
+    n_blocks = (lambda c: len(c.args[1]))
+    result = evaluate_function(
+        _catching(fn), _reference_cnn3d, _CNN_CASES, name="build_cnn3d", compare_with=_same_cnn3d,
+        mistakes=[
+            Mistake("Conv2D / MaxPooling2D work on images (batch, H, W, C); a volume (batch, D, "
+                    "H, W, C) needs Conv3D, MaxPooling3D and GlobalAveragePooling3D.",
+                    when=lambda g, e, c: _crashed_with("2D", "ndim=4", "Kernel shape must have the same "
+                                                         "length")(g, e, c)
+                    or _has("Conv2D", "MaxPooling2D")(g, e, c)),
+            Mistake("Flatten is no global pooling: it keeps every position, so the Dense layer's "
+                    "weights depend on the volume size and on WHERE a fold is. Use "
+                    "GlobalAveragePooling3D: one number per feature map.",
+                    when=lambda g, e, c: _has("Flatten")(g, e, c)
+                    or _lacks("GlobalAveragePooling3D", "GlobalMaxPooling3D")(g, e, c)),
+            Mistake("GlobalMaxPooling3D asks 'is the feature anywhere?'; this network uses "
+                    "GlobalAveragePooling3D ('how much of it is there?').",
+                    when=lambda g, e, c: _has("GlobalMaxPooling3D")(g, e, c)
+                    and _lacks("GlobalAveragePooling3D")(g, e, c)),
+            Mistake("the sigmoid is missing: the output layer must be Dense(1, "
+                    "activation='sigmoid') so that it is a probability (your outputs are the "
+                    "logits).", when=_output_is(_logit)),
+            Mistake("the sigmoid is applied twice (an Activation('sigmoid') after "
+                    "Dense(1, activation='sigmoid')?): outputs squeezed into (0.5, 0.73).",
+                    when=_output_is(lambda p: 1 / (1 + np.exp(-p)))),
+            Mistake("softmax over ONE unit is always 1: use a sigmoid for a single output.",
+                    when=_output_is(lambda p: np.ones_like(p))),
+            Mistake("a Conv3D has a bias: with BatchNormalization right after it the bias is "
+                    "wasted (BN subtracts the mean and adds its own beta): use_bias=False.",
+                    when=_conv_bias),
+            Mistake("BatchNormalization is missing after a Conv3D.",
+                    when=lambda g, e, c: _too_few("BatchNormalization", n_blocks)(g, e, c)),
+            Mistake("a MaxPooling3D(2) is missing: every block halves the volume.",
+                    when=lambda g, e, c: _too_few("MaxPooling3D", n_blocks)(g, e, c)),
+            Mistake("Dropout is missing (or has another rate than `dropout`) before the output "
+                    "layer.", when=lambda g, e, c: _lacks("Dropout")(g, e, c)
+                    or _wrong_dropout(g, e, c)),
+        ],
+        hint="x = keras.Input(shape=input_shape); per f in filters: Conv3D(f, 3, padding='same', "
+             "use_bias=False) -> BatchNormalization(momentum=0.9) -> ReLU() -> MaxPooling3D(2); then "
+             "GlobalAveragePooling3D() -> Dropout(dropout) -> Dense(1, activation='sigmoid'). "
+             "Check the order of the layers.")
+    _CNN_RESULTS.clear()
+    return fn if result.passed else _reference_cnn3d
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: a rotation matrix from three angles in degrees
+
+
+def _elementary(axis, radians):
+    i, j = [a for a in range(3) if a != axis]
+    r = np.eye(3)
+    r[i, i] = r[j, j] = np.cos(radians)
+    r[i, j], r[j, i] = -np.sin(radians), np.sin(radians)
+    return r
+
+
+def _rotation(angles, *, degrees=True, transpose_each=False, order=(0, 1, 2)):
+    total = np.eye(3)
+    angles = [float(a) for a in angles]
+    for axis in order:
+        t = np.deg2rad(angles[axis]) if degrees else angles[axis]
+        r = _elementary(axis, t)
+        total = (r.T if transpose_each else r) @ total
+    return total
+
+
+def _reference_rotation(angles):
+    return _rotation(angles)
+
+
+_ROT_CASES = [
+    Case(((90, 0, 0),), label="angles=(90, 0, 0): a quarter turn about z"),
+    Case(((0, 30, 0),), label="angles=(0, 30, 0)"),
+    Case(((20, 45, 70),), label="angles=(20, 45, 70)"),
+    Case(((-60, 10, 135),), label="angles=(-60, 10, 135)"),
+]
+
+
+def rotation_matrix(fn):
+    """Check ``rotation_matrix(angles)``: angles (about z, y, x) in DEGREES, applied z first;
+    about axis k the lower-index axis of the other two turns towards the higher one."""
+    return check_function(
+        fn, _reference_rotation, _ROT_CASES, name="rotation_matrix", atol=1e-9,
+        mistakes=[
+            Mistake("the angles are in degrees, but np.cos and np.sin take radians: convert with "
+                    "np.deg2rad first.", wrong=lambda a: _rotation(a, degrees=False)),
+            Mistake("the matrix is transposed (the signs of the sines swapped): that is the "
+                    "INVERSE rotation. Row i, column j: R[i, j] = -sin, R[j, i] = +sin for the "
+                    "lower-index axis i.",
+                    when=lambda g, e, c: compare(g, _rotation(*c.args).T)[0]
+                    or compare(g, _rotation(*c.args, transpose_each=True))[0]),
+            Mistake("the product is in the wrong order: z is applied FIRST, so its matrix is on "
+                    "the right: R = Rx @ Ry @ Rz (matrices do not commute).",
+                    wrong=lambda a: _rotation(a, order=(2, 1, 0))),
+        ],
+        hint="for axis, deg in enumerate(angles): i, j = the two other axes; r = eye(3); "
+             "r[i, i] = r[j, j] = cos(t); r[i, j] = -sin(t); r[j, i] = sin(t) with "
+             "t = np.deg2rad(deg); R = r @ R.")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise: rotate a volume about its centre (scipy.ndimage.affine_transform)
+
+
+def _affine(volume, matrix, *, transpose=True, centre="middle", order=1, mode="nearest"):
+    from scipy import ndimage
+
+    volume = np.asarray(volume)
+    m = np.asarray(matrix, float)
+    a = m.T if transpose else m
+    shape = np.array(volume.shape, float)
+    c = {"middle": (shape - 1) / 2, "half": shape / 2, "corner": np.zeros(3)}[centre]
+    return ndimage.affine_transform(volume, a, offset=c - a @ c, order=order, mode=mode)
+
+
+def _reference_rotate(volume, matrix):
+    from cnncourse.augment import _rotate_volume
+
+    return _rotate_volume(volume, matrix)
+
+
+def _rotate_cases():
+    rng = np.random.default_rng(7)
+    blob = np.zeros((9, 11, 13), np.float32)
+    blob[2:5, 3:8, 4:6] = 1.0
+    blob[5, 6, 9] = 0.5
+    noise = rng.random((10, 10, 10)).astype(np.float32)
+    from cnncourse.augment import random_rotation_matrices
+
+    return [
+        Case((blob, _rotation((90, 0, 0))), label="a (9, 11, 13) volume with a block, 90 degrees "
+             "about z"),
+        Case((blob, _rotation((30, 50, 10))), label="the same volume, angles (30, 50, 10)"),
+        Case((noise, random_rotation_matrices(1, seed=3)[0]), label="random values (10, 10, 10), "
+             "a random rotation"),
+    ]
+
+
+def rotate_volume(fn):
+    """Check ``rotate_volume(volume, matrix)``: the content of ``volume`` (D, H, W) rotated by
+    ``matrix`` about the centre ``(shape - 1) / 2``, trilinear (order=1), edge values outside."""
+    return check_function(
+        fn, _reference_rotate, _rotate_cases(), name="rotate_volume", rtol=1e-4, atol=1e-4,
+        mistakes=[
+            Mistake("the volume turns about its CORNER (voxel 0, 0, 0), so the nucleus swings out "
+                    "of the box: affine_transform needs offset = c - A @ c to turn about the "
+                    "centre c = (shape - 1) / 2.", wrong=lambda v, m: _affine(v, m, centre="corner")),
+            Mistake("the matrix is not transposed: affine_transform maps each OUTPUT voxel to the "
+                    "input voxel it reads (the inverse rotation), so pass matrix.T (= the "
+                    "inverse of a rotation), not matrix.", wrong=lambda v, m: _affine(v, m, transpose=False)),
+            Mistake("the centre is half a voxel off: voxel centres run from 0 to shape - 1, so "
+                    "the middle is (shape - 1) / 2, not shape / 2.",
+                    wrong=lambda v, m: _affine(v, m, centre="half")),
+            Mistake("affine_transform's default is order=3 (cubic splines, which overshoot); "
+                    "use order=1 (trilinear).", wrong=lambda v, m: _affine(v, m, order=3)),
+            Mistake("outside the volume use the nearest edge value (mode='nearest'): mode='constant' "
+                    "fills the corners with 0, black corners the network could learn.",
+                    wrong=lambda v, m: _affine(v, m, mode="constant")),
+        ],
+        hint="A = matrix.T; c = (np.array(volume.shape) - 1) / 2; ndimage.affine_transform(volume, "
+             "A, offset=c - A @ c, order=1, mode='nearest').")

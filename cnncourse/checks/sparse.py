@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value
+from cnncourse.checks import Case, Mistake, check_function, check_value, evaluate_function
 
 # ---- exercise: multiply-adds of one layer, dense vs sparse ---------------------------------------
 
@@ -166,3 +166,229 @@ def submanifold_conv(fn):
         ],
         hint="padded = np.vstack([features, zeros((1, cin))]); "
              "padded[table].reshape(N, -1) @ kernel.reshape(-1, cout).")
+
+
+# ---- exercise: assemble the sparse classifier from the sparse layers ------------------------------
+
+
+def _reference_classifier(widths=(8, 16, 32), dropout=0.3):
+    """The network of notebook 13, written from the public layers (the checks' reference)."""
+    import keras
+
+    from cnncourse import sparse
+
+    inputs = sparse.network_input_layers(len(widths), 1)
+    x = inputs["features"]
+    for lev, width in enumerate(widths):
+        x = sparse.SubmanifoldConv3D(width, 3, use_bias=False)(x, inputs[f"neighbors_{lev}"])
+        x = sparse.SparseBatchNormalization(momentum=0.9)(x)
+        x = keras.layers.ReLU()(x)
+        if lev < len(widths) - 1:
+            x = sparse.SparseMaxPool3D(2)(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
+    x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
+    x = keras.layers.Dropout(dropout)(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inputs, out, name="reference_sparse_classifier")
+
+
+def _probe_batch(levels, seed=0):
+    """network_inputs of three small random 'nuclei' (blobs of sites) in an 8^3 grid."""
+    from cnncourse.sparse import SparseTensor, network_inputs
+
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(8)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    coords = []
+    for b in range(3):
+        centre = rng.uniform(2.5, 4.5, 3)
+        radius = rng.uniform(1.8, 3.0, 3)
+        inside = (((grid - centre) / radius) ** 2).sum(1) <= 1
+        coords.append(np.column_stack([np.full(inside.sum(), b), grid[inside]]))
+    coords = np.concatenate(coords).astype(np.int32)
+    feats = rng.random((len(coords), 1)).astype(np.float32)
+    return network_inputs(SparseTensor(coords, feats, (8, 8, 8), batch_size=3), levels)
+
+
+def _self_only(inputs, levels):
+    """The same inputs, but every convolution table of ``levels`` lists only the site itself."""
+    out = dict(inputs)
+    for lev in levels:
+        table = inputs[f"neighbors_{lev}"]
+        n, k = table.shape
+        alone = np.full_like(table, n)
+        alone[:, k // 2] = np.arange(n)
+        out[f"neighbors_{lev}"] = alone
+    return out
+
+
+_SPARSE_RESULTS: dict = {}
+
+
+def _run(model, inputs):
+    return np.asarray(model(inputs, training=False), dtype=np.float64)
+
+
+def _is_library_classifier(model) -> bool:
+    names = {layer.name for layer in model.layers}
+    return ({"subm_0_0", "global_pool", "probability"} <= names
+            or model.name == "reference_sparse_classifier")
+
+
+def _same_classifier(got, expected):
+    from cnncourse.checks.cnn3d import _Crashed, _is_model, _randomize
+
+    if isinstance(got, _Crashed):
+        return False, f"building the model raised {got.text}"
+    if not _is_model(got):
+        return False, f"expected a keras.Model, got {type(got).__name__}"
+    if _is_library_classifier(got):
+        return False, ("that is the library's network (cnncourse.sparse.sparse_classifier or the "
+                       "checker's reference): assemble it yourself from the layers")
+    levels = sum(1 for layer in expected.layers if type(layer).__name__ == "SubmanifoldConv3D")
+    x = _probe_batch(levels)
+    _randomize(expected)
+    e = _run(expected, x)
+    record = {"expected": e}
+    _SPARSE_RESULTS[id(got)] = record
+    try:
+        _randomize(got, seed=1)
+        own = _run(got, x)
+        record["own"] = own
+        record["alone_all"] = _run(got, _self_only(x, range(levels)))
+        if levels > 1:
+            record["alone_coarse"] = _run(got, _self_only(x, range(1, levels)))
+    except Exception as exc:  # noqa: BLE001
+        import re
+
+        text = str(exc)
+        found = re.search(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)", text)
+        text = found.group(0) if found else (text.strip().splitlines() or [""])[0][:200]
+        record["error"] = text
+        return False, f"running it on a batch raised {type(exc).__name__}: {text}"
+    if own.shape != e.shape:
+        return False, f"it outputs shape {own.shape} for 3 samples, expected {e.shape}"
+    gs, es = [tuple(w.shape) for w in got.weights], [tuple(w.shape) for w in expected.weights]
+    if gs != es:
+        return False, f"its weights have shapes {gs}, the expected model's {es}"
+    got.set_weights(expected.get_weights())
+    g = _run(got, x)
+    record["copied"] = g
+    bad = _bn_momentum(got)
+    if bad:
+        return False, bad
+    if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
+        return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
+                       f"expected {np.round(e.ravel(), 4).tolist()}")
+    return True, ""
+
+
+def _bn_momentum(model) -> str:
+    """An explanation if a batch normalisation of ``model`` does not use momentum 0.9, else ""."""
+    import keras
+
+    found = sorted({round(float(layer.momentum), 4) for layer in model.layers
+                    if isinstance(layer, keras.layers.BatchNormalization)} - {0.9})
+    if found:
+        return (f"a batch normalisation has momentum={found[0]}: use momentum=0.9, so that the "
+                "running averages used at test time forget the start of a short training")
+    return ""
+
+
+def _record(g, key):
+    from cnncourse.checks.cnn3d import _is_model
+
+    return _SPARSE_RESULTS.get(id(g), {}).get(key) if _is_model(g) else None
+
+
+def _unchanged(key):
+    def when(g, e, c):
+        own, alone = _record(g, "own"), _record(g, key)
+        return own is not None and alone is not None and np.allclose(own, alone, atol=1e-6)
+    return when
+
+
+def _copied_is(transform):
+    def when(g, e, c):
+        got, ref = _record(g, "copied"), _record(g, "expected")
+        return got is not None and np.allclose(got, transform(ref), atol=1e-3, rtol=1e-3)
+    return when
+
+
+def _layer_classes(g):
+    from cnncourse.checks.cnn3d import _classes
+
+    return _classes(g)
+
+
+def _global_mode(g):
+    modes = [layer.mode for layer in getattr(g, "layers", [])
+             if type(layer).__name__ == "SparseGlobalPool3D"]
+    return modes[0] if modes else None
+
+
+def _no_bn(g, e, c):
+    import keras
+
+    return bool(_layer_classes(g)) and not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in g.layers)
+
+
+_CLASSIFIER_CASES = [
+    Case(((4, 8), 0.3), label="widths=(4, 8), dropout=0.3 (3 samples in an 8^3 grid)"),
+    Case(((4, 4, 8), 0.5), label="widths=(4, 4, 8), dropout=0.5"),
+]
+
+
+def build_sparse_classifier(fn):
+    """Check ``build_sparse_classifier(widths, dropout)``: per level SubmanifoldConv3D(width, 3,
+    no bias) on that level's table -> SparseBatchNormalization -> ReLU, SparseMaxPool3D(2)
+    between levels, SparseGlobalPool3D("avg_max"), Dropout, Dense(1, sigmoid).
+
+    Behaviour: the reference gets random weights, the learner's model a copy, and both must give
+    the same probabilities for a batch of three small objects; probes that blank the neighbour
+    tables tell whether the convolutions look at the neighbours at all."""
+    from cnncourse.checks.cnn3d import _catching, _logit
+
+    result = evaluate_function(
+        _catching(fn), _reference_classifier, _CLASSIFIER_CASES, name="build_sparse_classifier",
+        compare_with=_same_classifier,
+        mistakes=[
+            Mistake("your convolutions never look at the neighbours (the output does not change "
+                    "when every table lists only the site itself): a Dense layer on the features "
+                    "is a 1x1x1 convolution. Use SubmanifoldConv3D(width, 3)(x, neighbors_l).",
+                    when=_unchanged("alone_all")),
+            Mistake("the coarser levels do not use their own neighbour table: level l's "
+                    "convolution takes inputs[f'neighbors_{l}'] (the sites of level l), not "
+                    "neighbors_0.", when=_unchanged("alone_coarse")),
+            Mistake("a table of another level: a gather read a row that does not exist. Level l's "
+                    "convolution takes inputs[f'neighbors_{l}'], built for the sites of level l, "
+                    "and the pooling between l and l + 1 takes down_l and up_l.",
+                    when=lambda g, e, c: "is not in [0" in (_record(g, "error") or "")),
+            Mistake("there is no pooling between the levels, so the grid is kept: every level "
+                    "after the first has its own, coarser sites. Put SparseMaxPool3D(2)(x, "
+                    "down_l, up_l) between level l and l + 1.",
+                    when=lambda g, e, c: bool(_layer_classes(g)) and not any(
+                        n in _layer_classes(g) for n in ("SparseMaxPool3D", "SparseAvgPool3D",
+                                                         "SparseConv3D"))),
+            Mistake("SparseAvgPool3D divides each window's sum by 8, counting the INACTIVE sites "
+                    "as zeros (an object's border looks darker); this network max-pools: "
+                    "SparseMaxPool3D.", when=lambda g, e, c: "SparseAvgPool3D" in _layer_classes(g)),
+            Mistake("batch normalisation is missing: SparseBatchNormalization() after each "
+                    "convolution (its statistics come from the active sites only).", when=_no_bn),
+            Mistake("the sigmoid is missing: Dense(1, activation='sigmoid') (your outputs are "
+                    "logits).", when=_copied_is(_logit)),
+            Mistake("the global pooling must pool each sample's sites, mean AND max side by side: "
+                    "SparseGlobalPool3D('avg_max')(x, batch_index, samples).",
+                    when=lambda g, e, c: _global_mode(g) not in (None, "avg_max")
+                    or (bool(_layer_classes(g)) and "SparseGlobalPool3D" not in _layer_classes(g))),
+            Mistake("the ReLU is missing after the batch normalisation.",
+                    when=lambda g, e, c: bool(_layer_classes(g)) and "ReLU" not in _layer_classes(g)
+                    and "Activation" not in _layer_classes(g)),
+        ],
+        hint="inputs = sparse.network_input_layers(len(widths), 1); x = inputs['features']; per "
+             "level: SubmanifoldConv3D(w, 3, use_bias=False)(x, inputs[f'neighbors_{l}']) -> "
+             "SparseBatchNormalization(momentum=0.9) -> ReLU(), then (not after the last level) "
+             "SparseMaxPool3D(2)(x, inputs[f'down_{l}'], inputs[f'up_{l}']); "
+             "SparseGlobalPool3D('avg_max')(x, inputs['batch_index'], inputs['samples']) -> "
+             "Dropout(dropout) -> Dense(1, activation='sigmoid'); keras.Model(inputs, out).")
+    _SPARSE_RESULTS.clear()
+    return fn if result.passed else _reference_classifier

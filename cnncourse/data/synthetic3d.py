@@ -174,6 +174,18 @@ class _Shapes:
         return np.minimum(out, 1.0, out=out)
 
 
+def _align_folds(shapes: _Shapes) -> None:
+    """Turn every fold into a sheet with its normal along x (body axis 2), in place."""
+    normal, along, depth, kap, present, thick = shapes.folds
+    normal = np.zeros_like(normal)
+    normal[..., 2] = 1.0
+    along = along.copy()
+    along[..., 2] = 0.0  # the arc's direction lies in the sheet (the zy plane)
+    norm = np.linalg.norm(along, axis=-1, keepdims=True)
+    along = np.where(norm > 1e-6, along / np.maximum(norm, 1e-12), np.array([1.0, 0.0, 0.0]))
+    shapes.folds = (normal, along, depth, kap, present, thick)
+
+
 def _dot(u, vec):
     """u (b, m, 3) . vec (b, 3) -> (b, m) float32."""
     v = vec.astype(np.float32)
@@ -185,7 +197,8 @@ def _col(x, idx, j):
     return x[idx, j].astype(np.float32)[:, None]
 
 
-def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float = 0.5):
+def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float = 0.5,
+                   pose: str = "random"):
     """Volumes of single 3D nuclei, smooth (0) or lobulated / cleft (1), randomly rotated.
 
     Parameters
@@ -203,6 +216,13 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
         The default 0.5 is calibrated so that seven morphometric measures of the masks
         (:mod:`cnncourse.morphometrics`) + logistic regression reach a held-out ROC AUC of about
         0.75 at size 32 (about 0.65 at 24, where the measures are coarser).
+    pose : {"random", "aligned"}
+        "random" (default): every nucleus in a uniformly random orientation. "aligned": every
+        nucleus in one pose, as if the cells had been grown on a patterned substrate: the
+        ellipsoid's axes along the grid axes and every fold of class 1 a sheet perpendicular to
+        x (its normal along x). The shapes are otherwise those of "random" with the same seed
+        (the same random numbers are drawn), so a model trained on aligned nuclei can be tested on
+        randomly posed ones: what rotation augmentation is for.
 
     Returns
     -------
@@ -231,17 +251,23 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     difficulty = float(difficulty)
     if not 0.0 <= difficulty <= 1.0:
         raise ValueError(f"difficulty: expected a float in [0, 1], got {difficulty}")
+    if pose not in ("random", "aligned"):
+        raise ValueError(f"pose: expected 'random' or 'aligned', got {pose!r}")
 
     rng = np.random.default_rng([seed, 3, n])  # shapes do not depend on size
     y = np.zeros(n, dtype=np.int64)
     y[: n // 2] = 1
     rng.shuffle(y)
     shapes = _Shapes(rng, y, difficulty)
+    if pose == "aligned":
+        _align_folds(shapes)
 
     # Ellipsoid axes (product 1) and rotations, same distributions for both classes.
     axes = np.exp(rng.normal(0.0, _PARAMS["axis_sigma"], size=(n, 3)))
     axes /= np.prod(axes, axis=1, keepdims=True) ** (1 / 3)
     rot = _random_rotations(rng, n)
+    if pose == "aligned":
+        rot = np.broadcast_to(np.eye(3), (n, 3, 3))
     # Target volumes: equivalent-sphere radius (fraction of the half-size), same for both classes.
     half = size / 2.0
     # Stratified within each class (a random permutation of n_c equal-width strata), so that the
