@@ -48,7 +48,7 @@ def receptive_field(fn):
                     wrong=lambda layers: 1 + sum(k - 1 for k, s in layers)),
             Mistake("you added the kernel sizes: two 3x3 layers see 5 pixels, not 6; each layer "
                     "adds k - 1 (it overlaps the previous field by one pixel).",
-                    wrong=lambda layers: sum(k for k, s in layers) if layers else 1),
+                    wrong=lambda layers: sum(k for k, s in layers)),
             Mistake("off by one: start from r = 1 (one output pixel sees one input pixel before "
                     "any layer) and add (k - 1) * jump per layer.",
                     wrong=lambda layers: _receptive_field(layers) - 1),
