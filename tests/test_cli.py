@@ -56,7 +56,24 @@ def test_run_reports_failing_cell(tmp_path, capsys):
     assert main(["run", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert "FAILED: code cell 2" in out and "ZeroDivisionError" in out
-    assert "total" in out
+    assert "total" in out and "peak memory" in out
+    row = next(line for line in out.splitlines() if line.startswith(str(good)))
+    assert " MiB " in row or " GiB " in row, row  # the kernel's peak resident memory
+
+
+def test_peak_rss_of_this_process():
+    import os
+
+    from cnncourse import runner
+
+    assert 10 * 2**20 < runner.peak_rss(os.getpid()) < 64 * 2**30
+    assert runner.peak_rss(2**22 + 12345) is None  # no such process
+
+
+def test_lessons_build_refuses_outside_a_checkout(monkeypatch, capsys):
+    monkeypatch.setattr(config, "IN_REPOSITORY", False)
+    assert main(["lessons", "build"]) == 2
+    assert "run it in a clone" in capsys.readouterr().err
 
 
 def test_bench_unknown_name():
