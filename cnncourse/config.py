@@ -34,7 +34,7 @@ def _course_root() -> tuple[Path, bool]:
     if shipped.is_dir():
         from importlib import resources
 
-        root = resources.files(SHIPPED_PACKAGE)
+        root = resources.files("cnncourse") / "_course"  # (_course is a namespace package)
         if not isinstance(root, Path):  # e.g. a zipped install: the course needs real files
             raise RuntimeError(f"{SHIPPED_PACKAGE} is not a folder on disk ({root!r}): install "
                                "cnncourse from its wheel with pip (not as a zip)")

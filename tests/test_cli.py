@@ -79,3 +79,13 @@ def test_lessons_build_refuses_outside_a_checkout(monkeypatch, capsys):
 def test_bench_unknown_name():
     with pytest.raises(SystemExit, match="unknown benchmark 'nope'"):
         main(["bench", "nope"])
+
+
+def test_grading_setup_writes_an_nbgrader_course(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert main(["grading", "setup", str(course), "--only", "01_perceptron_nand"]) == 0
+    assert "from cnncourse.grading import configure" in (course / "nbgrader_config.py").read_text()
+    source = course / "source" / "01_perceptron_nand" / "01_perceptron_nand.ipynb"
+    assert source.read_bytes() == (config.SOLUTIONS_DIR / source.name).read_bytes()
+    assert main(["grading", "setup", str(course), "--only", "99_nope"]) == 2
+    assert "no solution notebook" in capsys.readouterr().err
