@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: lab test install browser lessons run doctor bench clean
+.PHONY: lab test install browser lessons run doctor bench wheel clean
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,instructor]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -22,7 +22,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) \
 		lessons/00_welcome.ipynb
 
-## Unit tests, lessons-in-sync check, and every notebook in solutions/ and lessons/ under nbval (fast mode).
+## Unit tests (with the wheel, nbgrader and .keras round-trip tests), lessons-in-sync check, and every
+## notebook in solutions/ and lessons/ under nbval (fast mode).
 test: $(STAMP) browser
 	CNNCOURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
 		--nbval-lax --nbval-cell-timeout=600 --durations=15 $(PYTEST_ARGS)
@@ -49,6 +50,12 @@ doctor: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/cnncourse bench all
+
+## The wheel to install for a room (data, lessons and solutions inside): build/cnncourse-*.whl
+wheel: $(STAMP)
+	rm -rf build/lib build/bdist.*
+	$(BIN)/python -m pip wheel --no-deps --quiet -w build .
+	@ls -l build/cnncourse-*.whl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

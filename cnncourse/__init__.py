@@ -6,6 +6,10 @@ Importing the package is cheap (no TensorFlow). A notebook starts with::
     cnncourse.setup()
 
 Submodules are imported where they are used, e.g. ``from cnncourse import checks``.
+
+Importing the package also arranges for the course's custom Keras classes to be registered as soon
+as Keras is imported (:mod:`cnncourse._keras_hook`), so ``keras.saving.load_model`` reads a saved
+course model after just ``import cnncourse``.
 """
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ import platform
 import random
 from dataclasses import dataclass
 
-from cnncourse import config
+from cnncourse import _keras_hook, config
 
 __version__ = "0.1.0"
 __all__ = ["setup", "Setup", "config", "__version__"]
+
+_keras_hook.install()
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,14 @@ def setup(seed: int | None = None, *, mixed_precision: bool = False, determinist
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
     versions = {"Python": platform.python_version(), "NumPy": np.__version__}
-    if device.backend() == "tensorflow":
+    backend = keras.backend.backend()  # what Keras uses (KERAS_BACKEND or ~/.keras/keras.json)
+    if backend == "tensorflow":
         tf = device.import_tensorflow()
         versions["TensorFlow"] = tf.__version__
         if deterministic:
             tf.config.experimental.enable_op_determinism()
     else:
-        versions[device.backend()] = "backend"
+        versions[backend] = "backend"
     versions["Keras"] = keras.__version__
     info = Setup(seed=seed, mode=config.mode(), device=device.describe(), versions=versions)
     if verbose:

@@ -1,4 +1,8 @@
-"""The ``cnncourse`` command: ``lessons build``, ``doctor``, ``run``, ``bench``."""
+"""The ``cnncourse`` command: ``lessons build|copy``, ``grading setup``, ``doctor``, ``run``, ``bench``.
+
+Every command works from any folder, in a clone or from an installed wheel (the course files are
+found through :mod:`cnncourse.config`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +17,18 @@ from cnncourse import config
 def _lessons(args) -> int:
     from cnncourse import lessons
 
+    if args.action == "copy":
+        return _lessons_copy(args, lessons)
+    if args.dir or args.force or args.names:
+        print("DIR, --force and --only go with `lessons copy`", file=sys.stderr)
+        return 2
+    if not config.IN_REPOSITORY and not args.check:
+        print("`lessons build` rewrites the course's own notebooks: run it in a clone of the course "
+              f"(this cnncourse is installed in {config.ROOT})", file=sys.stderr)
+        return 2
     report = lessons.build(check=args.check)
     for path in report.stripped:
-        print(f"stripped outputs from {path}")
+        print(f"rewrote {path} (outputs stripped, nbgrader metadata from the markers)")
     for path in report.written:
         print(f"wrote {path}")
     if args.check:
@@ -25,8 +38,41 @@ def _lessons(args) -> int:
                 print(f"  {line}", file=sys.stderr)
             return 1
         print("lessons/ is in sync with solutions/")
-    elif not report.written:
+    elif not report.written and not report.stripped:
         print("lessons/ already up to date")
+    return 0
+
+
+def _lessons_copy(args, lessons) -> int:
+    if args.check:
+        print("--check goes with `lessons build`", file=sys.stderr)
+        return 2
+    dest = Path(args.dir or "cnncourse-lessons")
+    try:
+        report = lessons.copy_lessons(dest, force=args.force, names=args.names)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for path in report.copied:
+        print(f"copied {path}")
+    for path in report.kept:
+        print(f"kept   {path} (edited; --force overwrites it)")
+    print(f"{len(report.copied)} copied, {len(report.unchanged)} already up to date, "
+          f"{len(report.kept)} edited and kept, in {dest.resolve()}")
+    return 0
+
+
+def _grading(args) -> int:
+    from cnncourse import grading
+
+    try:
+        written = grading.setup_course(Path(args.dir), args.names)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"nbgrader course folder ready: cd {args.dir} && nbgrader generate_assignment --all")
     return 0
 
 
@@ -54,9 +100,9 @@ def _doctor(args) -> int:
         try:
             version = md.version(dist)
             ok = minimum is None or int(version.split(".")[0]) >= int(minimum)
-            line(dist, version, ok, f"needs {dist}>={minimum}: run `make install`")
+            line(dist, version, ok, f"needs {dist}>={minimum}: {_install_hint()}")
         except md.PackageNotFoundError:
-            line(dist, "not installed", False, "run `make install` (or pip install -e .)")
+            line(dist, "not installed", False, _install_hint())
     widgets = _widget_extension_installed()
     line("JupyterLab widget extension", "installed" if widgets else "missing", widgets,
          "sliders would show as text: pip install --force-reinstall jupyterlab_widgets "
@@ -64,7 +110,9 @@ def _doctor(args) -> int:
     try:
         from cnncourse import device
 
+        keras = device.import_keras()
         line("device", device.describe())
+        line("Keras backend", keras.backend.backend())
     except Exception as exc:  # TensorFlow itself broken
         line("device", f"TensorFlow failed to start: {exc}", False, "reinstall tensorflow")
     from cnncourse import data
@@ -73,14 +121,24 @@ def _doctor(args) -> int:
     n = len(data.manifest()) if not any(name == data.MANIFEST for name, _ in bad) else 0
     line("data files", f"{n - len(bad)}/{n} verified in {config.DATA_DIR}", not bad,
          "; ".join(msg for _, msg in bad))
+    where = "repository checkout" if config.IN_REPOSITORY else "installed package"
+    line("course files", f"{config.ROOT} ({where})")
     line("mode", f"{config.mode()} (CNNCOURSE_FAST={'1' if config.FAST else 'unset'})")
     if problems:
         print("\nProblems found:")
         for p in problems:
             print(f"  - {p}")
         return 1
-    print("\nAll good: `make lab` to start the course.")
+    if config.IN_REPOSITORY:
+        print("\nAll good: `make lab` to start the course.")
+    else:
+        print("\nAll good: `cnncourse lessons copy DIR`, then `jupyter lab DIR` to start the course.")
     return 0
+
+
+def _install_hint() -> str:
+    return ("run `make install` (or pip install -e .)" if config.IN_REPOSITORY
+            else "run `pip install --upgrade cnncourse`")
 
 
 def _run(args) -> int:
@@ -107,10 +165,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cnncourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("lessons", help="generate lessons/ from solutions/")
-    p.add_argument("action", choices=["build"])
-    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if lessons/ is stale")
+    p = sub.add_parser("lessons", help="build: generate lessons/ from solutions/; "
+                                          "copy: put fresh lessons in a working folder")
+    p.add_argument("action", choices=["build", "copy"])
+    p.add_argument("dir", nargs="?", help="copy: folder to copy into (default ./cnncourse-lessons)")
+    p.add_argument("--check", action="store_true", help="build: write nothing; exit 1 if lessons/ is stale")
+    p.add_argument("--force", action="store_true", help="copy: overwrite notebooks edited there")
+    p.add_argument("--only", dest="names", nargs="+", metavar="NOTEBOOK",
+                   help="copy: only these notebooks (e.g. 01_perceptron_nand)")
     p.set_defaults(func=_lessons)
+
+    p = sub.add_parser("grading", help="write an nbgrader course folder (needs cnncourse[instructor])")
+    p.add_argument("action", choices=["setup"])
+    p.add_argument("dir", help="course folder to write (nbgrader_config.py, source/)")
+    p.add_argument("--only", dest="names", nargs="+", metavar="NOTEBOOK",
+                   help="only these notebooks (default: all)")
+    p.set_defaults(func=_grading)
 
     p = sub.add_parser("doctor", help="check the environment, the widget extension and the data")
     p.set_defaults(func=_doctor)

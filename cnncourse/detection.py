@@ -122,45 +122,6 @@ def binary_focal_loss(y_true, y_pred, *, gamma=2.0, alpha=0.25, from_logits=Fals
     return -alpha_t * ops.power(1.0 - p_t, gamma) * ops.log(p_t)
 
 
-@functools.lru_cache(maxsize=None)
-def _focal_loss_class():
-    from cnncourse.device import import_keras
-
-    keras = import_keras()
-
-    @keras.saving.register_keras_serializable(package="cnncourse")
-    class BinaryFocalLoss(keras.losses.Loss):
-        """Keras loss: :func:`binary_focal_loss` averaged over the last axis.
-
-        Same numbers as ``keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True,
-        alpha=alpha, gamma=gamma)``; written out here so the formula can be read.
-        """
-
-        def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, name="binary_focal_loss",
-                     **kwargs):
-            super().__init__(name=name, **kwargs)
-            if gamma < 0:
-                raise ValueError(f"gamma: expected a number >= 0, got {gamma!r}")
-            if not 0 <= alpha <= 1:
-                raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
-            self.gamma, self.alpha, self.from_logits = float(gamma), float(alpha), bool(from_logits)
-
-        def call(self, y_true, y_pred):
-            # Keras hands labels of shape (N,) with predictions of shape (N, 1): match the ranks
-            y_true = keras.ops.cast(y_true, y_pred.dtype)
-            if len(y_true.shape) == len(y_pred.shape) - 1:
-                y_true = keras.ops.expand_dims(y_true, -1)
-            loss = binary_focal_loss(y_true, y_pred, gamma=self.gamma, alpha=self.alpha,
-                                     from_logits=self.from_logits)
-            return keras.ops.mean(loss, axis=-1)
-
-        def get_config(self):
-            return {**super().get_config(), "gamma": self.gamma, "alpha": self.alpha,
-                    "from_logits": self.from_logits}
-
-    return BinaryFocalLoss
-
-
 def threshold_for_recall(y_true, scores, target_recall) -> float:
     """The highest threshold ``t`` at which ``scores >= t`` still finds ``target_recall`` of the
     positives.
@@ -463,6 +424,10 @@ def shift_stain(patches, *, hematoxylin=1.0, eosin=1.0, seed=None, jitter=0.0) -
 
 
 def __getattr__(name):
+    # The Keras loss is a module-level class of cnncourse.layers (registered for .keras files);
+    # it is handed out from here on first use, so importing cnncourse.detection stays cheap.
     if name == "BinaryFocalLoss":
-        return _focal_loss_class()
+        from cnncourse.layers import BinaryFocalLoss
+
+        return BinaryFocalLoss
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

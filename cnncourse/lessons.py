@@ -15,12 +15,29 @@ Markers (nbgrader's, so instructors can also use nbgrader on ``solutions/``):
 
 Outputs are stripped from both folders. ``build(check=True)`` writes nothing and reports every
 lesson that differs from what would be generated.
+
+nbgrader metadata (``cell.metadata["nbgrader"]``, schema 3) is derived from the markers alone by
+:func:`nbgrader_metadata`, written into the solutions by every build (so a rerun regenerates it
+exactly, and ``--check`` reports a solution whose metadata differs) and kept on the lesson cells, as
+nbgrader's own release would:
+
+* a cell with a ``BEGIN SOLUTION`` block: a solution cell ``answer-K``;
+* the check cell of an exercise (the first code cell after a solution cell that calls ``checks.``):
+  a locked, autograded test cell ``check-K`` worth one point per checker it calls
+  (:mod:`cnncourse.grading` makes it fail in ``nbgrader autograde`` unless every verdict is ✅);
+* a cell with ``BEGIN HIDDEN TESTS`` (and no check): a locked, autograded test cell ``tests-K``
+  worth 0 points: its assertions hold for a notebook run on the checkers' reference answers too,
+  so they guard the course, not the learner's work.
+
+Files are read and written as UTF-8 whatever the locale.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import re
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -96,8 +113,11 @@ def _stub_code(indent: str, block: list[str], where: str) -> list[str]:
     return stub or ["# YOUR CODE HERE"]
 
 
-def lesson_source(source: str, cell_type: str, where: str) -> str | None:
-    """Student version of one cell's source; ``None`` when the cell should be dropped."""
+def lesson_source(source: str, cell_type: str, where: str, *, hidden: bool = True) -> str | None:
+    """Student version of one cell's source; ``None`` when the cell should be dropped.
+
+    ``hidden=False`` keeps hidden-test blocks (markers included) for nbgrader to remove later.
+    """
     lines = source.split("\n")
     out: list[str] = []
     touched = False
@@ -105,6 +125,9 @@ def lesson_source(source: str, cell_type: str, where: str) -> str | None:
         if kind == "code":
             out.extend(block)
         elif kind == "hidden":
+            if not hidden:
+                out.extend([f"{indent}{BEGIN_HIDDEN}", *block, f"{indent}{END_HIDDEN}"])
+                continue
             touched = True
         elif cell_type == "code":
             out.extend(_stub_code(indent, block, where))
@@ -133,19 +156,94 @@ def _strip(nb) -> bool:
     return changed
 
 
+_CHECK_CALL = re.compile(r"\bchecks\.\w+\.\w+\(")
+NBGRADER_SCHEMA = 3
+
+
+def _kinds(source: str) -> tuple[bool, bool]:
+    """(has a solution block, has a hidden-test block) from the markers of one cell."""
+    markers = {m.group(2) for m in map(_MARKER.match, source.split("\n")) if m}
+    return BEGIN_SOLUTION in markers, BEGIN_HIDDEN in markers
+
+
+def nbgrader_metadata(cells) -> list[dict | None]:
+    """nbgrader metadata for each cell (``None``: not an nbgrader cell), from the markers only.
+
+    Parameters
+    ----------
+    cells : sequence of nbformat cells
+        The cells of a solution notebook, in order.
+
+    Returns
+    -------
+    list of dict or None
+        One entry per cell; see the module docstring for the rules.
+    """
+    out: list[dict | None] = []
+    counters = {"answer": 0, "check": 0, "tests": 0}
+    after_solution = False
+
+    def meta(kind, *, grade, solution, locked, points=None):
+        counters[kind] += 1
+        m = {"grade": grade, "grade_id": f"{kind}-{counters[kind]}", "locked": locked,
+             "schema_version": NBGRADER_SCHEMA, "solution": solution, "task": False}
+        if points is not None:
+            m["points"] = points
+        return m
+
+    for cell in cells:
+        solution, hidden = _kinds(cell.source)
+        checks_called = len(_CHECK_CALL.findall(cell.source)) if cell.cell_type == "code" else 0
+        if solution:
+            out.append(meta("answer", grade=False, solution=True, locked=False))
+            after_solution = True
+            continue
+        if cell.cell_type != "code":
+            out.append(None)
+            continue
+        if after_solution and checks_called:
+            out.append(meta("check", grade=True, solution=False, locked=True, points=checks_called))
+        elif hidden:
+            out.append(meta("tests", grade=True, solution=False, locked=True, points=0))
+        else:
+            out.append(None)
+        after_solution = False
+    return out
+
+
+def _set_nbgrader(nb) -> bool:
+    """Write :func:`nbgrader_metadata` into ``nb`` in place; return whether anything changed."""
+    before = [c.metadata.get("nbgrader") for c in nb.cells]
+    for cell, meta in zip(nb.cells, nbgrader_metadata(nb.cells)):
+        if meta is None:
+            cell.metadata.pop("nbgrader", None)
+        else:
+            cell.metadata["nbgrader"] = meta
+    return before != [c.metadata.get("nbgrader") for c in nb.cells]
+
+
+def _read(path: Path):
+    return nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
+
+
 def make_lesson(solution_path: Path):
     """Return the lesson notebook (an ``nbformat`` node) generated from one solution notebook."""
-    nb = nbformat.read(solution_path, as_version=4)
+    return _lesson_from(_read(solution_path), Path(solution_path).name)
+
+
+def _lesson_from(solution, name: str):
+    nb = copy.deepcopy(solution)
     _strip(nb)
+    _set_nbgrader(nb)
     cells = []
     for i, cell in enumerate(nb.cells):
-        source = lesson_source(cell.source, cell.cell_type, f"{solution_path.name}, cell {i}")
+        source = lesson_source(cell.source, cell.cell_type, f"{name}, cell {i}")
         if source is None:
             continue
         cell.source = source
         cells.append(cell)
     nb.cells = cells
-    nb.metadata["cnncourse"] = {"generated_from": f"solutions/{solution_path.name}",
+    nb.metadata["cnncourse"] = {"generated_from": f"solutions/{name}",
                                 "note": "generated by `cnncourse lessons build`; edit the solution"}
     return nb
 
@@ -155,7 +253,7 @@ def _text(nb) -> str:
 
 
 def build(solutions: Path | None = None, lessons: Path | None = None, *, check: bool = False) -> Report:
-    """Generate ``lessons/`` from ``solutions/``.
+    """Generate ``lessons/`` from ``solutions/`` (and the solutions' nbgrader metadata).
 
     Parameters
     ----------
@@ -163,30 +261,34 @@ def build(solutions: Path | None = None, lessons: Path | None = None, *, check: 
         Folders (default: the course's ``solutions/`` and ``lessons/``).
     check : bool
         Write nothing; report in ``Report.stale`` each lesson that is missing, differs from what
-        would be generated, or has no solution, and each solution with stored outputs.
+        would be generated, or has no solution, and each solution with stored outputs or nbgrader
+        metadata that differs from what the markers give.
     """
     solutions = Path(solutions or config.SOLUTIONS_DIR)
     lessons = Path(lessons or config.LESSONS_DIR)
     report = Report(written=[], stale=[], stripped=[])
     sources = sorted(solutions.glob("*.ipynb"))
     for src in sources:
-        nb = nbformat.read(src, as_version=4)
-        if _strip(nb):
+        nb = _read(src)
+        stripped = _strip(nb)
+        regraded = _set_nbgrader(nb)
+        if stripped or regraded:
             if check:
-                report.stale.append(f"{src}: has outputs stored (run `cnncourse lessons build`)")
+                why = "has outputs stored" if stripped else "has stale nbgrader metadata"
+                report.stale.append(f"{src}: {why} (run `cnncourse lessons build`)")
             else:
-                src.write_text(_text(nb))
+                src.write_text(_text(nb), encoding="utf-8")
                 report.stripped.append(src)
         target = lessons / src.name
-        text = _text(make_lesson(src))
-        if target.exists() and target.read_text() == text:
+        text = _text(_lesson_from(nb, src.name))
+        if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         if check:
             why = "missing" if not target.exists() else "out of date"
             report.stale.append(f"{target}: {why} (solution {src} changed; run `cnncourse lessons build`)")
         else:
             lessons.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            target.write_text(text, encoding="utf-8")
             report.written.append(target)
     wanted = {s.name for s in sources}
     for orphan in sorted(lessons.glob("*.ipynb")):
@@ -196,4 +298,62 @@ def build(solutions: Path | None = None, lessons: Path | None = None, *, check: 
             else:
                 orphan.unlink()
                 report.written.append(orphan)
+    return report
+
+
+@dataclass
+class CopyReport:
+    """What :func:`copy_lessons` did: notebooks written, already identical, or kept (edited)."""
+
+    copied: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def copy_lessons(dest: Path, *, force: bool = False, names=None, source: Path | None = None) -> CopyReport:
+    """Put a fresh copy of the lesson notebooks in ``dest`` (a learner's working folder).
+
+    A notebook already in ``dest`` that differs from the shipped lesson (the learner's work, or
+    outputs saved by running it) is kept unless ``force``.
+
+    Parameters
+    ----------
+    dest : Path
+        Folder to write into (created if needed).
+    force : bool
+        Overwrite edited notebooks too.
+    names : iterable of str, optional
+        Only these notebooks (file names or stems, e.g. ``"01_perceptron_nand"``); default all.
+    source : Path, optional
+        Folder of lessons to copy (default: the course's, inside the package when installed).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` has no lessons, or a name in ``names`` is not one of them.
+    """
+    source = Path(source or config.LESSONS_DIR)
+    available = {p.name: p for p in sorted(source.glob("*.ipynb"))}
+    if not available:
+        raise FileNotFoundError(f"source: no lesson notebooks in {source}")
+    if names:
+        wanted = [n if n.endswith(".ipynb") else f"{n}.ipynb" for n in names]
+        unknown = [n for n in wanted if n not in available]
+        if unknown:
+            raise FileNotFoundError(f"names: no lesson {unknown}; the lessons are {sorted(available)}")
+        available = {n: available[n] for n in wanted}
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    report = CopyReport()
+    for name, src in available.items():
+        target = dest / name
+        if target.exists():
+            if target.read_bytes() == src.read_bytes():
+                report.unchanged.append(target)
+                continue
+            if not force:
+                report.kept.append(target)
+                continue
+        shutil.copyfile(src, target)
+        report.copied.append(target)
     return report

@@ -12,7 +12,6 @@ Examples
 """
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
 import numpy as np
@@ -210,51 +209,6 @@ def small_cnn(input_shape, n_classes: int = 2, *, filters: Sequence[int] = (16, 
 # Augmentation
 
 
-@functools.lru_cache(maxsize=None)
-def _rot90_class():
-    keras = _keras()
-    ops = keras.ops
-
-    @keras.saving.register_keras_serializable(package="cnncourse")
-    class RandomRot90(keras.layers.Layer):
-        """Rotate each image of a batch by a random multiple of 90 degrees (training only).
-
-        Input and output (N, H, W, C) with H == W. Exact (no interpolation): a nucleus has no
-        preferred orientation, so every rotated patch is an equally valid example.
-
-        Parameters
-        ----------
-        seed : int, optional
-            Seed of the layer's random generator.
-        """
-
-        def __init__(self, seed=None, **kwargs):
-            super().__init__(**kwargs)
-            self.seed = seed
-            self.seed_generator = keras.random.SeedGenerator(seed)
-
-        def call(self, inputs, training=None):
-            if not training:
-                return inputs
-            if inputs.shape[1] is not None and inputs.shape[1] != inputs.shape[2]:
-                raise ValueError(f"inputs: RandomRot90 needs square images, got shape {inputs.shape}")
-            r1 = ops.flip(ops.transpose(inputs, (0, 2, 1, 3)), axis=1)   # 90 degrees
-            r2 = ops.flip(inputs, axis=(1, 2))                             # 180
-            r3 = ops.flip(ops.transpose(inputs, (0, 2, 1, 3)), axis=2)   # 270
-            stack = ops.stack([inputs, r1, r2, r3], axis=1)               # (N, 4, H, W, C)
-            k = keras.random.randint((ops.shape(inputs)[0],), 0, 4, seed=self.seed_generator)
-            choose = ops.reshape(ops.one_hot(k, 4, dtype=inputs.dtype), (-1, 4, 1, 1, 1))
-            return ops.sum(stack * choose, axis=1)
-
-        def compute_output_shape(self, input_shape):
-            return input_shape
-
-        def get_config(self):
-            return {**super().get_config(), "seed": self.seed}
-
-    return RandomRot90
-
-
 def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0, name="augment"):
     """The 8 symmetries of a square as random Keras layers (active in training only):
     ``RandomFlip("horizontal_and_vertical")`` and :class:`RandomRot90`.
@@ -269,7 +223,7 @@ def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0
     if flips:
         layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed, name="flip"))
     if rot90:
-        layers.append(_rot90_class()(seed=None if seed is None else seed + 1, name="rot90"))
+        layers.append(_rot90()(seed=None if seed is None else seed + 1, name="rot90"))
     if not layers:
         raise ValueError("flips, rot90: at least one augmentation must be on")
     return keras.Sequential(layers, name=name)
@@ -342,7 +296,15 @@ def bench() -> None:
     print_table(rows, title="one training epoch on 2048 random 32x32x3 images, batch 64")
 
 
+def _rot90():
+    from cnncourse.layers import RandomRot90
+
+    return RandomRot90
+
+
 def __getattr__(name: str):
+    # RandomRot90 is a module-level class of cnncourse.layers (registered for .keras files);
+    # handed out from here on first use, so importing cnncourse.models stays cheap.
     if name == "RandomRot90":
-        return _rot90_class()
+        return _rot90()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,10 @@
-"""Execute notebooks headlessly with a progress bar and a timing table (``cnncourse run``)."""
+"""Execute notebooks headlessly with a progress bar and a table of time and peak memory
+(``cnncourse run``).
+
+Peak memory is the kernel process's peak resident set size: ``VmHWM`` from ``/proc`` on Linux
+(exact), elsewhere the largest resident size seen after each cell (a lower bound). Notebooks are
+read as UTF-8.
+"""
 from __future__ import annotations
 
 import subprocess
@@ -14,11 +20,42 @@ from nbclient.exceptions import CellExecutionError
 
 @dataclass
 class RunResult:
-    """Outcome of one notebook: wall time in seconds and, on failure, the failing cell."""
+    """Outcome of one notebook: wall time in seconds, the kernel's peak resident memory in bytes
+    (``None`` if it could not be read) and, on failure, the failing cell."""
 
     notebook: Path
     seconds: float
     error: str | None = None
+    peak_bytes: int | None = None
+
+
+def peak_rss(pid: int) -> int | None:
+    """Peak resident set size in bytes of process ``pid`` so far, or its current size where the
+    system keeps no peak (macOS, Windows); ``None`` if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.Process(pid).memory_info().rss)
+    except Exception:  # psutil missing, process gone, access denied
+        return None
+
+
+def _kernel_pid(client) -> int | None:
+    km = getattr(client, "km", None)
+    provisioner = getattr(km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    return getattr(process, "pid", None)
+
+
+def _format_bytes(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def _bar(done: int, total: int, width: int = 30) -> str:
@@ -28,13 +65,18 @@ def _bar(done: int, total: int, width: int = 30) -> str:
 
 def run_notebook(path: Path, *, timeout: int = 900, stream=sys.stderr) -> RunResult:
     """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written."""
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
+    peak = None
 
     def on_cell_executed(cell, cell_index, execute_reply):
-        nonlocal done
+        nonlocal done, peak
         done += 1
+        pid = _kernel_pid(client)
+        now = peak_rss(pid) if pid else None
+        if now is not None:
+            peak = max(peak or 0, now)
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 
@@ -49,7 +91,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream=sys.stderr) -> RunRes
         error = f"code cell {_failed_cell(client.nb) or done + 1}: {str(exc).strip().splitlines()[-1]}"
     seconds = time.perf_counter() - start
     stream.write("\n")
-    return RunResult(path, seconds, error)
+    return RunResult(path, seconds, error, peak)
 
 
 def _failed_cell(nb) -> int | None:
@@ -62,14 +104,17 @@ def _failed_cell(nb) -> int | None:
 
 
 def run(paths: list[Path], *, timeout: int = 900, stream=sys.stderr) -> list[RunResult]:
-    """Run each notebook in turn, print a table of wall times; return the results."""
+    """Run each notebook in turn, print a table of wall times and peak memory; return the results."""
     results = []
     for i, path in enumerate(paths, 1):
         stream.write(f"[{i}/{len(paths)}] {path}\n")
         results.append(run_notebook(path, timeout=timeout, stream=stream))
     width = max(len(str(r.notebook)) for r in results) if results else 10
-    print(f"\n{'notebook':<{width}}  {'seconds':>8}  result")
+    print(f"\n{'notebook':<{width}}  {'seconds':>8}  {'peak memory':>11}  result")
     for r in results:
-        print(f"{str(r.notebook):<{width}}  {r.seconds:8.1f}  {'ok' if r.error is None else 'FAILED: ' + r.error}")
-    print(f"{'total':<{width}}  {sum(r.seconds for r in results):8.1f}")
+        print(f"{str(r.notebook):<{width}}  {r.seconds:8.1f}  {_format_bytes(r.peak_bytes):>11}  "
+              f"{'ok' if r.error is None else 'FAILED: ' + r.error}")
+    peaks = [r.peak_bytes for r in results if r.peak_bytes is not None]
+    print(f"{'total':<{width}}  {sum(r.seconds for r in results):8.1f}  "
+          f"{_format_bytes(max(peaks) if peaks else None):>11}  (memory: largest kernel peak)")
     return results

@@ -56,9 +56,36 @@ def test_run_reports_failing_cell(tmp_path, capsys):
     assert main(["run", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert "FAILED: code cell 2" in out and "ZeroDivisionError" in out
-    assert "total" in out
+    assert "total" in out and "peak memory" in out
+    row = next(line for line in out.splitlines() if line.startswith(str(good)))
+    assert " MiB " in row or " GiB " in row, row  # the kernel's peak resident memory
+
+
+def test_peak_rss_of_this_process():
+    import os
+
+    from cnncourse import runner
+
+    assert 10 * 2**20 < runner.peak_rss(os.getpid()) < 64 * 2**30
+    assert runner.peak_rss(2**22 + 12345) is None  # no such process
+
+
+def test_lessons_build_refuses_outside_a_checkout(monkeypatch, capsys):
+    monkeypatch.setattr(config, "IN_REPOSITORY", False)
+    assert main(["lessons", "build"]) == 2
+    assert "run it in a clone" in capsys.readouterr().err
 
 
 def test_bench_unknown_name():
     with pytest.raises(SystemExit, match="unknown benchmark 'nope'"):
         main(["bench", "nope"])
+
+
+def test_grading_setup_writes_an_nbgrader_course(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert main(["grading", "setup", str(course), "--only", "01_perceptron_nand"]) == 0
+    assert "from cnncourse.grading import configure" in (course / "nbgrader_config.py").read_text()
+    source = course / "source" / "01_perceptron_nand" / "01_perceptron_nand.ipynb"
+    assert source.read_bytes() == (config.SOLUTIONS_DIR / source.name).read_bytes()
+    assert main(["grading", "setup", str(course), "--only", "99_nope"]) == 2
+    assert "no solution notebook" in capsys.readouterr().err

@@ -163,3 +163,13 @@ def test_bench_generator_row_for_an_existing_generator():
 
     rows, notes = bench.generator_rows({"make_nuclei_2d": [("fast", (1, 32), {})]})
     assert notes == [] and rows[0]["shape"] == "1x32x32" and rows[0]["seconds"] >= 0
+
+
+def test_installed_package_says_reinstall_not_git(data_copy, monkeypatch):
+    """From an installed wheel there is no git checkout to restore from."""
+    from cnncourse import config
+
+    monkeypatch.setattr(config, "IN_REPOSITORY", False)
+    (data_copy / "nuclei.npz").unlink()
+    with pytest.raises(data.DataFileError, match=r"nuclei\.npz is missing: reinstall the course: `pip install"):
+        data.path("nuclei.npz")

@@ -1,6 +1,9 @@
 """Course data: real images shipped in ``data/`` (verified against ``data/SHA256SUMS``) and
 deterministic synthetic generators.
 
+``data/`` is the repository's top-level folder; an installed wheel carries the same files as package
+data (``cnncourse/_course/data``, found through :data:`cnncourse.config.DATA_DIR`).
+
 Every shipped file is listed in the manifest ``data/SHA256SUMS`` (``sha256sum`` format). Loaders get
 paths through :func:`path`, which verifies the checksum, so a missing or corrupted file gives a
 clear error naming it and saying how to restore it.
@@ -33,11 +36,11 @@ def manifest(data_dir: Path | None = None) -> dict[str, str]:
     data_dir = Path(data_dir or config.DATA_DIR)
     file = data_dir / MANIFEST
     if not file.exists():
-        raise DataFileError(f"data manifest {file} is missing: restore it with "
-                            f"`git checkout -- data/{MANIFEST}` (or set CNNCOURSE_DATA to the "
-                            "folder holding the course data)")
+        raise DataFileError(f"data manifest {file} is missing: "
+                            f"{config.restore_hint(f'data/{MANIFEST}')} (or set CNNCOURSE_DATA "
+                            "to the folder holding the course data)")
     entries = {}
-    for line in file.read_text().splitlines():
+    for line in file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             digest, name = line.split(maxsplit=1)
             entries[name.lstrip("*")] = digest
@@ -48,7 +51,7 @@ def manifest(data_dir: Path | None = None) -> dict[str, str]:
 def _verified(file: Path, digest: str, mtime: float) -> None:
     if _sha256(file) != digest:
         raise DataFileError(f"data file {file} is corrupted (SHA-256 differs from data/{MANIFEST}): "
-                            f"restore it with `git checkout -- data/{file.name}`")
+                            f"{config.restore_hint(f'data/{file.name}')}")
 
 
 def path(name: str, data_dir: Path | None = None) -> Path:
@@ -65,8 +68,7 @@ def path(name: str, data_dir: Path | None = None) -> Path:
         raise DataFileError(f"{name!r} is not a course data file; known files: {sorted(entries)}")
     file = data_dir / name
     if not file.exists():
-        raise DataFileError(f"data file {file} is missing: restore it with "
-                            f"`git checkout -- data/{name}` (or re-clone the course)")
+        raise DataFileError(f"data file {file} is missing: {config.restore_hint(f'data/{name}')}")
     _verified(file, entries[name], file.stat().st_mtime)
     return file
 
