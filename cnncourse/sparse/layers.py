@@ -302,6 +302,7 @@ def _pool(x, table, transposed, mode):
             g = _take(_append_row(x, neg), table)                    # (M, K, C)
             winner = ops.argmax(g, axis=1)                           # (M, C) offset of the max
             y = ops.max(g, axis=1)
+            y = ops.where(ops.isinf(y), ops.zeros_like(y), y)  # an empty (padding) window: 0
             # site index of each max, plus a row of -1 for "no output site"
             site = ops.take_along_axis(table, ops.cast(winner, table.dtype), axis=1)
             site = ops.concatenate([site, ops.full((1, site.shape[1]), -1, site.dtype)], 0)
