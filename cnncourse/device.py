@@ -97,7 +97,9 @@ def strategy():
     """A ``tf.distribute`` strategy: mirrored over all GPUs when there are several, else the default.
 
     Build and compile models inside ``with strategy().scope():``. To grow past one machine use
-    ``tf.distribute.MultiWorkerMirroredStrategy`` with a ``TF_CONFIG`` per worker (see README).
+    ``tf.distribute.MultiWorkerMirroredStrategy`` with a ``TF_CONFIG`` per worker:
+    :func:`cnncourse.distributed.train_multiworker` (``python -m cnncourse.distributed`` on every
+    machine) does that for the course's small 3D CNN.
     """
     tf = import_tensorflow()
     if len(tf.config.list_physical_devices("GPU")) > 1:

@@ -24,3 +24,17 @@ def test_tables_have_every_column(capsys):
     out = capsys.readouterr().out
     assert "Submanifold conv" in out and "Occupancy sweep" in out and "dense forward wins (CPU time)" in out
     assert bench.BENCHMARKS["sparse"] == "cnncourse.sparse.bench:main"
+
+
+def test_goal_column_and_the_further_tables(capsys):
+    row = {"fwd x": 31.0, "f+b x": 20.0, "fwd x cpu": 40.0, "f+b x cpu": 26.0, "table ms": 2.0}
+    cell = sparse_bench._goal(128, "shell", 32, row)
+    assert cell == {"goal": "fwd>=30x,f+b>=25x,table<=3ms", "met": "no/yes"}
+    assert sparse_bench._goal(64, "shell", 16, row) == {"goal": "-", "met": "-"}
+    algos = sparse_bench.algorithms(16, 4, 0.05, repeat=1)
+    assert {r["algorithm"] for r in algos} >= {"offsets", "gather"}
+    scaling = sparse_bench.table_scaling(64, 2, 16)
+    assert scaling["sites"] > 0 and scaling["peak MB"] > 0 and scaling["s"] > 0
+    out = capsys.readouterr().out
+    assert "fastest forward + backward" in out and "Table build" in out
+    # train_steps (XLA compiles for minutes on a loaded machine) runs in the benchmark only

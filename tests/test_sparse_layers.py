@@ -365,3 +365,109 @@ def test_layer_errors_name_the_problem():
     layer(st.features.astype("float32"), st.neighbors(3))
     with pytest.raises(ValueError, match="channels"):
         layer(np.ones((st.num_sites, 3), "float32"), st.neighbors(3))
+
+
+# ---- algorithms, table checks, mixed precision ---------------------------------------------------
+
+ALGOS = ["pairs", "offsets", "gather"] if BACKEND == "tensorflow" else ["offsets", "gather"]
+
+
+@pytest.mark.parametrize("algorithm", ALGOS)
+@pytest.mark.parametrize("what", ["submanifold", "strided", "inverse"])
+def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
+    st, dense, mask = random_sparse(side=6, seed=3)
+    rng = np.random.default_rng(4)
+    if what == "submanifold":
+        table, tr, k = st.neighbors(3), None, 3
+        n_in, n_out = st.num_sites, st.num_sites
+    else:
+        coarse, down, up = st.downsample(2)
+        k = 2
+        table, tr = (down, up) if what == "strided" else (up, down)
+        n_in, n_out = ((st.num_sites, coarse.num_sites) if what == "strided"
+                       else (coarse.num_sites, st.num_sites))
+    x = rng.standard_normal((n_in, 2))
+    w = rng.standard_normal((k**3, 2, 3))
+    r = rng.standard_normal((n_out, 3))
+
+    def loss(x, w, algorithm):
+        return ops.sum(L.sparse_conv(x, w, table, tr, algorithm=algorithm) * r)
+
+    ref = L.sparse_conv(x, w, table, tr, algorithm="gather")  # the first version, gather-only
+    got = L.sparse_conv(x, w, table, tr, algorithm=algorithm)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), **TIGHT)
+    gx, gw = grads(lambda x, w: loss(x, w, algorithm), x, w)
+    rx, rw = grads(lambda x, w: loss(x, w, "gather"), x, w)
+    np.testing.assert_allclose(gx, rx, **TIGHT)
+    np.testing.assert_allclose(gw, rw, **TIGHT)
+    if what == "submanifold":  # and against the dense convolution itself
+        full = np.asarray(ops.conv(dense, w.reshape(3, 3, 3, 2, 3), padding="same"))
+        got_d = L.sparse_conv(st.features, w, table, algorithm=algorithm)
+        np.testing.assert_allclose(np.asarray(got_d), full[mask], **TIGHT)
+
+
+def test_algorithm_is_a_checked_keyword_kept_in_the_config():
+    layer = L.SubmanifoldConv3D(4, 3, algorithm="offsets")
+    assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "offsets"
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        L.SubmanifoldConv3D(4, 3, algorithm="fast")
+    assert L.default_algorithm() == ("pairs" if BACKEND == "tensorflow" else "offsets")
+
+
+def test_tables_that_do_not_belong_to_the_layer_raise():
+    st, *_ = random_sparse(batch=2, side=6, empty=())
+    x = st.features.astype("float32")
+    subm = L.SubmanifoldConv3D(4, 3)
+    coarse, down3, up3 = st.downsample(3, 3)  # 27 columns, like a k=3 submanifold table
+    with pytest.raises(ValueError, match="rows but there are"):
+        subm(x, down3)
+    table = st.neighbors(3).copy()
+    table[0, 0] = st.num_sites + 5
+    with pytest.raises(ValueError, match=f"entry {st.num_sites + 5}, outside"):
+        subm(x, table)
+    swapped = st.neighbors(3)[:, ::-1].copy()  # right shape and range, centre not the site
+    swapped[:, 13] = (np.arange(st.num_sites) + 1) % st.num_sites
+    with pytest.raises(ValueError, match="not a submanifold neighbour table"):
+        subm(x, swapped)
+    coarse, down, up = st.downsample(2)
+    conv = L.SparseConv3D(4, 2)
+    with pytest.raises(ValueError, match="rows but there are"):
+        conv(x, up, down)  # the tables in the wrong order
+    bad = down.copy()
+    bad[[0, 1]] = bad[[1, 0]]
+    with pytest.raises(ValueError, match="not the transpose"):
+        conv(x, bad, up)
+    pool = L.SparseMaxPool3D(2)
+    with pytest.raises(ValueError, match="not the transpose"):
+        pool(x, bad, up)
+    inv = L.SparseInverseConv3D(4, 2)
+    xc = np.ones((coarse.num_sites, 2), "float32")
+    with pytest.raises(ValueError, match="rows but there are"):
+        inv(xc, down, up)  # the downsampling order instead of (transposed, table)
+    assert tuple(inv(xc, up, down).shape) == (st.num_sites, 4)
+    assert tuple(conv(x, down, up).shape) == (coarse.num_sites, 4)
+
+
+def test_mixed_precision_counts_and_sums_in_float32():
+    from cnncourse.sparse import network_inputs, sparse_classifier
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        # one sample with 3072 sites: a float16 count stops at 2048
+        coords = np.argwhere(np.ones((1, 16, 16, 12), bool)).astype("int32")  # 3072
+        feats = np.full((len(coords), 2), 0.5, "float32")
+        pool = L.SparseGlobalPool3D("avg")
+        out = pool(ops.cast(feats, "float16"), coords[:, 0], np.arange(1))
+        assert keras.backend.standardize_dtype(out.dtype) == "float16"
+        np.testing.assert_allclose(np.asarray(out, dtype="float32"), 0.5, rtol=1e-3)
+        st = SparseTensor(coords, feats[:, :1], (16, 16, 12))
+        model = sparse_classifier(1, widths=(4, 4))
+        assert model.get_layer("subm_0_0").compute_dtype == "float16"
+        assert model.get_layer("subm_0_0").kernel.dtype == "float32"
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        inputs = network_inputs(st, 2)
+        loss = model.train_on_batch(inputs, np.ones((1,), "float32"))
+        assert np.isfinite(float(np.asarray(loss).ravel()[0]))
+        assert np.all(np.isfinite(np.asarray(model(inputs), dtype="float32")))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -135,3 +135,62 @@ def test_rotate_batch_rotates_each_sample_on_its_own():
         rotate_batch(coords, feats, (13, 13, 13), rots[:2])
     with pytest.raises(ValueError, match="orthogonal"):
         rotate_batch(coords, feats, (13, 13, 13), rots * 2)
+
+
+def _masked_classifier(levels, buckets):
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    """A small classifier whose batch norm skips padding sites when ``buckets``."""
+    from cnncourse.sparse import layers as L
+    from cnncourse.sparse import network_input_layers
+
+    keras.utils.set_random_seed(0)
+    inp = network_input_layers(levels, 1, buckets=buckets)
+    x = inp["features"]
+    for lev in range(levels):
+        x = L.SubmanifoldConv3D(4, 3, use_bias=False, name=f"c{lev}")(x, inp[f"neighbors_{lev}"])
+        mask = inp[f"valid_{lev}"] if buckets else None
+        x = L.SparseBatchNormalization(name=f"bn{lev}")(x, mask=mask)
+        x = keras.layers.ReLU()(x)
+        if lev < levels - 1:
+            x = L.SparseMaxPool3D(2, name=f"p{lev}")(x, inp[f"down_{lev}"], inp[f"up_{lev}"])
+    x = L.SparseGlobalPool3D("avg_max")(x, inp["batch_index"], inp["samples"])
+    return keras.Model(inp, keras.layers.Dense(1, name="out")(x))
+
+
+def test_bucket_padding_changes_no_value_and_no_gradient():
+    from cnncourse.sparse import bucket_size, network_inputs
+
+    assert [bucket_size(n) for n in (0, 256, 257)] == [256, 256, 363]
+    with pytest.raises(ValueError, match="non-negative"):
+        bucket_size(-1)
+    rng = np.random.default_rng(0)
+    coords = np.argwhere(rng.random((3, 8, 8, 8)) < 0.3).astype(np.int32)
+    st = SparseTensor(coords, rng.standard_normal((len(coords), 1)).astype("float32"),
+                      (8, 8, 8), batch_size=3)
+    exact = network_inputs(st, 2)
+    padded = network_inputs(st, 2, buckets={"minimum": 64})
+    for lev in range(2):
+        n = exact[f"neighbors_{lev}"].shape[0]
+        assert padded[f"neighbors_{lev}"].shape[0] == bucket_size(n, minimum=64) > n
+        assert padded[f"valid_{lev}"].sum() == n
+    assert (padded["batch_index"] == -1).sum() > 0
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
+    plain, masked = _masked_classifier(2, False), _masked_classifier(2, True)
+    masked.set_weights(plain.get_weights())
+    y = np.array([[1.0], [0.0], [1.0]], "float32")
+    results = []
+    for model, inputs in ((plain, exact), (masked, padded)):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            out = model(inputs, training=True)
+            loss = tf.reduce_mean((out - y) ** 2)
+        results.append((np.asarray(out), [np.asarray(g) for g in
+                                          tape.gradient(loss, model.trainable_weights)]))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    for g1, g0 in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(g1, g0, rtol=1e-4, atol=1e-6)

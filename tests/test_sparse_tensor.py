@@ -181,3 +181,42 @@ def test_validate_coords_returns_int32_and_batch_size():
     assert coords.dtype == np.int32 and shape == (2, 2, 2) and batch == 2
     assert rulebook.kernel_offsets(3)[13].tolist() == [0, 0, 0]
     assert rulebook.kernel_offsets(2, centered=False)[-1].tolist() == [1, 1, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(site_sets(), st.sampled_from([1, 3, 5]), st.booleans())
+def test_sorted_keys_and_dense_grid_build_the_same_tables(sites, k, shuffle):
+    coords, shape, batch = sites
+    if shuffle:
+        coords = coords[np.random.default_rng(0).permutation(len(coords))]
+    np.testing.assert_array_equal(neighbor_table(coords, shape, batch, k, method="sorted"),
+                                  neighbor_table(coords, shape, batch, k, method="dense"))
+    for kk, s in ((2, 2), (3, 2), (2, 1)):
+        try:
+            rulebook.downsample_output_shape(shape, kk, s)
+        except ValueError:
+            continue
+        a = downsample_table(coords, shape, batch, kk, s, method="sorted")
+        b = downsample_table(coords, shape, batch, kk, s, method="dense")
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_table_memory_grows_with_the_sites_not_the_grid():
+    import tracemalloc
+
+    shell = np.argwhere(np.pad(np.ones((6, 6, 6), bool), 1) ^ np.pad(np.ones((4, 4, 4), bool), 2))
+    coords = np.column_stack([np.repeat([0, 1], len(shell)),
+                              np.tile(shell + 500, (2, 1))]).astype(np.int32)
+    tracemalloc.start()
+    table = neighbor_table(coords, (512, 512, 512), 2, 3)  # a dense grid would be 1 GiB
+    _, _, down, _ = downsample_table(coords, (512, 512, 512), 2, 2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * table.nbytes + 2**20, peak
+    shifted = (coords - [0, 500, 500, 500]).astype(np.int32)  # the same sites in a small grid
+    np.testing.assert_array_equal(table, neighbor_table(shifted, (8, 8, 8), 2, 3))
+    with pytest.raises(ValueError, match="method must be"):
+        neighbor_table(coords, (512, 512, 512), 2, 3, method="hash")
+    with pytest.raises(ValueError, match="more than once"):
+        neighbor_table(np.concatenate([coords, coords[:1]]), (512, 512, 512), 2, 3)

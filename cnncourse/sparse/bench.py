@@ -9,8 +9,16 @@ sparse convolution can at best gain). Then an occupancy sweep shows where dense 
 
 Memory columns: ``table MB`` is the peak of the table build measured with ``tracemalloc``
 (NumPy allocations); ``dense MB`` and ``sparse MB`` are the sizes of the tensors one forward pass
-holds (dense: input + output grids; sparse: the gathered ``(N, 27 C)`` matrix, input, output and
-table), computed from the shapes, since TensorFlow's allocations are invisible to tracemalloc.
+holds (dense: input + output grids; sparse: input, output, table and the gathered rows of the
+active pairs of one offset), computed from the shapes, since TensorFlow's allocations are
+invisible to tracemalloc. The ``goal`` column gives the targets of issue 15 where a row has one
+(``met``: whether the wall-clock and the CPU-time ratios reach them).
+
+Further tables: the convolution algorithms of :func:`~cnncourse.sparse.layers.sparse_conv`
+compared on one case (:func:`algorithms`); neighbour-table build time and peak memory for a
+batch of 8 shells in 512^3 grids, measured in a fresh subprocess (:func:`table_scaling`); and
+training steps per second of a small sparse classifier with and without a compiled
+(``jit_compile=True``) step on bucket-padded batches (:func:`train_steps`).
 
 Dense and sparse run in the same process, both compiled the same way (``tf.function``, or
 ``jax.jit`` under ``KERAS_BACKEND=jax``), after a warm-up; times are medians. A dense
@@ -28,7 +36,13 @@ import numpy as np
 from cnncourse import config
 from cnncourse.bench import median_time, print_table
 
-__all__ = ["shell_mask", "ball_mask", "compare", "occupancy_sweep", "run", "main"]
+__all__ = ["shell_mask", "ball_mask", "compare", "occupancy_sweep", "algorithms",
+           "table_scaling", "train_steps", "GOALS", "run", "main"]
+
+# issue 15's targets: (grid, shape, C) -> {column: minimum ratio}, and the table build time
+GOALS = {(128, "shell", 32): {"fwd x": 30.0, "f+b x": 25.0},
+         (128, "filled", 32): {"fwd x": 10.0}}
+TABLE_GOAL_MS = 3.0  # 128^3 shell
 
 
 def _radius_grid(size: int) -> np.ndarray:
@@ -155,7 +169,7 @@ class _Dense:
         self.megabytes = 2 * size**3 * channels * 4 / 2**20  # input + output
 
 
-def _sparse_times(mask, channels, repeat):
+def _sparse_times(mask, channels, repeat, algorithm="auto"):
     """(sites, forward s, fwd+bwd s, table ms, table peak MB, sparse MB, forward CPU s,
     fwd+bwd CPU s) for one mask."""
     from keras import ops
@@ -181,13 +195,16 @@ def _sparse_times(mask, channels, repeat):
     r = ops.convert_to_tensor(rng.standard_normal((n, channels)).astype("float32"))
 
     def conv(x, w, t):
-        return sparse_conv(x, w, t)
+        return sparse_conv(x, w, t, algorithm=algorithm)
 
     fwd, both = _compile(conv), _value_and_grads(conv)
     repeat = 3 * repeat  # cheap: more samples make the median robust to a busy machine
     fwd_s, fwd_cpu = _times(lambda: _block(fwd(x, kernel, table_t)), repeat)
     both_s, both_cpu = _times(lambda: _block(both(x, kernel, table_t, r)), repeat)
-    megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20  # gathered + x, y + table
+    if algorithm == "gather":  # the (N, 27 C) gathered matrix
+        megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20
+    else:  # x, y, table, one offset's gathered rows and product
+        megabytes = (4 * n * channels + n * 27) * 4 / 2**20
     return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes, fwd_cpu, both_cpu
 
 
@@ -216,10 +233,174 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
                         "fwd x cpu": dense.forward_cpu / fwd_cpu,
                         "f+b x cpu": dense.both_cpu / both_cpu,
                     })
+                    rows[-1].update(_goal(size, shape, c, rows[-1]))
     if verbose:
         print_table(rows, "Submanifold conv (k=3, C->C) vs dense Conv3D(padding='same'), batch 1, "
                           "float32; x = dense time / sparse time (wall-clock medians; 'x cpu': "
                           "ratio of process CPU-time medians); FLOP x = grid / sites (the limit)")
+    return rows
+
+
+def _goal(size, shape, channels, row) -> dict:
+    """The ``goal`` and ``met`` cells of a row (empty where issue 15 sets no target)."""
+    goal = dict(GOALS.get((size, shape, channels), {}))
+    parts = [f"{k.split()[0]}>={v:g}x" for k, v in goal.items()]
+    met_wall = all(row[k] >= v for k, v in goal.items())
+    met_cpu = all(row[k + " cpu"] >= v for k, v in goal.items())
+    if size == 128 and shape == "shell":
+        parts.append(f"table<={TABLE_GOAL_MS:g}ms")
+        met_wall = met_wall and row["table ms"] <= TABLE_GOAL_MS
+        met_cpu = met_cpu and row["table ms"] <= TABLE_GOAL_MS
+    if not parts:
+        return {"goal": "-", "met": "-"}
+    return {"goal": ",".join(parts),
+            "met": f"{'yes' if met_wall else 'no'}/{'yes' if met_cpu else 'no'}"}
+
+
+def algorithms(size=128, channels=32, occupancy=0.02, *, repeat=3, verbose=True) -> list[dict]:
+    """Forward and forward + backward of every algorithm of ``sparse_conv`` on one shell,
+    against dense ``Conv3D`` in the same run (``pairs`` needs TensorFlow)."""
+    from cnncourse.sparse.layers import ALGORITHMS, default_algorithm
+
+    _, backend = _backend()
+    dense = _Dense(size, channels, repeat)
+    mask = shell_mask(size, occupancy)
+    rows = []
+    for algo in ALGORITHMS[1:]:
+        if algo == "pairs" and backend != "tensorflow":
+            continue
+        n, fwd, both, _, _, mb, fwd_cpu, both_cpu = _sparse_times(mask, channels, repeat, algo)
+        rows.append({"algorithm": algo, "sites": n, "sparse fwd ms": fwd * 1e3,
+                     "sparse f+b ms": both * 1e3, "fwd x": dense.forward_s / fwd,
+                     "f+b x": dense.both_s / both, "fwd x cpu": dense.forward_cpu / fwd_cpu,
+                     "f+b x cpu": dense.both_cpu / both_cpu, "sparse MB": mb})
+    if verbose:
+        print_table(rows, f"Algorithms of sparse_conv on the {size}^3 shell, C={channels} "
+                          f"(default on {backend}: {default_algorithm()!r})")
+        best = max(rows, key=lambda r: r["f+b x cpu"])
+        print(f"fastest forward + backward (CPU time): {best['algorithm']}")
+    return rows
+
+
+_SCALING_SCRIPT = r"""
+import json, resource, sys, time, tracemalloc
+import numpy as np
+from cnncourse.sparse import bench, rulebook
+size, batch, inner = (int(v) for v in sys.argv[1:4])
+shell = np.argwhere(bench.shell_mask(inner, 0.02)).astype(np.int32) + (size - inner) // 2
+coords = np.concatenate([np.column_stack([np.full(len(shell), b, np.int32), shell])
+                         for b in range(batch)])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times, cpus = [], []
+for i in range(3):
+    if i == 2:
+        tracemalloc.start()
+    w, c = time.perf_counter(), time.process_time()
+    table = rulebook.neighbor_table(coords, (size,) * 3, batch, 3)
+    down = rulebook.downsample_table(coords, (size,) * 3, batch, 2)
+    times.append(time.perf_counter() - w)
+    cpus.append(time.process_time() - c)
+peak = tracemalloc.get_traced_memory()[1]
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = table.nbytes + sum(a.nbytes for a in down if hasattr(a, "nbytes"))
+print(json.dumps({"sites": len(coords), "s": min(times), "cpu s": min(cpus),
+                  "peak MB": peak / 2**20, "rss growth MB": (rss - before) / 2**10,
+                  "tables MB": out / 2**20, "dense grid MB": batch * (size + 2) ** 3 * 4 / 2**20}))
+"""
+
+
+def table_scaling(size=512, batch=8, inner=128, *, verbose=True) -> dict:
+    """Neighbour + downsample tables of ``batch`` shells (each the ``inner``^3, 2% shell: a
+    nucleus surface) placed in ``size``^3 grids, built in a fresh subprocess: best of 3 wall
+    and CPU seconds, tracemalloc peak (NumPy) and growth of the peak resident memory."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SCALING_SCRIPT, str(size), str(batch),
+                           str(inner)], capture_output=True, text=True, timeout=600)
+    if proc.returncode:
+        raise RuntimeError(f"table scaling subprocess failed:\n{proc.stderr[-2000:]}")
+    row = {"grid": f"{batch} x {size}^3", **json.loads(proc.stdout.strip().splitlines()[-1])}
+    row["goal"] = "<1 s, <1 GB" if (size, batch) == (512, 8) else "-"
+    if verbose:
+        print_table([row], "Table build (neighbours k=3 + downsample 2) for a batch of shells in "
+                           "large grids; memory grows with the sites, not the grid ('dense grid "
+                           "MB': what the old index grid would have needed)")
+    return row
+
+
+def _train_model(levels, buckets, widths):
+    from cnncourse.sparse import layers as L
+    from cnncourse.sparse.net import network_input_layers
+
+    keras, _ = _backend()
+    keras.utils.set_random_seed(0)
+    inp = network_input_layers(levels, 1, buckets=buckets)
+    x = inp["features"]
+    for lev in range(levels):
+        x = L.SubmanifoldConv3D(widths[lev], 3, use_bias=False)(x, inp[f"neighbors_{lev}"])
+        x = L.SparseBatchNormalization()(x, mask=inp[f"valid_{lev}"] if buckets else None)
+        x = keras.layers.ReLU()(x)
+        if lev < levels - 1:
+            x = L.SparseMaxPool3D(2)(x, inp[f"down_{lev}"], inp[f"up_{lev}"])
+    x = L.SparseGlobalPool3D("avg_max")(x, inp["batch_index"], inp["samples"])
+    return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+def train_steps(size=64, batch=4, n_batches=6, widths=(16, 32, 64), *, rounds=2,
+                verbose=True) -> list[dict]:
+    """Training steps per second of a small sparse classifier on shells of varying radius
+    (so every batch has another site count): exact site counts without compilation, and
+    bucket-padded batches (:func:`~cnncourse.sparse.net.pad_to_buckets`) with and without
+    ``jit_compile=True``. The first round over the batches (tracing, one compile per bucket) is
+    reported apart from the steady-state rounds after it."""
+    from cnncourse.sparse.net import network_inputs
+    from cnncourse.sparse.tensor import SparseTensor
+
+    keras, backend = _backend()
+    rng = np.random.default_rng(0)
+    batches = []
+    for i in range(n_batches):
+        parts = []
+        for b in range(batch):
+            occ = rng.uniform(0.01, 0.03)
+            sites = np.argwhere(shell_mask(size, occ))
+            parts.append(np.column_stack([np.full(len(sites), b), sites]))
+        coords = np.concatenate(parts).astype(np.int32)
+        st = SparseTensor(coords, np.ones((len(coords), 1), np.float32), (size,) * 3, batch)
+        batches.append((st, (np.arange(batch) % 2).astype(np.float32)))
+    levels = len(widths)
+    rows = []
+    for label, buckets, jit in (("exact N, no jit", False, False),
+                                ("buckets, no jit", True, False),
+                                ("buckets, jit", True, True)):
+        if jit and backend != "tensorflow":
+            label = "buckets, jit (jax.jit)"
+        model = _train_model(levels, buckets, widths)
+        model.compile(optimizer="adam", loss="binary_crossentropy",
+                      jit_compile=jit if backend == "tensorflow" else bool(jit))
+        data = [(network_inputs(st, levels, buckets=True if buckets else None), y)
+                for st, y in batches]
+        first_w, first_c = time.perf_counter(), time.process_time()
+        for inputs, y in data:
+            model.train_on_batch(inputs, y)
+        first = (time.perf_counter() - first_w, time.process_time() - first_c)
+        w, c = time.perf_counter(), time.process_time()
+        for _ in range(rounds):
+            for inputs, y in data:
+                model.train_on_batch(inputs, y)
+        steps = rounds * len(data)
+        wall, cpu = time.perf_counter() - w, time.process_time() - c
+        rows.append({"training step": label, "sites/batch": int(np.mean(
+            [st.num_sites for st, _ in batches])), "first round s": first[0],
+            "steps/s": steps / wall, "CPU s/step": cpu / steps})
+    if verbose:
+        print_table(rows, f"Training steps of a {levels}-level sparse classifier (widths "
+                          f"{tuple(widths)}), batches of {batch} shells in {size}^3 with "
+                          f"varying site counts; {n_batches} batches")
+        best = max(rows, key=lambda r: r["steps/s"])
+        print(f"faster: {best['training step']}")
     return rows
 
 
@@ -270,14 +451,21 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
     start = time.perf_counter()
     if fast:
         main = compare(sizes=(32, 64), channels=(16,), repeat=repeat, verbose=verbose)
+        algos = algorithms(64, 16, repeat=repeat, verbose=verbose)
         sweep = occupancy_sweep(size=32, channels=16, occupancies=(0.02, 0.1, 0.3, 0.6, 1.0),
                                 repeat=repeat, verbose=verbose)
+        scaling = table_scaling(256, 2, 64, verbose=verbose)
+        steps = train_steps(32, 2, 3, (8, 16), rounds=1, verbose=verbose)
     else:
         main = compare(repeat=repeat, verbose=verbose)
+        algos = algorithms(repeat=repeat, verbose=verbose)
         sweep = occupancy_sweep(repeat=repeat, verbose=verbose)
+        scaling = table_scaling(verbose=verbose)
+        steps = train_steps(verbose=verbose)
     if verbose:
         print(f"(benchmark took {time.perf_counter() - start:.0f} s; {_load()})")
-    return {"main": main, "sweep": sweep}
+    return {"main": main, "algorithms": algos, "sweep": sweep, "scaling": scaling,
+            "steps": steps}
 
 
 def main() -> None:

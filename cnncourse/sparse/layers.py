@@ -1,18 +1,25 @@
 """Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
 
 Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
-:mod:`cnncourse.sparse.rulebook` as integer tensors. A convolution is one gather of
-``[N_out, k**3, Cin]`` rows (a missing neighbour reads an appended zero row) and one GEMM with
-the ``[k**3 * Cin, Cout]`` kernel.
+:mod:`cnncourse.sparse.rulebook` as integer tensors. Only active neighbour pairs do work: a
+convolution on TensorFlow (``algorithm="pairs"``, the default there) finds, per kernel offset,
+the output sites whose neighbour at that offset exists, gathers those input rows, multiplies
+them by that offset's ``(Cin, Cout)`` matrix (one GEMM) and scatter-adds the result. On a thin
+surface about a third of the ``N * k**3`` table entries are missing, and no work is spent on
+them; no ``(N, k**3 * Cin)`` matrix is ever built. The backward pass (``tf.custom_gradient``)
+reuses the same pairs: ``dx[in] += dy[out] @ W_o^T`` and ``dW_o = x[in]^T dy[out]``, exact.
 
-The backward pass uses the symmetry of the neighbour relation instead of a scatter: the input
-gradient of a convolution is again "gather + GEMM", over the *transposed* table with the
-transposed kernel. For a submanifold convolution the transposed table is the table itself with
-the offsets reversed (``j`` is ``i``'s neighbour at offset ``o`` iff ``i`` is ``j``'s at ``-o``),
-so the input gradient is a submanifold convolution with the spatially flipped, transposed kernel
-over the same table. Strided convolutions and pooling use the transposed table that
-:func:`~cnncourse.sparse.rulebook.downsample_table` returns. This is implemented with
-``keras.ops.custom_gradient`` (``tf.custom_gradient`` / ``jax.custom_gradient`` underneath).
+JAX's jit needs static shapes, so under JAX the default is ``algorithm="offsets"``: per
+offset, one gather of every output row (a missing neighbour reads an appended zero row) and one
+GEMM, with autodiff for the backward pass. ``algorithm="gather"`` is the first version (one
+``(N, k**3 * Cin)`` gathered matrix, one GEMM), kept so that ``cnncourse bench sparse`` can
+compare the three.
+
+A table that does not belong to the layer raises a ValueError naming it: wrong shape or
+number of rows always; entries out of range, a downsample table passed as a submanifold table,
+or two tables that are not each other's transpose when the values are known (eager calls and
+NumPy input; a traced training step cannot raise on values, and the tables from
+:func:`~cnncourse.sparse.net.network_inputs` are right by construction).
 
 Kernels have the layout of ``keras.layers.Conv3D``, ``(k, k, k, Cin, Cout)``, so dense weights
 can be copied in (and the tests compare against ``Conv3D`` that way).
@@ -22,11 +29,15 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["sparse_conv", "SubmanifoldConv3D", "SparseConv3D", "SparseInverseConv3D",
+__all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check_strided_tables",
+           "SubmanifoldConv3D", "SparseConv3D", "SparseInverseConv3D",
            "SparseMaxPool3D", "SparseAvgPool3D", "SparseBatchNormalization",
            "SparseGlobalPool3D", "SparseToDense"]
 
 _PACKAGE = "cnncourse.sparse"
+
+
+ALGORITHMS = ("auto", "pairs", "offsets", "gather")
 
 
 def _take(x, indices):
@@ -51,6 +62,31 @@ def _gathered(x, table):
     return ops.reshape(_take(_append_row(x, 0), table), (-1, k * c))
 
 
+def _widened(x):
+    """``x`` in float32 when it is float16 / bfloat16 (mixed precision), else unchanged."""
+    wide = keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16")
+    return ops.cast(x, "float32") if wide else x
+
+
+def _concrete(t):
+    """``t`` as a NumPy array when its values are known now (eager), else None (traced)."""
+    import numpy as np
+
+    if isinstance(t, np.ndarray):
+        return t
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.executing_eagerly() and hasattr(t, "numpy"):
+            return t.numpy()
+        return None
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return None if isinstance(t, jax.core.Tracer) else np.asarray(t)
+    return None
+
+
 def _as_table(table, name, columns, layer):
     table = ops.convert_to_tensor(table)
     if len(table.shape) != 2:
@@ -64,31 +100,128 @@ def _as_table(table, name, columns, layer):
     return table
 
 
-def sparse_conv(x, kernel, table, transposed=None):
-    """Sparse convolution ``y[i] = sum_o x[table[i, o]] @ kernel[o]`` with a gather-only backward.
+def _check_rows(table, name, rows, what, layer):
+    if table.shape[0] is not None and rows is not None and table.shape[0] != rows:
+        raise ValueError(f"{layer}: {name} has {table.shape[0]} rows but there are {rows} "
+                         f"{what}: it was built for other sites")
 
-    Parameters
-    ----------
-    x : tensor, shape (N_in, Cin)
-        Input features.
-    kernel : tensor, shape (K, Cin, Cout)
-        One ``(Cin, Cout)`` matrix per kernel offset (K = k**3).
-    table : int tensor, shape (N_out, K)
-        Input site at each offset of each output site; ``N_in`` where there is none.
-    transposed : int tensor, shape (N_in, K), optional
-        Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
-        ``None`` for a submanifold table (then ``transposed[j, o] == table[j, K - 1 - o]``).
 
-    Returns
-    -------
-    tensor, shape (N_out, Cout)
+def _check_entries(values, name, limit, what, layer):
+    """Entries of a table must lie in [0, limit] (``limit`` = the 'missing' marker)."""
+    low, high = int(values.min(initial=0)), int(values.max(initial=0))
+    if low < 0 or high > limit:
+        bad = low if low < 0 else high
+        raise ValueError(f"{layer}: {name} holds the entry {bad}, outside [0, {limit}]: its "
+                         f"entries index the {limit} {what} ({limit} = no site there); the "
+                         f"table was built for other sites")
 
-    Notes
-    -----
-    Forward: one gather ``G = x[table]`` (N_out, K*Cin) and one GEMM ``G @ W``. Backward:
-    ``dW = G^T dy`` (one GEMM) and ``dx = dy[transposed] @ W^T`` (one gather, one GEMM), where
-    for a submanifold table ``W^T`` is taken offset-reversed: the transposed, flipped kernel.
+
+def check_submanifold_table(neighbors, n_sites, layer="layer"):
+    """Raise ValueError unless ``neighbors`` can be the submanifold table of ``n_sites`` sites.
+
+    Shape checks always; value checks (entries in ``[0, N]``, the centre column listing every
+    site itself) when the values are known (eager calls, NumPy input), since a traced
+    training step cannot raise on values.
     """
+    _check_rows(neighbors, "neighbors", n_sites, "input sites", layer)
+    values = _concrete(neighbors)
+    if values is None or n_sites is None:
+        return
+    _check_entries(values, "neighbors", n_sites, "input sites", layer)
+    centre = values.shape[1] // 2
+    import numpy as np
+
+    if values.shape[0] and not np.array_equal(values[:, centre], np.arange(values.shape[0])):
+        raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: its centre "
+                         f"column (offset {centre}) must list every site itself (0, 1, 2, ...); "
+                         f"a downsample table or a table of other sites was passed")
+
+
+def check_strided_tables(table, transposed, n_in, layer="layer", names=("table", "transposed")):
+    """Raise ValueError unless ``table`` (M, K) and ``transposed`` (N, K) are a downsample
+    table pair of ``n_in`` = N input sites (see :func:`~cnncourse.sparse.rulebook.
+    downsample_table`); value checks only when the values are known (eager)."""
+    _check_rows(transposed, names[1], n_in, "input sites", layer)
+    t, tr = _concrete(table), _concrete(transposed)
+    if t is None or tr is None or n_in is None:
+        return
+    import numpy as np
+
+    m = t.shape[0]
+    _check_entries(t, names[0], n_in, "input sites", layer)
+    _check_entries(tr, names[1], m, "output sites", layer)
+    rows, cols = np.nonzero(t < n_in)
+    if int((tr < m).sum()) != rows.size or not np.array_equal(tr[t[rows, cols], cols], rows):
+        raise ValueError(f"{layer}: {names[1]} is not the transpose of {names[0]} (pass the "
+                         f"two tables of one downsample_table call, in the order the layer "
+                         f"documents)")
+
+
+def _pairs(table, n_in, columns):
+    """Per offset: ``(out, inn)`` int64 index vectors of the active pairs (TensorFlow)."""
+    import tensorflow as tf
+
+    pairs = []
+    for o in columns:
+        col = table[:, o]
+        out = tf.where(col < ops.cast(n_in, col.dtype))[:, 0]
+        pairs.append((out, tf.cast(tf.gather(col, out), tf.int64)))
+    return pairs
+
+
+def _conv_pairs(x, kernel, table, submanifold):
+    """Active pairs only (TensorFlow): per offset, gather the input rows that exist, one GEMM,
+    and a scatter-add into the output; the backward pass reuses the same pairs."""
+    import tensorflow as tf
+
+    k = kernel.shape[0]
+    centre = k // 2 if submanifold else None
+    n_in, n_out = tf.shape(x)[0], tf.shape(table)[0]
+    others = [o for o in range(k) if o != centre]
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        pairs = _pairs(table, n_in, others)
+        if centre is None:
+            y = tf.zeros(tf.stack([n_out, kernel.shape[2]]), x.dtype)
+        else:  # the centre offset pairs every site with itself
+            y = tf.matmul(x, kernel[centre])
+        for o, (out, inn) in zip(others, pairs):
+            y = tf.tensor_scatter_nd_add(y, out[:, None], tf.matmul(tf.gather(x, inn),
+                                                                   kernel[o]))
+
+        def grad(dy):
+            dks = [None] * k
+            if centre is None:
+                dx = tf.zeros_like(x)
+            else:
+                dx = tf.matmul(dy, kernel[centre], transpose_b=True)
+                dks[centre] = tf.matmul(x, dy, transpose_a=True)
+            for o, (out, inn) in zip(others, pairs):
+                dyo = tf.gather(dy, out)
+                dx = tf.tensor_scatter_nd_add(dx, inn[:, None],
+                                              tf.matmul(dyo, kernel[o], transpose_b=True))
+                dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
+            return dx, tf.stack(dks)
+
+        return y, grad
+
+    return conv(x, kernel)
+
+
+def _conv_offsets(x, kernel, table):
+    """Per offset over all output rows (static shapes, for jit): ``y += x[table[:, o]] @ W_o``
+    with missing neighbours reading a zero row; autodiff gives the exact backward pass."""
+    xe = _append_row(x, 0)
+    y = None
+    for o in range(kernel.shape[0]):
+        term = ops.matmul(_take(xe, table[:, o]), kernel[o])
+        y = term if y is None else y + term
+    return y
+
+
+def _conv_gather(x, kernel, table, transposed):
+    """The first version: one ``(N_out, K*Cin)`` gather and one GEMM, gather-only backward."""
     k, cin, cout = kernel.shape
 
     @ops.custom_gradient
@@ -112,6 +245,52 @@ def sparse_conv(x, kernel, table, transposed=None):
     return conv(x, kernel)
 
 
+def default_algorithm() -> str:
+    """The algorithm ``"auto"`` picks: ``"pairs"`` on TensorFlow, ``"offsets"`` on JAX (whose
+    jit needs static shapes). ``cnncourse bench sparse`` measures all of them."""
+    return "pairs" if keras.backend.backend() == "tensorflow" else "offsets"
+
+
+def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
+    """Sparse convolution ``y[i] = sum_o x[table[i, o]] @ kernel[o]`` (missing = no term).
+
+    Parameters
+    ----------
+    x : tensor, shape (N_in, Cin)
+        Input features.
+    kernel : tensor, shape (K, Cin, Cout)
+        One ``(Cin, Cout)`` matrix per kernel offset (K = k**3).
+    table : int tensor, shape (N_out, K)
+        Input site at each offset of each output site; ``N_in`` where there is none.
+    transposed : int tensor, shape (N_in, K), optional
+        Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
+        ``None`` for a submanifold table (then offset ``K // 2`` pairs every site with itself).
+    algorithm : {"auto", "pairs", "offsets", "gather"}
+        ``"pairs"`` (TensorFlow only): per offset, only the active neighbour pairs are gathered,
+        multiplied (one GEMM per offset) and scatter-added; the backward pass reuses the pairs.
+        ``"offsets"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
+        zero row) and one GEMM; static shapes, for JAX's jit. ``"gather"``: the first version,
+        one ``(N_out, K*Cin)`` gathered matrix and one GEMM (kept for the benchmark).
+        ``"auto"``: :func:`default_algorithm`.
+
+    Returns
+    -------
+    tensor, shape (N_out, Cout)
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+    if algorithm == "auto":
+        algorithm = default_algorithm()
+    if algorithm == "pairs":
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError("algorithm='pairs' needs the TensorFlow backend (dynamic shapes); "
+                             "use 'offsets' under JAX")
+        return _conv_pairs(x, kernel, table, transposed is None)
+    if algorithm == "offsets":
+        return _conv_offsets(x, kernel, table)
+    return _conv_gather(x, kernel, table, transposed)
+
+
 def _pool(x, table, transposed, mode):
     """Max or average pooling over each output site's window, with a gather-only backward."""
     k = table.shape[1]
@@ -123,11 +302,13 @@ def _pool(x, table, transposed, mode):
             g = _take(_append_row(x, neg), table)                    # (M, K, C)
             winner = ops.argmax(g, axis=1)                           # (M, C) offset of the max
             y = ops.max(g, axis=1)
+            y = ops.where(ops.isinf(y), ops.zeros_like(y), y)  # an empty (padding) window: 0
             # site index of each max, plus a row of -1 for "no output site"
             site = ops.take_along_axis(table, ops.cast(winner, table.dtype), axis=1)
             site = ops.concatenate([site, ops.full((1, site.shape[1]), -1, site.dtype)], 0)
         else:
-            y = ops.sum(_take(_append_row(x, 0), table), axis=1) / k
+            wide = _widened(x)  # sums in float32 under mixed precision
+            y = ops.cast(ops.sum(_take(_append_row(wide, 0), table), axis=1) / k, x.dtype)
 
         def grad(*args, upstream=None):
             dy = args[0] if upstream is None else upstream        # (M, C)
@@ -136,7 +317,8 @@ def _pool(x, table, transposed, mode):
                 me = ops.arange(ops.shape(x)[0], dtype=site.dtype)[:, None, None]
                 won = ops.equal(_take(site, transposed), me)      # (N, K, C)
                 return ops.sum(ops.where(won, dyg, ops.zeros_like(dyg)), axis=1)
-            return ops.sum(dyg, axis=1) / k
+            wide = _widened(dyg)
+            return ops.cast(ops.sum(wide, axis=1) / k, dy.dtype)
 
         return y, grad
 
@@ -156,8 +338,11 @@ def _int_tuple_config(value, name):
 class _SparseConvBase(keras.layers.Layer):
     def __init__(self, filters, kernel_size, *, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 **kwargs):
+                 algorithm="auto", **kwargs):
         super().__init__(**kwargs)
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+        self.algorithm = algorithm
         if isinstance(filters, bool) or int(filters) != filters or filters < 1:
             raise ValueError(f"filters must be a positive integer; got {filters!r}")
         self.filters = int(filters)
@@ -192,7 +377,7 @@ class _SparseConvBase(keras.layers.Layer):
                              f"layer was built for {cin}")
         kernel = ops.reshape(ops.cast(self.kernel, features.dtype),
                              (self.volume, cin, self.filters))
-        y = sparse_conv(features, kernel, table, transposed)
+        y = sparse_conv(features, kernel, table, transposed, algorithm=self.algorithm)
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
@@ -204,7 +389,8 @@ class _SparseConvBase(keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer))
+            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+            algorithm=self.algorithm)
         return config
 
 
@@ -237,6 +423,7 @@ class SubmanifoldConv3D(_SparseConvBase):
 
     def call(self, features, neighbors):
         neighbors = _as_table(neighbors, "neighbors", self.volume, self.name)
+        check_submanifold_table(neighbors, features.shape[0], self.name)
         return self._conv(features, neighbors, None)
 
     def compute_output_shape(self, features_shape, neighbors_shape):
@@ -270,6 +457,7 @@ class SparseConv3D(_StridedSparseConv):
     def call(self, features, table, transposed):
         table = _as_table(table, "table", self.volume, self.name)
         transposed = _as_table(transposed, "transposed", self.volume, self.name)
+        check_strided_tables(table, transposed, features.shape[0], self.name)
         return self._conv(features, table, transposed)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
@@ -291,6 +479,10 @@ class SparseInverseConv3D(_StridedSparseConv):
     def call(self, features, transposed, table):
         transposed = _as_table(transposed, "transposed", self.volume, self.name)
         table = _as_table(table, "table", self.volume, self.name)
+        # here the coarse sites (M) are the inputs: ``transposed`` (N, K) lists them per fine
+        # output site, and ``table`` (M, K) is its transpose
+        check_strided_tables(transposed, table, features.shape[0], self.name,
+                             names=("transposed", "table"))
         return self._conv(features, transposed, table)
 
     def compute_output_shape(self, features_shape, transposed_shape, table_shape):
@@ -309,6 +501,7 @@ class _SparsePool(keras.layers.Layer):
     def call(self, features, table, transposed):
         table = _as_table(table, "table", self.pool_size ** 3, self.name)
         transposed = _as_table(transposed, "transposed", self.pool_size ** 3, self.name)
+        check_strided_tables(table, transposed, features.shape[0], self.name)
         return _pool(features, table, transposed, self.mode)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
@@ -383,11 +576,13 @@ class SparseGlobalPool3D(keras.layers.Layer):
     def call(self, features, batch_index, samples):
         b = ops.shape(samples)[0]
         ids = ops.cast(ops.reshape(batch_index, (-1,)), "int32")
-        count = ops.segment_sum(ops.ones_like(features[:, :1]), ids, num_segments=b)  # (B, 1)
+        # counts and sums in float32 (float16 counts stop at 2048 and lose sites beyond)
+        wide = _widened(features)
+        count = ops.segment_sum(ops.ones_like(wide[:, :1]), ids, num_segments=b)  # (B, 1)
         out = []
         if self.mode in ("avg", "avg_max"):
-            total = ops.segment_sum(features, ids, num_segments=b)
-            out.append(total / ops.maximum(count, 1))
+            total = ops.segment_sum(wide, ids, num_segments=b)
+            out.append(ops.cast(total / ops.maximum(count, 1), features.dtype))
         if self.mode in ("max", "avg_max"):
             high = ops.segment_max(features, ids, num_segments=b)
             out.append(ops.where(count > 0, high, ops.zeros_like(high)))

@@ -1,4 +1,4 @@
-"""Neighbour tables ("rulebooks") of sparse 3D convolutions, built with a padded dense index grid.
+"""Neighbour tables ("rulebooks") of sparse 3D convolutions, in O(N k**3) time and memory.
 
 A convolution on sparse sites needs, for every output site and every kernel offset, the input
 site found there (if any). These tables are plain NumPy, built once per resolution and reused by
@@ -13,10 +13,22 @@ every layer at that resolution:
                     the inverse (upsampling) convolution.
 
 Offsets are ordered like the kernel of ``keras.layers.Conv3D``, ``(kd, kh, kw)`` row-major, so a
-Conv3D kernel reshaped to ``(k**3 * Cin, Cout)`` is the sparse layer's kernel. Construction is
-vectorised: the site indices are written into a padded dense grid (one int32 per position, kept
-between calls), and each table is one fancy-indexed read of that grid. The padding of at least
-``k // 2`` around every sample keeps samples of a batch from ever seeing each other.
+Conv3D kernel reshaped to ``(k**3 * Cin, Cout)`` is the sparse layer's kernel.
+
+Two vectorised constructions give the same tables:
+
+* **sorted keys** (any grid size): every site gets a key, its position in a padded C-ordered
+  ``(B, D+2p, H+2p, W+2p)`` grid; the keys are sorted once and each of the ``k**2`` neighbouring
+  *rows* ``(dz, dy)`` is found by one ``searchsorted``; the ``k`` sites of a row segment
+  ``x - p .. x + p`` are consecutive in the sorted keys, so they are read off by comparison.
+  Time O(N log N + N k**3), memory O(N k**3): the grid's volume never matters.
+* **dense index grid** (small grids only): the site indices are written into the padded grid
+  (one int32 per position, kept between calls) and each table is one fancy-indexed read. This
+  is faster when the grid holds at most ``DENSE_GRID_FACTOR * N * k**3`` positions, so its memory
+  stays within a constant factor of the table's own.
+
+The padding of at least ``k // 2`` around every sample keeps samples of a batch from ever
+seeing each other.
 """
 from __future__ import annotations
 
@@ -29,6 +41,8 @@ __all__ = ["linear_index", "kernel_offsets", "neighbor_table", "downsample_table
            "check_coords", "clear_cache"]
 
 _EMPTY = np.iinfo(np.int32).max  # grid value of a position without a site
+DENSE_GRID_FACTOR = 4  # dense grid only when it has <= this * N * k**3 positions (and <= 64 Mi)
+_DENSE_GRID_MAX = 64 * 2**20
 
 
 def kernel_offsets(kernel_size: int, *, centered: bool = True) -> np.ndarray:
@@ -145,7 +159,76 @@ def _release(grid: np.ndarray, lin: np.ndarray) -> None:
     _POOL.give(grid)
 
 
-def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3) -> np.ndarray:
+def _use_dense_grid(grid_size: int, n: int, volume: int, method: str) -> bool:
+    if method not in ("auto", "dense", "sorted"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'sorted'; got {method!r}")
+    if method != "auto":
+        return method == "dense"
+    return grid_size <= min(DENSE_GRID_FACTOR * max(n, 1) * volume, _DENSE_GRID_MAX)
+
+
+def _sorted_keys(lin: np.ndarray, coords: np.ndarray):
+    """``(keys, order)``: ``keys = lin[order]`` strictly increasing (``order`` None when ``lin``
+    already is); raises ValueError naming two rows that share a site."""
+    n = lin.shape[0]
+    if n < 2:
+        return lin, None
+    step = np.diff(lin)
+    if (step > 0).all():
+        return lin, None
+    order = np.argsort(lin, kind="stable")
+    keys = lin[order]
+    dup = np.flatnonzero(keys[1:] == keys[:-1])
+    if dup.size:
+        a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
+        raise ValueError(f"coords lists the site {tuple(int(v) for v in coords[a])} more than "
+                         f"once (rows {a} and {b}); a site may appear only once")
+    return keys, order
+
+
+def _row_lookup(keys: np.ndarray, first: np.ndarray, k: int, hw: int, w: int) -> np.ndarray:
+    """int32 (M, k**3): sorted position of the site at key ``first + dz*hw + dy*w + dx``
+    (``dz, dy, dx`` in ``0..k-1``, kernel order), or ``len(keys)`` where there is none.
+
+    ``keys`` must be strictly increasing and the ``k`` keys of a row segment must not wrap onto
+    the next grid row (the grid padding guarantees it). One ``searchsorted`` per row ``(dz,
+    dy)``; the sites of a segment are consecutive in ``keys``, so they are matched in order.
+    """
+    n, m = keys.shape[0], first.shape[0]
+    out = np.empty((k**3, m), dtype=np.int32)
+    if n == 0:
+        out.fill(0)
+        return np.ascontiguousarray(out.T)
+    last = n - 1
+    for dz in range(k):
+        for dy in range(k):
+            q = first + (dz * hw + dy * w)
+            cur = np.searchsorted(keys, q)
+            for dx in range(k):
+                found = keys[np.minimum(cur, last)] == q + dx
+                out[(dz * k + dy) * k + dx] = np.where(found, cur, n)
+                cur += found
+    return np.ascontiguousarray(out.T)
+
+
+def _to_original_order(table_sorted: np.ndarray, order, n_rows_order, missing: int):
+    """Rows and entries of a table built in sorted order, mapped back to the caller's order.
+
+    ``order`` maps sorted entry positions to original site indices (None: identity);
+    ``n_rows_order`` does the same for the rows (None: identity).
+    """
+    table = table_sorted
+    if order is not None:
+        table = np.append(order.astype(np.int32), np.int32(missing))[table]
+    if n_rows_order is not None:
+        out = np.empty_like(table)
+        out[n_rows_order] = table
+        table = out
+    return table
+
+
+def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
+                   method: str = "auto") -> np.ndarray:
     """Submanifold neighbour table.
 
     Parameters
@@ -158,6 +241,9 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3) -> n
         Number of samples B (batch indices lie in ``[0, B)``).
     kernel_size : int
         Odd kernel size k.
+    method : {"auto", "sorted", "dense"}
+        Construction (same result): sorted keys, or a dense index grid; "auto" takes the dense
+        grid only when it is small (see the module docstring).
 
     Returns
     -------
@@ -182,6 +268,10 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3) -> n
     p = k // 2
     d, h, w = (s + 2 * p for s in spatial_shape)
     lin = linear_index(coords, spatial_shape, p)
+    if not _use_dense_grid(int(batch_size) * d * h * w, n, k**3, method):
+        keys, order = _sorted_keys(lin, coords)
+        table = _row_lookup(keys, keys - (p * h * w + p * w + p), k, h * w, w)
+        return _to_original_order(table, order, order, n)
     off = kernel_offsets(k) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
     grid = _fill_grid(lin, int(batch_size) * d * h * w, coords)
     try:
@@ -212,7 +302,7 @@ def downsample_output_shape(spatial_shape, kernel_size: int, stride: int) -> tup
 
 
 def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
-                     stride: int | None = None):
+                     stride: int | None = None, *, method: str = "auto"):
     """Output sites and tables of a strided sparse convolution or pooling.
 
     An output site ``c`` (on the coarse grid) covers the input positions ``c * s + o`` for the
@@ -228,6 +318,8 @@ def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
     kernel_size : int
     stride : int, optional
         Defaults to ``kernel_size``.
+    method : {"auto", "sorted", "dense"}
+        As in :func:`neighbor_table`.
 
     Returns
     -------
@@ -265,15 +357,25 @@ def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
     rest, coarse[:, 2] = np.divmod(rest, oh)
     coarse[:, 0], coarse[:, 1] = np.divmod(rest, od)
     d, h, w = spatial_shape
-    lin_f = linear_index(coords, spatial_shape)
-    base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1), spatial_shape)
-    off = kernel_offsets(k, centered=False) @ np.array([h * w, w, 1], dtype=np.int64)
-    grid = _fill_grid(lin_f, int(batch_size) * d * h * w, coords)
-    try:
-        table = grid[base[:, None] + off[None, :]]
-    finally:
-        _release(grid, lin_f)
-    np.minimum(table, n, out=table)
+    if _use_dense_grid(int(batch_size) * d * h * w, n, k**3, method):
+        lin_f = linear_index(coords, spatial_shape)
+        base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1),
+                            spatial_shape)
+        off = kernel_offsets(k, centered=False) @ np.array([h * w, w, 1], dtype=np.int64)
+        grid = _fill_grid(lin_f, int(batch_size) * d * h * w, coords)
+        try:
+            table = grid[base[:, None] + off[None, :]]
+        finally:
+            _release(grid, lin_f)
+        np.minimum(table, n, out=table)
+    else:
+        # pad by k on the far side of every axis so that a window never wraps onto the next row
+        pshape = (d + k, h + k, w + k)
+        lin_f = linear_index(coords, pshape)
+        keys, order = _sorted_keys(lin_f, coords)
+        base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1), pshape)
+        table = _to_original_order(_row_lookup(keys, base, k, pshape[1] * pshape[2], pshape[2]),
+                                   order, None, n)
     transposed = np.full((n, k**3), m, dtype=np.int32)
     rows, cols = np.nonzero(table < n)
     transposed[table[rows, cols], cols] = rows.astype(np.int32)
