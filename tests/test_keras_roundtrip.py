@@ -50,13 +50,13 @@ SAVE = textwrap.dedent('''
                             models.small_cnn((16, 16, 3), 2)], name="augmented_cnn")
     keep("augmented_cnn", aug, {"x": img(2, 16, 16, 3)})
     keep("window_cnn", segmentation.build_window_classifier(17, 4), {"x": img(2, 17, 17, 1)})
-    keep("unet", segmentation.build_unet(depth=2, width=4), {"x": img(1, 16, 16, 1)})
+    keep("unet", segmentation._build_unet(depth=2, width=4), {"x": img(1, 16, 16, 1)})
     patch = detection.build_patch_cnn((16, 16, 3), width=4)
     patch.compile(optimizer="adam", loss=detection.BinaryFocalLoss(gamma=1.5, alpha=0.4))
     x_patch, y_patch = img(4, 16, 16, 3), np.array([0, 1, 0, 1], np.float32)
     loss = float(patch.compute_loss(x=x_patch, y=y_patch, y_pred=patch(x_patch)))
     keep("patch_cnn_focal", patch, {"x": x_patch}, labels=y_patch, loss=loss)
-    keep("cnn3d_rotation", cnn3d.build_cnn3d((16, 16, 16, 1), filters=(4, 8), dense=8, augment=True,
+    keep("cnn3d_rotation", cnn3d._build_cnn3d((16, 16, 16, 1), filters=(4, 8), augment=True,
                                               seed=1), {"x": img(2, 16, 16, 16, 1)})
     volumes, masks, _ = data.make_nuclei_3d(2, 16, seed=0)[:3]
     st = sparse.SparseTensor(*data.to_sparse(masks, mode="foreground", volumes=volumes), (16, 16, 16), 2)
