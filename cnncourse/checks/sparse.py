@@ -260,7 +260,10 @@ def _same_classifier(got, expected):
         import re
 
         text = str(exc)
-        found = re.search(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)", text)
+        found = re.search(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)"    # a gather out of range
+                          r"|\w+: \w+ (has \d+ rows but there are \d+[^.]*|holds the entry[^:]*"
+                          r"|is not a submanifold neighbour table[^:]*|is not the transpose[^(]*)",
+                          text)                                        # the layers' own checks
         text = found.group(0) if found else (text.strip().splitlines() or [""])[0][:200]
         record["error"] = text
         return False, f"running it on a batch raised {type(exc).__name__}: {text}"
@@ -359,16 +362,18 @@ def build_sparse_classifier(fn):
             Mistake("the coarser levels do not use their own neighbour table: level l's "
                     "convolution takes inputs[f'neighbors_{l}'] (the sites of level l), not "
                     "neighbors_0.", when=_unchanged("alone_coarse")),
-            Mistake("a table of another level: a gather read a row that does not exist. Level l's "
-                    "convolution takes inputs[f'neighbors_{l}'], built for the sites of level l, "
-                    "and the pooling between l and l + 1 takes down_l and up_l.",
-                    when=lambda g, e, c: "is not in [0" in (_record(g, "error") or "")),
             Mistake("there is no pooling between the levels, so the grid is kept: every level "
                     "after the first has its own, coarser sites. Put SparseMaxPool3D(2)(x, "
                     "down_l, up_l) between level l and l + 1.",
                     when=lambda g, e, c: bool(_layer_classes(g)) and not any(
                         n in _layer_classes(g) for n in ("SparseMaxPool3D", "SparseAvgPool3D",
                                                          "SparseConv3D"))),
+            Mistake("a table of another level: a gather read a row that does not exist. Level l's "
+                    "convolution takes inputs[f'neighbors_{l}'], built for the sites of level l, "
+                    "and the pooling between l and l + 1 takes down_l and up_l.",
+                    when=lambda g, e, c: any(s in (_record(g, "error") or "") for s in (
+                        "is not in [0", "rows but there are", "holds the entry",
+                        "is not a submanifold neighbour table", "is not the transpose"))),
             Mistake("SparseAvgPool3D divides each window's sum by 8, counting the INACTIVE sites "
                     "as zeros (an object's border looks darker); this network max-pools: "
                     "SparseMaxPool3D.", when=lambda g, e, c: "SparseAvgPool3D" in _layer_classes(g)),
