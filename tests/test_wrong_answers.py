@@ -48,7 +48,8 @@ def wrong_lesson(stem: str, wrong: list[dict]):
     cells, where_is = [], {}
     for i, cell in enumerate(nb.cells):
         where = f"{stem}, cell {i}"
-        hits = [k for k, w in enumerate(wrong) if cell.cell_type == "code" and w["anchor"] in cell.source]
+        hits = [k for k, w in enumerate(wrong) if cell.cell_type == "code" and w["anchor"] in cell.source
+                and (w.get("whole_cell") or lessons.BEGIN_SOLUTION in cell.source)]   # exercise cells
         if len(hits) > 1:
             raise AssertionError(f"{where}: anchors {[wrong[k]['anchor'] for k in hits]} share a cell")
         if hits:
