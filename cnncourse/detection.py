@@ -19,7 +19,6 @@ length (higher = more likely positive). Keras is imported inside functions.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
