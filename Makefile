@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (each notebook stays whole on one worker); JOBS=0 runs serially,
+# which is how the per-notebook budgets in README are measured.
+JOBS ?= 2
 
 .PHONY: lab test install browser lessons run doctor bench wheel clean
 # JupyterLab refuses to run as root unless told (containers, CI).
@@ -26,7 +29,7 @@ lab: $(STAMP)
 ## notebook in solutions/ and lessons/ under nbval (fast mode).
 test: $(STAMP) browser
 	CNNCOURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
-		--nbval-lax --nbval-cell-timeout=600 --durations=15 $(PYTEST_ARGS)
+		--nbval-lax --nbval-cell-timeout=600 --durations=15 -n $(JOBS) $(PYTEST_ARGS)
 
 ## Headless Chromium for tests/test_browser.py (Debian's package; installed when running as root).
 browser:
