@@ -370,7 +370,7 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
     ...                   (4, 4, 4))
     >>> kernel = np.zeros((27, 1, 1), "float32")
     >>> kernel[13], kernel[14] = 1.0, 10.0      # the site itself, and its neighbour at x + 1
-    >>> sparse_conv(st.features, kernel, st.neighbors(3)).numpy().tolist()
+    >>> np.asarray(sparse_conv(st.features, kernel, st.neighbors(3))).tolist()
     [[21.0], [2.0]]
     """
     if algorithm not in ALGORITHMS:
@@ -614,7 +614,7 @@ class SubmanifoldConv3D(_SparseConvBase):
     >>> tuple(layer(st.features, st.neighbors(3)).shape)
     (2, 8)
     >>> ones = SubmanifoldConv3D(1, 3, kernel_initializer="ones", use_bias=False)
-    >>> ones(st.features, st.neighbors(3)).numpy().tolist()   # 4 channels x 2 sites each
+    >>> np.asarray(ones(st.features, st.neighbors(3))).tolist()   # 4 channels x 2 sites each
     [[8.0], [8.0]]
     """
 
@@ -717,7 +717,7 @@ class SparseConv3D(_StridedSparseConv):
     >>> coarse.coords.tolist()                     # two 2x2x2 windows hold a site
     [[0, 0, 0, 0], [0, 1, 1, 1]]
     >>> down = SparseConv3D(1, 2, kernel_initializer="ones", use_bias=False)
-    >>> down(st.features, table, transposed).numpy().tolist()   # window sums
+    >>> np.asarray(down(st.features, table, transposed)).tolist()   # window sums
     [[3.0], [4.0]]
     """
 
@@ -800,7 +800,7 @@ class SparseInverseConv3D(_StridedSparseConv):
     ...                   np.ones((3, 1), "float32"), (4, 4, 4))
     >>> coarse, table, transposed = st.downsample(2)
     >>> up = SparseInverseConv3D(1, 2, kernel_initializer="ones", use_bias=False)
-    >>> up(np.array([[10.0], [20.0]], "float32"), transposed, table).numpy().tolist()
+    >>> np.asarray(up(np.array([[10.0], [20.0]], "float32"), transposed, table)).tolist()
     [[10.0], [10.0], [20.0]]
     """
 
@@ -893,7 +893,7 @@ class SparseMaxPool3D(_SparsePool):
     >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
     ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
     >>> coarse, table, transposed = st.downsample(2)
-    >>> SparseMaxPool3D(2)(st.features, table, transposed).numpy().tolist()
+    >>> np.asarray(SparseMaxPool3D(2)(st.features, table, transposed)).tolist()
     [[2.0], [4.0]]
     """
 
@@ -953,7 +953,7 @@ class SparseAvgPool3D(_SparsePool):
     >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
     ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
     >>> coarse, table, transposed = st.downsample(2)
-    >>> SparseAvgPool3D(2)(st.features, table, transposed).numpy().tolist()  # 3 / 8, 4 / 8
+    >>> np.asarray(SparseAvgPool3D(2)(st.features, table, transposed)).tolist()  # 3 / 8, 4 / 8
     [[0.375], [0.5]]
     """
 
@@ -1005,7 +1005,7 @@ class SparseBatchNormalization(keras.layers.BatchNormalization):
     >>> import numpy as np
     >>> bn = SparseBatchNormalization(epsilon=0.0)
     >>> x = np.array([[1.0], [2.0], [3.0]], "float32")   # three sites, one channel
-    >>> [round(float(v), 3) for v in bn(x, training=True).numpy().ravel()]
+    >>> [round(float(v), 3) for v in np.asarray(bn(x, training=True)).ravel()]
     [-1.225, 0.0, 1.225]
     >>> SparseBatchNormalization(axis=0)
     Traceback (most recent call last):
@@ -1065,7 +1065,7 @@ class SparseGlobalPool3D(keras.layers.Layer):
     >>> features = np.array([[1.0], [3.0], [5.0]], "float32")
     >>> batch_index = np.array([0, 0, 2])                   # sample 1 has no site
     >>> pool = SparseGlobalPool3D("avg_max")
-    >>> pool(features, batch_index, np.arange(3)).numpy().tolist()
+    >>> np.asarray(pool(features, batch_index, np.arange(3))).tolist()
     [[2.0, 3.0], [0.0, 0.0], [5.0, 5.0]]
     """
 
