@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # annotations only
     import matplotlib.figure
     import tensorflow as tf
 
+    from cnncourse.sparse.net import SparseBatches
+
 __all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
            "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
            "slice_explorer", "bench_cnn3d"]
@@ -352,7 +354,7 @@ def RotatedBatches(volumes: np.ndarray, y: np.ndarray,
     return _Rotated()
 
 
-def DenseBatches(sparse_batches) -> keras.utils.PyDataset:
+def DenseBatches(sparse_batches: SparseBatches) -> keras.utils.PyDataset:
     """The dense twin of a :class:`cnncourse.sparse.SparseBatches`: batch ``i`` of every epoch is
     the SAME sites with the SAME features (and, with ``augment``, the same rotations), placed in a
     zero grid (b, D, H, W, C) float32. A dense and a sparse network fed this way see exactly the
