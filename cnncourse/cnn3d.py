@@ -7,8 +7,18 @@ Volumes are NumPy arrays (n, D, H, W) with axes (z, y, x); the models take (n, D
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import ipywidgets
+    import keras
+    import matplotlib.axes
+    import matplotlib.figure
+    import tensorflow as tf
+
+    from cnncourse.sparse.net import SparseBatches
 
 __all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
            "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
@@ -33,10 +43,35 @@ def conv3d_params(kernel_size: int, in_channels: int, filters: int, *, bias: boo
     return int(kernel_size ** 3 * in_channels * filters + (filters if bias else 0))
 
 
-def activation_memory(shape, *, batch_size: int = 1, bytes_per_value: int = 4) -> int:
+def activation_memory(shape: Sequence[int], *, batch_size: int = 1,
+                      bytes_per_value: int = 4) -> int:
     """Bytes to store one layer's activations: ``batch * prod(shape) * bytes_per_value``.
 
     ``shape`` is one example's output shape, e.g. (32, 32, 32, 16) for 16 feature maps of 32^3.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        One example's activation shape, e.g. ``(D, H, W, C)``; positive sizes.
+    batch_size : int
+        Examples held at once.
+    bytes_per_value : int
+        4 for float32, 2 for float16.
+
+    Returns
+    -------
+    int
+        Bytes (int64 arithmetic, no overflow for large volumes).
+
+    Raises
+    ------
+    ValueError
+        An empty ``shape`` or a size < 1.
+
+    Examples
+    --------
+    >>> activation_memory((32, 32, 32, 16), batch_size=8) / 2**20   # MiB
+    16.0
     """
     shape = tuple(int(s) for s in shape)
     if not shape or any(s < 1 for s in shape):
@@ -48,8 +83,10 @@ def activation_memory(shape, *, batch_size: int = 1, bytes_per_value: int = 4) -
 # Models and data
 
 
-def _build_cnn3d(input_shape=(32, 32, 32, 1), filters=(8, 16, 32), dropout: float = 0.3, *,
-                 augment: bool = False, seed: int | None = None, name: str = "cnn3d"):
+def _build_cnn3d(input_shape: Sequence[int] = (32, 32, 32, 1),
+                 filters: Sequence[int] = (8, 16, 32), dropout: float = 0.3, *,
+                 augment: bool = False, seed: int | None = None,
+                 name: str = "cnn3d") -> keras.Model:
     """The reference 3D CNN of notebook 12 (the learner writes ``build_cnn3d``; the checks and
     the benchmark use this one). Output: the probability of class 1, shape (batch, 1).
 
@@ -58,14 +95,52 @@ def _build_cnn3d(input_shape=(32, 32, 32, 1), filters=(8, 16, 32), dropout: floa
 
     Parameters
     ----------
-    input_shape : tuple
-        (D, H, W, C) of one example.
+    input_shape : tuple of 4 int
+        (D, H, W, C) of one example; D, H, W at least ``2**len(filters)``.
     filters : sequence of int
-        Filters per block; the volume halves in each dimension per pooling step.
+        Filters per block (positive); the volume halves in each dimension per pooling step.
     dropout : float in [0, 1)
+        Rate of the dropout before the output layer.
     augment : bool
         Put :class:`cnncourse.augment.RandomRotation3D` first (random rotation + flips of every
         training batch, off at inference); used by the benchmark's in-model pipeline.
+    seed : int, optional
+        Seed of the rotation layer and the dropout.
+    name : str
+        Name of the model.
+
+    Input shape
+    -----------
+    ``(batch, D, H, W, C)`` float (the model's input layer is named ``"volume"``).
+
+    Output shape
+    ------------
+    ``(batch, 1)`` float32 (the output layer ``"p_lobulated"`` computes in float32 also under
+    mixed precision).
+
+    Returns
+    -------
+    keras.Model
+        Not compiled; layers ``conv1, bn1, relu1, pool1, ...``, ``global_avg``, ``dropout``,
+        ``p_lobulated`` (and ``rotate3d`` first with ``augment``).
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` not of length 4, or too small for ``len(filters)`` poolings; ``filters``
+        empty or holding a value < 1; ``dropout`` outside ``[0, 1)``.
+
+    Examples
+    --------
+    >>> model = _build_cnn3d((16, 16, 16, 1), filters=(4, 8))
+    >>> model.input_shape, model.output_shape
+    ((None, 16, 16, 16, 1), (None, 1))
+    >>> [layer.name for layer in model.layers[1:5]], model.count_params()
+    (['conv1', 'bn1', 'relu1', 'pool1'], 1029)
+    >>> _build_cnn3d((4, 4, 4, 1), filters=(4, 8, 16))
+    Traceback (most recent call last):
+    ...
+    ValueError: input_shape: (4, 4, 4) is too small for 3 pooling steps
     """
     from cnncourse.device import import_keras
 
@@ -113,8 +188,8 @@ def _check_xy(volumes, y):
     return volumes.astype(np.float32, copy=False), y
 
 
-def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False,
-                 shuffle: bool = False, seed: int = 0):
+def make_dataset(volumes: np.ndarray, y: np.ndarray | None = None, *, batch_size: int = 32,
+                 augment: bool = False, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of (batch (b, D, H, W, 1) float32, labels (b,) float32) batches.
 
     With ``augment``, every batch is rotated by random 3D rotations (and flipped) with the
@@ -123,6 +198,40 @@ def make_dataset(volumes, y=None, *, batch_size: int = 32, augment: bool = False
     batches runs on other cores while the model trains on the current one. The random numbers
     come from a seeded stream, one stateless seed per batch: the same ``seed`` gives the same
     rotations, run after run.
+
+    Parameters
+    ----------
+    volumes : float ndarray, shape (n, D, H, W) or (n, D, H, W, 1)
+        Cast to float32.
+    y : ndarray, shape (n,), optional
+        Labels (0/1), cast to float32. ``None``: the dataset yields volumes only.
+    batch_size : int
+        Volumes per batch (the last batch may be smaller).
+    augment : bool
+        Rotate and flip every batch at random (see above).
+    shuffle : bool
+        Reshuffle the volumes every epoch (seeded by ``seed``).
+    seed : int
+        Seed of the shuffling and of the rotations.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Batches ``(b, D, H, W, 1)`` float32, with labels ``(b,)`` float32 when ``y`` is given.
+
+    Raises
+    ------
+    ValueError
+        ``volumes`` not (n, D, H, W) or (n, D, H, W, C); ``y`` not of shape (n,);
+        ``batch_size`` not a positive int.
+    TypeError
+        ``volumes`` not a float array.
+
+    Examples
+    --------
+    >>> ds = make_dataset(np.zeros((5, 4, 4, 4), "float32"), np.arange(5) % 2, batch_size=2)
+    >>> [(tuple(v.shape), y.numpy().tolist()) for v, y in ds]
+    [((2, 4, 4, 4, 1), [0.0, 1.0]), ((2, 4, 4, 4, 1), [0.0, 1.0]), ((1, 4, 4, 4, 1), [0.0])]
     """
     from cnncourse.device import import_tensorflow
 
@@ -163,7 +272,10 @@ def _pydataset():
     return import_keras().utils.PyDataset
 
 
-def RotatedBatches(volumes, y, rotate, *, batch_size: int = 16, seed: int = 0, workers: int = 1):
+def RotatedBatches(volumes: np.ndarray, y: np.ndarray,
+                   rotate: Callable[[np.ndarray, np.ndarray], np.ndarray], *,
+                   batch_size: int = 16, seed: int = 0,
+                   workers: int = 1) -> keras.utils.PyDataset:
     """Training batches for ``model.fit``, each volume rotated by its own uniformly random 3D
     rotation, drawn anew every epoch, with ``rotate(volume (D, H, W), matrix (3, 3))`` (e.g. the
     learner's resampler of notebook 12).
@@ -171,6 +283,42 @@ def RotatedBatches(volumes, y, rotate, *, batch_size: int = 16, seed: int = 0, w
     Returns a ``keras.utils.PyDataset`` of (batch (b, D, H, W, 1) float32, labels (b,) float32);
     the order is reshuffled every epoch. The rotations and the order depend only on
     ``(seed, epoch, batch)``: the same seed gives the same batches, run after run.
+
+    Parameters
+    ----------
+    volumes : float ndarray, shape (n, D, H, W) or (n, D, H, W, 1)
+    y : ndarray, shape (n,)
+        Labels (0/1).
+    rotate : callable
+        ``rotate(volume (D, H, W) float32, matrix (3, 3) float) -> (D, H, W)``.
+    batch_size : int
+        Volumes per batch; ``ceil(n / batch_size)`` batches per epoch.
+    seed : int
+        Seed of the order and the rotations.
+    workers : int
+        Threads that prepare batches (``keras.utils.PyDataset``'s ``workers``).
+
+    Returns
+    -------
+    keras.utils.PyDataset
+        Item ``i``: ``(b, D, H, W, 1)`` float32 volumes and ``(b,)`` float32 labels.
+
+    Raises
+    ------
+    ValueError
+        ``volumes`` not (n, D, H, W) or (n, D, H, W, C); ``y`` not of shape (n,);
+        ``batch_size`` not a positive int; when a batch is made, ``rotate`` returning
+        another shape than (D, H, W).
+    TypeError
+        ``volumes`` not a float array; ``rotate`` not callable.
+
+    Examples
+    --------
+    >>> flip = lambda volume, matrix: volume[::-1]          # ignores the matrix
+    >>> batches = RotatedBatches(np.zeros((5, 4, 4, 4), "float32"), np.ones(5), flip,
+    ...                          batch_size=2)
+    >>> len(batches), batches[0][0].shape, batches[0][1].tolist()
+    (3, (2, 4, 4, 4, 1), [1.0, 1.0])
     """
     volumes, y = _check_xy(volumes, y)
     if not callable(rotate):
@@ -206,11 +354,23 @@ def RotatedBatches(volumes, y, rotate, *, batch_size: int = 16, seed: int = 0, w
     return _Rotated()
 
 
-def DenseBatches(sparse_batches):
+def DenseBatches(sparse_batches: SparseBatches) -> keras.utils.PyDataset:
     """The dense twin of a :class:`cnncourse.sparse.SparseBatches`: batch ``i`` of every epoch is
     the SAME sites with the SAME features (and, with ``augment``, the same rotations), placed in a
     zero grid (b, D, H, W, C) float32. A dense and a sparse network fed this way see exactly the
-    same input voxels."""
+    same input voxels.
+
+    Parameters
+    ----------
+    sparse_batches : cnncourse.sparse.SparseBatches
+        The sparse batches to mirror (their epoch advances with this dataset's).
+
+    Returns
+    -------
+    keras.utils.PyDataset
+        Item ``i``: ``(b, D, H, W, C)`` float32 grids and ``(b,)`` float32 labels, one item per
+        batch of ``sparse_batches``.
+    """
     class _Dense(_pydataset()):
         def __init__(self):
             super().__init__(workers=1, use_multiprocessing=False)
@@ -230,9 +390,12 @@ def DenseBatches(sparse_batches):
     return _Dense()
 
 
-def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, rotate=None,
+def train_cnn3d(model: keras.Model, volumes: np.ndarray, y: np.ndarray, *, epochs: int = 10,
+                batch_size: int = 16,
+                rotate: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
                 augment: bool = False, learning_rate: float = 3e-3, seed: int = 0,
-                validation=None, verbose=0, callbacks=()):
+                validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 0,
+                callbacks: Sequence[keras.callbacks.Callback] = ()) -> keras.callbacks.History:
     """Compile ``model`` (Adam with a cosine-decaying learning rate, binary cross-entropy, AUC)
     and train it on ``volumes`` (n, D, H, W) float with labels ``y`` (n,) 0/1; return the history.
 
@@ -240,6 +403,15 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
     ----------
     model : keras.Model
         Input (D, H, W, 1), output (batch, 1) probabilities (e.g. the learner's ``build_cnn3d``).
+        Compiled here (any earlier compile is replaced).
+    volumes : float ndarray, shape (n, D, H, W) or (n, D, H, W, 1)
+    y : ndarray, shape (n,)
+        Labels 0/1.
+    epochs, batch_size : int
+    learning_rate : float
+        Initial learning rate of the cosine decay (to 5 % of it at the end).
+    seed : int
+        Seed of the order of the batches and of the rotations.
     rotate : callable, optional
         ``rotate(volume, matrix) -> volume``: rotate every training volume by a random 3D
         rotation, new every epoch (:func:`RotatedBatches`, NumPy).
@@ -249,6 +421,23 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
         At most one of ``rotate`` and ``augment``.
     validation : (volumes, y), optional
         Evaluated after every epoch (loss and AUC in the history).
+    verbose : int
+        Passed to ``model.fit``.
+    callbacks : sequence of keras.callbacks.Callback
+
+    Returns
+    -------
+    keras.callbacks.History
+        ``history.history`` holds ``loss`` and ``auc`` per epoch (and ``val_loss``,
+        ``val_auc`` with ``validation``).
+
+    Raises
+    ------
+    ValueError
+        ``volumes`` not (n, D, H, W) or (n, D, H, W, C); ``y`` not of shape (n,) (also for
+        ``validation``); both ``rotate`` and ``augment`` given.
+    TypeError
+        ``volumes`` not a float array.
     """
     from cnncourse.device import import_keras
 
@@ -279,8 +468,28 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
                      shuffle=True, validation_data=val, verbose=verbose, callbacks=list(callbacks))
 
 
-def predict_scores(model, volumes, *, batch_size: int = 64) -> np.ndarray:
-    """Scores (n,) float64 of a trained model on volumes (n, D, H, W) (no augmentation)."""
+def predict_scores(model: keras.Model, volumes: np.ndarray, *,
+                   batch_size: int = 64) -> np.ndarray:
+    """Scores (n,) float64 of a trained model on volumes (n, D, H, W) (no augmentation).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Output (batch, 1) (or any shape with one value per volume).
+    volumes : float ndarray, shape (n, D, H, W) or (n, D, H, W, 1)
+    batch_size : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        ``volumes`` not (n, D, H, W) or (n, D, H, W, C); ``y`` not of shape (n,).
+    TypeError
+        ``volumes`` not a float array.
+    """
     volumes, _ = _check_xy(volumes, None)
     return np.asarray(model.predict(volumes, batch_size=batch_size, verbose=0), float).ravel()
 
@@ -309,11 +518,51 @@ def _check_spacing(spacing):
     return spacing
 
 
-def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmin=None, vmax=None,
-                title=None, axes=None):
+def show_slices(volume: np.ndarray, index: Sequence[int] | None = None, *,
+                spacing: Sequence[float] = (1.0, 1.0, 1.0), cmap: str = "gray",
+                vmin: float | None = None, vmax: float | None = None, title: str | None = None,
+                axes: Sequence[matplotlib.axes.Axes] | None = None) -> matplotlib.figure.Figure:
     """Three orthogonal slices through ``volume`` (D, H, W): xy (fixed z), xz (fixed y) and yz
     (fixed x), at ``index`` (z, y, x), default the centre. ``spacing`` sets the aspect ratio, so
-    an anisotropic stack is drawn with its true proportions."""
+    an anisotropic stack is drawn with its true proportions.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+        Any real dtype (bool masks too).
+    index : tuple of 3 int, optional
+        ``(z, y, x)`` inside the volume; default ``(D // 2, H // 2, W // 2)``.
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    cmap : str
+    vmin, vmax : float, optional
+        Colour range shared by the three panels; default the volume's min and max.
+    title : str, optional
+        Title over the figure.
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; default a new 1 x 3 figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels titled ``"xy at z=.."``, ``"xz at y=.."``, ``"yz at x=.."`` showing
+        ``volume[z]``, ``volume[:, y]``, ``volume[:, :, x]``.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers; ``index`` outside the volume.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = show_slices(np.arange(24.0).reshape(2, 3, 4), (1, 2, 3))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['xy at z=1', 'xz at y=2', 'yz at x=3']
+    >>> fig.axes[2].images[0].get_array().tolist()             # volume[:, :, 3]
+    [[3.0, 7.0, 11.0], [15.0, 19.0, 23.0]]
+    """
     volume = _check_volume(volume)
     spacing = _check_spacing(spacing)
     if index is None:
@@ -343,8 +592,33 @@ def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmi
     return axes[0].figure
 
 
-def show_projections(volume, *, spacing=(1.0, 1.0, 1.0), cmap="magma", title=None, axes=None):
-    """Maximum-intensity projections of ``volume`` (D, H, W) along z, y and x."""
+def show_projections(volume: np.ndarray, *, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                     cmap: str = "magma", title: str | None = None,
+                     axes: Sequence[matplotlib.axes.Axes] | None = None
+                     ) -> matplotlib.figure.Figure:
+    """Maximum-intensity projections of ``volume`` (D, H, W) along z, y and x.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    cmap : str
+    title : str, optional
+        Title over the figure.
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; default a new 1 x 3 figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels ``volume.max(axis=0)``, ``.max(axis=1)``, ``.max(axis=2)``.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers.
+    """
     volume = _check_volume(volume)
     sz, sy, sx = _check_spacing(spacing)
     plt = _plt()
@@ -362,13 +636,43 @@ def show_projections(volume, *, spacing=(1.0, 1.0, 1.0), cmap="magma", title=Non
     return axes[0].figure
 
 
-def show_isosurface(volume, level=0.5, *, spacing=(1.0, 1.0, 1.0), ax=None, title=None,
-                    color="tab:orange", elev=20, azim=30, smooth=None):
+def show_isosurface(volume: np.ndarray, level: float = 0.5, *,
+                    spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                    ax: matplotlib.axes.Axes | None = None, title: str | None = None,
+                    color: str = "tab:orange", elev: float = 20, azim: float = 30,
+                    smooth: float | None = None) -> matplotlib.figure.Figure:
     """Draw the ``level`` isosurface of ``volume`` (D, H, W) (a bool mask works, level 0.5) as a
     shaded 3D mesh (marching cubes from scikit-image, drawn with mpl_toolkits.mplot3d).
 
     ``smooth`` is the sigma (voxels) of a Gaussian applied first; by default 0.8 for a bool mask
-    (hides the voxel staircase, as in :func:`cnncourse.morphometrics.mesh`) and 0 otherwise."""
+    (hides the voxel staircase, as in :func:`cnncourse.morphometrics.mesh`) and 0 otherwise.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+        Float intensities or a bool mask.
+    level : float
+        Strictly between the (smoothed, padded) volume's min and max.
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    ax : matplotlib 3D Axes, optional
+        Where to draw (``projection="3d"``); default a new figure.
+    title, color : str
+    elev, azim : float
+        View angles in degrees.
+    smooth : float, optional
+        Gaussian sigma in voxels (see above).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers; ``level`` not inside the
+        volume's range (e.g. an empty mask).
+    """
     from scipy import ndimage
     from skimage.measure import marching_cubes
 
@@ -402,10 +706,29 @@ def show_isosurface(volume, level=0.5, *, spacing=(1.0, 1.0, 1.0), ax=None, titl
     return ax.figure
 
 
-def slice_explorer(volume, mask=None, *, spacing=(1.0, 1.0, 1.0)):
+def slice_explorer(volume: np.ndarray, mask: np.ndarray | None = None, *,
+                   spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> ipywidgets.VBox:
     """An ipywidgets slice explorer: sliders for z, y, x move three orthogonal slices through
     ``volume`` (D, H, W); ``mask`` (D, H, W) bool, if given, is outlined in colour. Returns the
-    widget (display it, or let the notebook show it as the cell's value)."""
+    widget (display it, or let the notebook show it as the cell's value).
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+    mask : bool ndarray, shape (D, H, W), optional
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        A row of three ``IntSlider`` (z, y, x) above the output of :func:`show_slices`.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``mask`` not bool or of another shape.
+    """
     import ipywidgets as widgets
 
     volume = _check_volume(volume)

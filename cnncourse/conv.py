@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike
 
 __all__ = [
     "TALK_IMAGE", "TALK_KERNEL", "TALK_RESULT", "output_size", "same_padding", "correlate2d",
@@ -148,7 +149,7 @@ def _as_2d(a, name: str) -> np.ndarray:
     return a
 
 
-def correlate2d(image, kernel) -> np.ndarray:
+def correlate2d(image: ArrayLike, kernel: ArrayLike) -> np.ndarray:
     """'Valid' 2D cross-correlation of one channel, written as plain loops.
 
     ``out[i, j] = sum_{u, v} image[i + u, j + v] * kernel[u, v]``: the kernel slides over the
@@ -162,6 +163,13 @@ def correlate2d(image, kernel) -> np.ndarray:
     Returns
     -------
     ndarray, shape (H - KH + 1, W - KW + 1), float64
+
+    Raises
+    ------
+    ValueError
+        ``image`` or ``kernel`` not 2-D; a kernel larger than the image.
+    TypeError
+        A non-numeric dtype.
     """
     image, kernel = _as_2d(image, "image"), _as_2d(kernel, "kernel")
     kh, kw = kernel.shape
@@ -175,9 +183,18 @@ def correlate2d(image, kernel) -> np.ndarray:
     return out
 
 
-def convolve2d(image, kernel) -> np.ndarray:
+def convolve2d(image: ArrayLike, kernel: ArrayLike) -> np.ndarray:
     """'Valid' 2D *convolution* in the mathematical sense: cross-correlation with the kernel
-    rotated by 180 degrees (``kernel[::-1, ::-1]``). Same shapes as :func:`correlate2d`."""
+    rotated by 180 degrees (``kernel[::-1, ::-1]``). Same shapes, dtype and errors as
+    :func:`correlate2d`.
+
+    Examples
+    --------
+    >>> convolve2d([[1, 2, 3]], [[1, 0]]).tolist()          # the kernel flipped: [0, 1]
+    [[2.0, 3.0]]
+    >>> correlate2d([[1, 2, 3]], [[1, 0]]).tolist()
+    [[1.0, 2.0]]
+    """
     kernel = _as_2d(kernel, "kernel")
     return correlate2d(image, kernel[::-1, ::-1])
 
@@ -215,9 +232,18 @@ def _prepare(x, w, stride, padding):
     return xp, w.astype(dtype, copy=False), (sh, sw), single
 
 
-def conv2d_loops(x, w, *, stride=1, padding=0) -> np.ndarray:
+def conv2d_loops(x: ArrayLike, w: ArrayLike, *, stride: int | tuple[int, int] = 1,
+                 padding: int | str | tuple = 0) -> np.ndarray:
     """Multi-channel 2D convolution layer (cross-correlation), with explicit loops over the output
-    positions: slow, but every index is visible. Same arguments and result as :func:`conv2d`."""
+    positions: slow, but every index is visible. Same arguments, result and errors as
+    :func:`conv2d` (without a bias).
+
+    Examples
+    --------
+    >>> x, w = np.arange(16.0).reshape(4, 4, 1), np.ones((2, 2, 1, 1))
+    >>> np.array_equal(conv2d_loops(x, w, stride=2), conv2d(x, w, stride=2))
+    True
+    """
     xp, w, (sh, sw), single = _prepare(x, w, stride, padding)
     kh, kw, _, cout = w.shape
     n, hp, wp, _ = xp.shape
@@ -230,7 +256,8 @@ def conv2d_loops(x, w, *, stride=1, padding=0) -> np.ndarray:
     return out[0] if single else out
 
 
-def im2col(x, kernel_size, stride=1) -> np.ndarray:
+def im2col(x: ArrayLike, kernel_size: int | tuple[int, int],
+           stride: int | tuple[int, int] = 1) -> np.ndarray:
     """Every kernel-sized patch of ``x`` as one row ("image to columns").
 
     Parameters
@@ -243,6 +270,16 @@ def im2col(x, kernel_size, stride=1) -> np.ndarray:
     ndarray, shape (N, H_out, W_out, KH * KW * C)
         Row ``[n, i, j]`` is ``x[n, i*S:i*S+KH, j*S:j*S+KW, :]`` flattened in (KH, KW, C) order,
         so ``im2col(x) @ w.reshape(-1, C_out)`` is the convolution.
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 4-D; sizes or strides not positive integers; a kernel larger than ``x``.
+
+    Examples
+    --------
+    >>> im2col(np.arange(9.0).reshape(1, 3, 3, 1), 2).shape
+    (1, 2, 2, 4)
     """
     x = np.asarray(x)
     if x.ndim != 4:
@@ -257,7 +294,8 @@ def im2col(x, kernel_size, stride=1) -> np.ndarray:
 _IM2COL_BYTES = 64 * 2 ** 20
 
 
-def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
+def conv2d(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, *,
+           stride: int | tuple[int, int] = 1, padding: int | str | tuple = 0) -> np.ndarray:
     """Multi-channel 2D convolution layer (cross-correlation, as ``tf.nn.conv2d``), vectorised
     with im2col: one matrix product instead of loops.
 
@@ -277,6 +315,15 @@ def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
     ndarray, shape (H_out, W_out, C_out) or (N, H_out, W_out, C_out)
         float32 when ``x`` and ``w`` are float32 (or smaller), else float64;
         ``H_out = (H - KH + P_top + P_bottom) // S + 1``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 3-D or 4-D; ``w`` not 4-D or with another ``C_in`` than ``x``; ``b`` not of
+        shape (C_out,); a stride < 1; negative or unknown padding; a kernel larger than the
+        padded input.
+    TypeError
+        A non-numeric dtype.
 
     Examples
     --------
@@ -308,7 +355,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0) -> np.ndarray:
     return out[0] if single else out
 
 
-def pool2d(x, size=2, stride=None, mode: str = "max") -> np.ndarray:
+def pool2d(x: ArrayLike, size: int | tuple[int, int] = 2,
+           stride: int | tuple[int, int] | None = None, mode: str = "max") -> np.ndarray:
     """Max or average pooling over ``size`` windows of each channel separately ('valid': windows
     that do not fit are dropped, as Keras' ``MaxPooling2D`` does).
 
@@ -323,6 +371,17 @@ def pool2d(x, size=2, stride=None, mode: str = "max") -> np.ndarray:
     Returns
     -------
     ndarray, shape (H_out, W_out, C) or (N, H_out, W_out, C), ``H_out = (H - size) // stride + 1``
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 3-D or 4-D; sizes or strides not positive integers; a window larger than
+        ``x``; an unknown ``mode``.
+
+    Examples
+    --------
+    >>> pool2d(np.arange(16.0).reshape(4, 4, 1))[..., 0].tolist()
+    [[5.0, 7.0], [13.0, 15.0]]
     """
     x = np.asarray(x)
     if x.ndim not in (3, 4):
@@ -339,7 +398,7 @@ def pool2d(x, size=2, stride=None, mode: str = "max") -> np.ndarray:
     return win.max(axis=(-2, -1)) if mode == "max" else win.mean(axis=(-2, -1))
 
 
-def apply_kernel(image, kernel, *, pad_mode: str = "reflect") -> np.ndarray:
+def apply_kernel(image: ArrayLike, kernel: ArrayLike, *, pad_mode: str = "reflect") -> np.ndarray:
     """Filter a grey image with a 2D kernel (cross-correlation), output the same size.
 
     The border is padded with ``np.pad(..., mode=pad_mode)`` ("reflect" avoids the dark frame
@@ -355,6 +414,11 @@ def apply_kernel(image, kernel, *, pad_mode: str = "reflect") -> np.ndarray:
     Returns
     -------
     ndarray, shape (H, W), float64
+
+    Raises
+    ------
+    ValueError
+        ``image`` or ``kernel`` not 2-D; a kernel of even size.
     """
     image, kernel = _as_2d(image, "image"), _as_2d(kernel, "kernel")
     kh, kw = kernel.shape
@@ -370,7 +434,18 @@ def apply_kernel(image, kernel, *, pad_mode: str = "reflect") -> np.ndarray:
 
 def sobel(axis: str = "x") -> np.ndarray:
     """Sobel kernel (3, 3): ``axis="x"`` responds to intensity rising to the right (vertical
-    edges), ``"y"`` to intensity rising downwards (horizontal edges)."""
+    edges), ``"y"`` to intensity rising downwards (horizontal edges).
+
+    Raises
+    ------
+    ValueError
+        ``axis`` other than "x" or "y".
+
+    Examples
+    --------
+    >>> sobel("x")[1].tolist()
+    [-2.0, 0.0, 2.0]
+    """
     kx = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     if axis == "x":
         return kx
@@ -390,7 +465,18 @@ def _radius(sigma: float, size: int | None) -> int:
 
 
 def gaussian(sigma: float = 1.0, size: int | None = None) -> np.ndarray:
-    """Gaussian blur kernel, (size, size) summing to 1; ``size`` defaults to ``2*ceil(3 sigma)+1``."""
+    """Gaussian blur kernel, (size, size) summing to 1; ``size`` defaults to ``2*ceil(3 sigma)+1``.
+
+    Raises
+    ------
+    ValueError
+        ``sigma <= 0``; ``size`` not an odd int >= 1.
+
+    Examples
+    --------
+    >>> gaussian(1.0).shape, round(float(gaussian(1.0).sum()), 6)
+    ((7, 7), 1.0)
+    """
     r = _radius(sigma, size)
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     k = np.exp(-(xx ** 2 + yy ** 2) / (2.0 * sigma ** 2))

@@ -8,9 +8,13 @@ an argument, so the notebook's residual network is built from the learner's bloc
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import keras
+    import matplotlib.axes
 
 __all__ = ["receptive_field_by_gradient", "bowl", "plain_block", "build_stack", "train_losses",
            "draw_receptive_fields", "plot_paths", "plot_loss_curves"]
@@ -116,10 +120,32 @@ def bowl(w: np.ndarray, *, scale: float = 30.0) -> tuple[float, np.ndarray]:
 # Plain and residual stacks
 
 
-def plain_block(x, filters: int, stride: int = 1, batch_norm: bool = True):
+def plain_block(x: keras.KerasTensor, filters: int, stride: int = 1,
+                batch_norm: bool = True) -> keras.KerasTensor:
     """The plain counterpart of a residual block (He et al. 2016's "plain" networks):
     conv3x3(stride)-BN-ReLU-conv3x3-BN-ReLU, no shortcut; ``batch_norm=False`` leaves out the
-    BN layers (the convolutions then have biases). Keras functional API: tensor in, tensor out."""
+    BN layers (the convolutions then have biases). Keras functional API: tensor in, tensor out.
+
+    Parameters
+    ----------
+    x : keras tensor, shape (batch, H, W, C)
+    filters : int
+        Channels of both convolutions.
+    stride : int
+        Stride of the first convolution ('same' padding: H and W are divided by it, rounded up).
+    batch_norm : bool
+
+    Returns
+    -------
+    keras tensor, shape (batch, ceil(H / stride), ceil(W / stride), filters)
+
+    Examples
+    --------
+    >>> import keras
+    >>> y = plain_block(keras.Input((8, 8, 3)), 4, stride=2)
+    >>> tuple(y.shape)
+    (None, 4, 4, 4)
+    """
     layers = _keras().layers
 
     def norm(h):
@@ -131,8 +157,9 @@ def plain_block(x, filters: int, stride: int = 1, batch_norm: bool = True):
     return layers.ReLU()(norm(r))
 
 
-def build_stack(block: Callable, n_blocks: int, input_shape=(16, 16, 3), *, width: int = 8,
-                batch_norm: bool = False, n_classes: int = 2, name: str | None = None):
+def build_stack(block: Callable, n_blocks: int, input_shape: Sequence[int] = (16, 16, 3), *,
+                width: int = 8, batch_norm: bool = False, n_classes: int = 2,
+                name: str | None = None) -> keras.Model:
     """A small classifier: a 3x3 stem convolution of stride 2, ``n_blocks`` blocks, global
     average pooling and a softmax layer.
 
@@ -156,11 +183,24 @@ def build_stack(block: Callable, n_blocks: int, input_shape=(16, 16, 3), *, widt
         Batch normalisation after every convolution (stem and blocks).
     n_classes : int
         Output classes.
+    name : str, optional
+        Default ``"stack{depth}"`` with depth ``2 * n_blocks + 2``.
 
     Returns
     -------
     keras.Model
         Input ``input_shape``, output (batch, ``n_classes``) probabilities.
+
+    Raises
+    ------
+    ValueError
+        ``n_blocks < 0``; ``width < 1``.
+
+    Examples
+    --------
+    >>> model = build_stack(plain_block, 2, (8, 8, 1), width=4)
+    >>> model.name, model.output_shape
+    ('stack6', (None, 2))
     """
     if int(n_blocks) < 0:
         raise ValueError(f"n_blocks: must be >= 0, got {n_blocks}")
@@ -180,7 +220,7 @@ def build_stack(block: Callable, n_blocks: int, input_shape=(16, 16, 3), *, widt
     return keras.Model(inp, out, name=name or f"stack{2 * int(n_blocks) + 2}")
 
 
-def train_losses(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
+def train_losses(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
                  learning_rate: float = 2e-3, batch_size: int = 32) -> np.ndarray:
     """Train ``model`` with Adam on (x, y); return the training loss of every epoch.
 
@@ -200,6 +240,11 @@ def train_losses(model, x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int,
     -------
     ndarray, shape (epochs,), float64
         Keras' training loss per epoch: the mean cross-entropy over that epoch's batches.
+
+    Raises
+    ------
+    ValueError
+        ``x`` and ``y`` of different lengths; ``epochs < 1``.
     """
     if len(x) != len(y):
         raise ValueError(f"x and y: lengths differ ({len(x)} vs {len(y)})")
@@ -224,9 +269,30 @@ def _plt():
 
 
 def draw_receptive_fields(image: np.ndarray, sizes: Sequence[int], labels: Sequence[str], *,
-                          ax=None):
+                          ax: matplotlib.axes.Axes | None = None) -> matplotlib.axes.Axes:
     """Draw centred squares of the given receptive-field ``sizes`` (pixels) on ``image``
-    (H, W) or (H, W, 3)."""
+    (H, W) or (H, W, 3).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, 3)
+    sizes : sequence of int
+        Side of each square in pixels.
+    labels : sequence of str
+        One per size, shown in the legend as ``"label: SxS"``.
+    ax : matplotlib Axes, optional
+        Default: the current axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With the image, one square patch per size and a legend.
+
+    Raises
+    ------
+    ValueError
+        ``sizes`` and ``labels`` of different lengths.
+    """
     plt = _plt()
     from matplotlib.patches import Rectangle
 
@@ -246,9 +312,27 @@ def draw_receptive_fields(image: np.ndarray, sizes: Sequence[int], labels: Seque
     return ax
 
 
-def plot_paths(loss: Callable, paths: dict, *, lim: float = 2.2, ax=None):
+def plot_paths(loss: Callable, paths: Mapping[str, np.ndarray], *, lim: float = 2.2,
+               ax: matplotlib.axes.Axes | None = None) -> matplotlib.axes.Axes:
     """Contours of ``loss(w) -> (value, grad)`` on [-lim, lim]^2 with one path (array (T, 2))
-    per optimiser."""
+    per optimiser.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(w (2,) float) -> (value float, grad (2,))``, e.g. :func:`bowl`.
+    paths : mapping of str -> array_like, shape (T, 2)
+        The points an optimiser visited, one line each (labelled with the key).
+    lim : float
+        Half-width of the square shown.
+    ax : matplotlib Axes, optional
+        Default: the current axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Contour lines, one line per path, a star at the minimum (0, 0).
+    """
     plt = _plt()
     ax = ax or plt.gca()
     g = np.linspace(-lim, lim, 121)
@@ -265,9 +349,33 @@ def plot_paths(loss: Callable, paths: dict, *, lim: float = 2.2, ax=None):
     return ax
 
 
-def plot_loss_curves(curves: dict, *, ax=None, title: str = "training loss"):
+def plot_loss_curves(curves: Mapping[str, np.ndarray], *, ax: matplotlib.axes.Axes | None = None,
+                     title: str = "training loss") -> matplotlib.axes.Axes:
     """``curves``: {name: array (n_seeds, epochs)}, the loss after epochs 1, 2, ... Mean line
-    with the min-max band over seeds."""
+    with the min-max band over seeds.
+
+    Parameters
+    ----------
+    curves : mapping of str -> array_like of float, shape (n_seeds, epochs) or (epochs,)
+    ax : matplotlib Axes, optional
+        Default: the current axes.
+    title : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per name (the mean, labelled ``"name (n seeds)"``) and, for several seeds,
+        the band between their minimum and maximum.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = plot_loss_curves({"plain": [[1.0, 0.5], [1.0, 0.7]]})
+    >>> line = ax.get_lines()[0]
+    >>> line.get_label(), line.get_ydata().tolist()
+    ('plain (2 seeds)', [1.0, 0.6])
+    """
     plt = _plt()
     ax = ax or plt.gca()
     for name, c in curves.items():

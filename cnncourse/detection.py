@@ -20,8 +20,12 @@ length (higher = more likely positive). Keras is imported inside functions.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import keras
 
 __all__ = [
     "class_weights", "binary_focal_loss", "BinaryFocalLoss", "threshold_for_recall",
@@ -43,7 +47,7 @@ def _labels(y, name="y") -> np.ndarray:
 # Class imbalance
 
 
-def class_weights(y) -> dict:
+def class_weights(y: np.ndarray | Sequence[int]) -> dict[int, float]:
     """Balanced class weights ``{0: n / (2 n_0), 1: n / (2 n_1)}``.
 
     Each class then contributes the same total weight (``n / 2``) to the loss, and the average
@@ -60,6 +64,11 @@ def class_weights(y) -> dict:
     dict
         ``{0: float, 1: float}``, ready for ``model.fit(..., class_weight=...)``.
 
+    Raises
+    ------
+    ValueError
+        ``y`` not 1-D or holding values other than 0 and 1; one class missing.
+
     Examples
     --------
     >>> class_weights([0, 0, 0, 1])
@@ -72,7 +81,8 @@ def class_weights(y) -> dict:
     return {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
 
 
-def binary_focal_loss(y_true, y_pred, *, gamma=2.0, alpha=0.25, from_logits=False, epsilon=1e-7):
+def binary_focal_loss(y_true, y_pred, *, gamma: float = 2.0, alpha: float = 0.25,
+                      from_logits: bool = False, epsilon: float = 1e-7):
     """Binary focal loss per element (Lin et al., "Focal loss for dense object detection", 2017).
 
     ``FL = -alpha_t (1 - p_t)**gamma log(p_t)``, where ``p_t`` is the probability the model gives
@@ -92,13 +102,27 @@ def binary_focal_loss(y_true, y_pred, *, gamma=2.0, alpha=0.25, from_logits=Fals
         Focusing parameter.
     alpha : float in [0, 1]
         Weight of the positive class.
+    from_logits : bool
+        ``y_pred`` holds logits (a sigmoid is applied first).
     epsilon : float
         Probabilities are clipped to ``[epsilon, 1 - epsilon]`` so that ``log`` stays finite.
 
     Returns
     -------
-    tensor, same shape as ``y_true``
+    tensor, dtype of ``y_pred`` (float), same shape as ``y_true``
         Elementwise loss (use ``keras.ops.convert_to_numpy`` for a NumPy array).
+
+    Raises
+    ------
+    ValueError
+        ``gamma < 0``; ``alpha`` outside ``[0, 1]``; ``y_true`` and ``y_pred`` of different
+        shapes (``(N,)`` against ``(N, 1)`` would broadcast to ``(N, N)``).
+
+    Examples
+    --------
+    >>> loss = binary_focal_loss(np.array([1.0, 0.0]), np.array([0.9, 0.9]))
+    >>> [round(float(v), 4) for v in np.asarray(loss)]   # easy positive, hard negative
+    [0.0003, 1.3988]
     """
     from cnncourse.device import import_keras
 
@@ -121,7 +145,8 @@ def binary_focal_loss(y_true, y_pred, *, gamma=2.0, alpha=0.25, from_logits=Fals
     return -alpha_t * ops.power(1.0 - p_t, gamma) * ops.log(p_t)
 
 
-def threshold_for_recall(y_true, scores, target_recall) -> float:
+def threshold_for_recall(y_true: np.ndarray | Sequence[int],
+                         scores: np.ndarray | Sequence[float], target_recall: float) -> float:
     """The highest threshold ``t`` at which ``scores >= t`` still finds ``target_recall`` of the
     positives.
 
@@ -142,6 +167,12 @@ def threshold_for_recall(y_true, scores, target_recall) -> float:
         A score of one of the positives. ``recall(scores >= t) >= target_recall``, and any
         higher threshold has a lower recall.
 
+    Raises
+    ------
+    ValueError
+        ``y_true`` not 1-D or holding values other than 0 and 1; no positive; ``scores`` of
+        another shape; ``target_recall`` outside ``(0, 1]``.
+
     Examples
     --------
     >>> threshold_for_recall([0, 1, 1, 1, 1], [0.5, 0.9, 0.8, 0.3, 0.1], 0.75)
@@ -160,9 +191,33 @@ def threshold_for_recall(y_true, scores, target_recall) -> float:
     return float(positives[k - 1])
 
 
-def precision_recall_at(y_true, scores, threshold) -> tuple[float, float]:
+def precision_recall_at(y_true: np.ndarray | Sequence[int], scores: np.ndarray | Sequence[float],
+                        threshold: float) -> tuple[float, float]:
     """Precision and recall of the rule ``scores >= threshold`` (precision 1.0 if nothing is
-    predicted positive)."""
+    predicted positive).
+
+    Parameters
+    ----------
+    y_true : int array, shape (N,)
+        0/1 labels.
+    scores : float array, shape (N,)
+    threshold : float
+
+    Returns
+    -------
+    (float, float)
+        Precision and recall (recall 0.0 when there is no positive).
+
+    Raises
+    ------
+    ValueError
+        ``y_true`` not 1-D or holding values other than 0 and 1; ``scores`` of another shape.
+
+    Examples
+    --------
+    >>> precision_recall_at([0, 1, 1, 1], [0.9, 0.8, 0.4, 0.1], 0.5)
+    (0.5, 0.3333333333333333)
+    """
     y = _labels(y_true, "y_true")
     scores = np.asarray(scores, dtype=float)
     if scores.shape != y.shape:
@@ -187,7 +242,8 @@ def _check_field(field) -> np.ndarray:
     return field
 
 
-def find_candidates(field, *, sigma=1.0, min_distance=3, quantile=0.6) -> np.ndarray:
+def find_candidates(field: np.ndarray, *, sigma: float = 1.0, min_distance: int = 3,
+                    quantile: float = 0.6) -> np.ndarray:
     """Candidate nucleus positions: local maxima of the smoothed hematoxylin stain.
 
     The hematoxylin optical density (``skimage.color.rgb2hed``, channel 0) is high where there is
@@ -210,6 +266,14 @@ def find_candidates(field, *, sigma=1.0, min_distance=3, quantile=0.6) -> np.nda
     -------
     int64 array, shape (K, 2)
         (row, column) of each candidate.
+
+    Raises
+    ------
+    ValueError
+        ``field`` not (H, W, 3); ``sigma <= 0``; ``min_distance`` not an integer >= 1;
+        ``quantile`` outside ``[0, 1)``.
+    TypeError
+        ``field`` not uint8.
     """
     from scipy import ndimage
     from skimage.color import rgb2hed
@@ -228,7 +292,7 @@ def find_candidates(field, *, sigma=1.0, min_distance=3, quantile=0.6) -> np.nda
     return peaks.astype(np.int64)
 
 
-def extract_patches(field, centres, size=32) -> np.ndarray:
+def extract_patches(field: np.ndarray, centres: np.ndarray, size: int = 32) -> np.ndarray:
     """Patches of ``size x size`` pixels centred on ``centres`` (the field is mirrored at its
     border so that every candidate gets a whole patch).
 
@@ -246,6 +310,21 @@ def extract_patches(field, centres, size=32) -> np.ndarray:
     Returns
     -------
     uint8 array, shape (K, size, size, 3)
+
+    Raises
+    ------
+    ValueError
+        ``field`` not (H, W, 3); ``centres`` not (K, 2) or outside the field; ``size`` not an
+        even integer >= 2.
+    TypeError
+        ``field`` not uint8.
+
+    Examples
+    --------
+    >>> field = np.arange(6 * 6 * 3, dtype=np.uint8).reshape(6, 6, 3)
+    >>> patches = extract_patches(field, [[2, 3], [0, 0]], size=4)
+    >>> patches.shape, bool((patches[0] == field[0:4, 1:5]).all())
+    ((2, 4, 4, 3), True)
     """
     field = _check_field(field)
     centres = np.asarray(centres)
@@ -264,12 +343,33 @@ def extract_patches(field, centres, size=32) -> np.ndarray:
     return np.ascontiguousarray(extract_windows(field, centres, size + 1)[:, :size, :size])
 
 
-def precision_recall_f1(n_matched, n_detections, n_truths) -> tuple[float, float, float]:
+def precision_recall_f1(n_matched: int, n_detections: int,
+                        n_truths: int) -> tuple[float, float, float]:
     """Precision, recall and F1 of a detector from counts (the MITOS 2012 contest's measures).
 
     ``TP = n_matched``, ``FP = n_detections - TP``, ``FN = n_truths - TP``; precision is 1.0
     when nothing is detected and recall 1.0 when there is nothing to find; F1 is their harmonic
     mean (0.0 when both are 0).
+
+    Parameters
+    ----------
+    n_matched : int >= 0
+        Detections matched to a true object (true positives).
+    n_detections : int >= 0
+        All detections.
+    n_truths : int >= 0
+        All true objects.
+
+    Returns
+    -------
+    (float, float, float)
+        Precision, recall, F1.
+
+    Raises
+    ------
+    ValueError
+        A count that is negative or not a whole number; ``n_matched`` above ``n_detections`` or
+        ``n_truths``.
 
     Examples
     --------
@@ -293,8 +393,30 @@ def precision_recall_f1(n_matched, n_detections, n_truths) -> tuple[float, float
 # Models and transfer learning
 
 
-def to_float(patches) -> np.ndarray:
-    """uint8 RGB patches (N, H, W, 3) -> float32 in [0, 1]."""
+def to_float(patches: np.ndarray) -> np.ndarray:
+    """uint8 RGB patches (N, H, W, 3) -> float32 in [0, 1].
+
+    Parameters
+    ----------
+    patches : uint8 array, shape (N, H, W, C)
+
+    Returns
+    -------
+    float32 array, same shape
+        ``patches / 255``.
+
+    Raises
+    ------
+    ValueError
+        ``patches`` not 4-D.
+    TypeError
+        ``patches`` not uint8.
+
+    Examples
+    --------
+    >>> to_float(np.full((1, 1, 1, 3), 255, np.uint8)).ravel().tolist()
+    [1.0, 1.0, 1.0]
+    """
     patches = np.asarray(patches)
     if patches.ndim != 4:
         raise ValueError(f"patches: expected shape (N, H, W, C), got {patches.shape}")
@@ -303,8 +425,9 @@ def to_float(patches) -> np.ndarray:
     return patches.astype(np.float32) / 255.0
 
 
-def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, batch_norm=False,
-                    name="patch_cnn"):
+def build_patch_cnn(input_shape: Sequence[int] = (32, 32, 3), width: int = 16, *,
+                    dropout: float = 0.25, batch_norm: bool = False,
+                    name: str = "patch_cnn") -> keras.Model:
     """A small CNN that scores a patch: 3 conv blocks (*features*), then a small dense *head*.
 
     ``features_conv1..3`` (3x3, ``width``, ``2 width``, ``4 width`` filters, ReLU, each followed by
@@ -329,6 +452,20 @@ def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, batch_no
     -------
     keras.Model
         Input ``input_shape`` float in [0, 1], output ``(1,)`` probability of the positive class.
+        Not compiled (:func:`train` compiles it).
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` not of length 3.
+
+    Examples
+    --------
+    >>> model = build_patch_cnn((16, 16, 3), width=4)
+    >>> model.input_shape, model.output_shape, model.count_params()
+    ((None, 16, 16, 3), (None, 1), 3689)
+    >>> [layer.name for layer in feature_layers(model)][:3]
+    ['features_conv1', 'features_pool1', 'features_conv2']
     """
     if len(input_shape) != 3:
         raise ValueError(f"input_shape: expected (H, W, C), got {input_shape!r}")
@@ -356,20 +493,88 @@ def build_patch_cnn(input_shape=(32, 32, 3), width=16, *, dropout=0.25, batch_no
     return keras.Model(inputs, outputs, name=name)
 
 
-def feature_layers(model) -> list:
-    """The layers of ``model`` whose names start with ``features`` (the part that transfers)."""
+def feature_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of ``model`` whose names start with ``features`` (the part that transfers).
+
+    Parameters
+    ----------
+    model : keras.Model
+        E.g. from :func:`build_patch_cnn`.
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        In the model's order (freeze them with ``layer.trainable = False``).
+
+    Raises
+    ------
+    ValueError
+        No layer named ``features*``.
+    """
     layers = [layer for layer in model.layers if layer.name.startswith("features")]
     if not layers:
         raise ValueError(f"model: {model.name!r} has no layers named 'features_*'")
     return layers
 
 
-def train(model, x, y, *, epochs, batch_size=32, learning_rate=1e-3, loss="binary_crossentropy",
-          class_weight=None, validation_data=None, seed=0, verbose=0):
+def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, epochs: int,
+          batch_size: int = 32, learning_rate: float = 1e-3,
+          loss: str | keras.losses.Loss = "binary_crossentropy",
+          class_weight: dict[int, float] | None = None,
+          validation_data: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
+          verbose: int = 0) -> keras.callbacks.History:
     """Compile ``model`` (Adam, ``loss``, AUC metric named ``auc``) and fit it; return the History.
 
     ``validation_data`` adds ``val_loss`` and ``val_auc`` per epoch (learning curves).
-    Shuffling is seeded by ``seed``, so the same call gives the same numbers.
+    Shuffling is seeded by ``seed`` (``keras.utils.set_random_seed``), so the same call gives
+    the same numbers.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Output (batch, 1) probabilities (e.g. :func:`build_patch_cnn`); compiled here, replacing
+        any earlier compile (frozen layers stay frozen).
+    x : float32 array, shape (N, H, W, C)
+        Inputs as the model takes them (e.g. :func:`to_float` patches).
+    y : int array, shape (N,)
+        Labels 0/1 (fitted as float32).
+    epochs : int
+        Required: there is no sensible default for a course run.
+    batch_size : int
+    learning_rate : float
+        Adam's learning rate.
+    loss : str or keras.losses.Loss
+        E.g. ``"binary_crossentropy"`` or :class:`BinaryFocalLoss`.
+    class_weight : dict, optional
+        ``{0: w0, 1: w1}``, e.g. from :func:`class_weights`.
+    validation_data : (x_val, y_val), optional
+        Shapes as ``x`` and ``y`` (``y_val`` as float32).
+    seed : int
+    verbose : int
+        Passed to ``model.fit``.
+
+    Returns
+    -------
+    keras.callbacks.History
+        ``history.history`` holds ``loss`` and ``auc`` lists of length ``epochs`` (and
+        ``val_loss``, ``val_auc`` with ``validation_data``).
+
+    Raises
+    ------
+    ValueError
+        ``y`` not 1-D or holding values other than 0 and 1 (before anything is compiled). Keras
+        raises for inputs that do not fit the model.
+
+    Examples
+    --------
+    A fit takes seconds (the training step is traced first), so only the label check runs
+    here; ``tests/test_detection.py`` trains for real.
+
+    >>> train(build_patch_cnn((8, 8, 3), width=2), np.zeros((2, 8, 8, 3), "float32"), [0, 2],
+    ...       epochs=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: y: expected labels 0 and 1 only
     """
     from cnncourse.device import import_keras
 
@@ -382,7 +587,8 @@ def train(model, x, y, *, epochs, batch_size=32, learning_rate=1e-3, loss="binar
                      validation_data=validation_data, verbose=verbose, shuffle=True)
 
 
-def shift_stain(patches, *, hematoxylin=1.0, eosin=1.0, seed=None, jitter=0.0) -> np.ndarray:
+def shift_stain(patches: np.ndarray, *, hematoxylin: float = 1.0, eosin: float = 1.0,
+                seed: int | None = None, jitter: float = 0.0) -> np.ndarray:
     """Restain H&E patches as another lab's scanner and staining protocol might: scale the
     hematoxylin and eosin concentrations (colour deconvolution with scikit-image's HED vectors).
 
@@ -399,6 +605,20 @@ def shift_stain(patches, *, hematoxylin=1.0, eosin=1.0, seed=None, jitter=0.0) -
     Returns
     -------
     uint8 array, same shape
+
+    Raises
+    ------
+    ValueError
+        ``patches`` not (N, H, W, 3); a factor <= 0; ``jitter < 0``.
+    TypeError
+        ``patches`` not uint8.
+
+    Examples
+    --------
+    >>> patch = np.full((1, 2, 2, 3), 128, np.uint8)
+    >>> paler = shift_stain(patch, hematoxylin=0.5, eosin=0.5)
+    >>> paler.shape, paler.dtype.name, bool((paler >= patch).all())
+    ((1, 2, 2, 3), 'uint8', True)
     """
     from skimage.color import hed2rgb, rgb2hed
 

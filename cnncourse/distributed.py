@@ -25,13 +25,17 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import keras
 
 __all__ = ["synthetic_volumes", "tiny_cnn3d", "train_multiworker", "cluster_spec", "main"]
 
 
-def synthetic_volumes(n: int, size: int = 16, *, seed: int = 0):
+def synthetic_volumes(n: int, size: int = 16, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A small **synthetic** two-class set of 3D volumes: noisy filled balls (class 1) and
     hollow shells (class 0) of random radius and centre, equal total brightness on average.
 
@@ -58,7 +62,8 @@ def synthetic_volumes(n: int, size: int = 16, *, seed: int = 0):
     return vols, y
 
 
-def tiny_cnn3d(input_shape=(16, 16, 16, 1), filters=(4, 8), *, seed: int = 0):
+def tiny_cnn3d(input_shape: tuple[int, int, int, int] = (16, 16, 16, 1),
+               filters: Sequence[int] = (4, 8), *, seed: int = 0) -> keras.Model:
     """A small 3D CNN (per width: Conv3D 3x3x3 + ReLU + 2x max pooling; global average pooling;
     one sigmoid unit), the shape of the course's 3D CNN at toy size."""
     from cnncourse.device import import_keras
@@ -100,9 +105,11 @@ def cluster_spec(tf_config: str | None = None) -> tuple[int, int]:
     return len(workers), index
 
 
-def train_multiworker(x=None, y=None, *, build_model=None, epochs: int = 3,
+def train_multiworker(x: np.ndarray | None = None, y: np.ndarray | None = None, *,
+                      build_model: Callable[[], keras.Model] | None = None, epochs: int = 3,
                       steps_per_epoch: int | None = None, global_batch_size: int = 16,
-                      learning_rate: float = 3e-3, seed: int = 0, verbose: int = 0):
+                      learning_rate: float = 3e-3, seed: int = 0,
+                      verbose: int = 0) -> tuple[keras.Model, dict]:
     """Train a model with ``tf.distribute.MultiWorkerMirroredStrategy`` (from ``TF_CONFIG``).
 
     Call it in a fresh process, on every worker, with the same arguments.
@@ -199,7 +206,7 @@ def train_multiworker(x=None, y=None, *, build_model=None, epochs: int = 3,
     return model, history
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m cnncourse.distributed``: train on this worker, save weights and losses."""
     parser = argparse.ArgumentParser(
         prog="python -m cnncourse.distributed",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["NUCLEUS_PROPERTIES", "PIXEL_CLASSES", "PIXEL_FEATURES", "group_touching",
            "nuclei_features", "pixel_features", "pixel_classes", "sample_per_class"]
@@ -49,7 +50,8 @@ def _labels(labels, shape=None, name: str = "labels") -> np.ndarray:
     return labels
 
 
-def group_touching(labels, *, connectivity: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def group_touching(labels: ArrayLike, *,
+                   connectivity: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Merge touching nuclei into objects and count the annotated nuclei in each.
 
     A segmentation that only separates foreground from background (a threshold, then connected
@@ -70,6 +72,13 @@ def group_touching(labels, *, connectivity: int = 2) -> tuple[np.ndarray, np.nda
     n_nuclei : ndarray of int64, shape (M,)
         ``n_nuclei[j]`` = number of annotated nuclei inside object ``j + 1``.
 
+    Raises
+    ------
+    ValueError
+        ``labels`` not 2-D or holding a negative id; ``connectivity`` other than 1 or 2.
+    TypeError
+        ``labels`` not an integer array.
+
     Examples
     --------
     >>> labels = np.array([[1, 2, 0, 3]])
@@ -89,7 +98,8 @@ def group_touching(labels, *, connectivity: int = 2) -> tuple[np.ndarray, np.nda
     return objects, n_nuclei.astype(np.int64)
 
 
-def nuclei_features(image, labels, properties: Sequence[str] = NUCLEUS_PROPERTIES) -> dict:
+def nuclei_features(image: ArrayLike, labels: ArrayLike,
+                    properties: Sequence[str] = NUCLEUS_PROPERTIES) -> dict[str, np.ndarray]:
     """Measure every labelled object of a 2D image with ``skimage.measure.regionprops``.
 
     Parameters
@@ -107,6 +117,14 @@ def nuclei_features(image, labels, properties: Sequence[str] = NUCLEUS_PROPERTIE
     dict of str -> ndarray of float64, shape (M,)
         One entry per property plus ``"label"`` (int64, the object ids), one value per object in
         increasing id order.
+
+    Raises
+    ------
+    ValueError
+        ``image`` not 2-D; ``labels`` not 2-D, of another shape than the image or holding a
+        negative id; no property, an unknown one or one that is not a scalar.
+    TypeError
+        A non-numeric image; non-integer labels.
 
     Examples
     --------
@@ -134,7 +152,7 @@ def nuclei_features(image, labels, properties: Sequence[str] = NUCLEUS_PROPERTIE
     return out
 
 
-def pixel_features(image, *, sigma: float = 1.0) -> np.ndarray:
+def pixel_features(image: ArrayLike, *, sigma: float = 1.0) -> np.ndarray:
     """Two features per pixel: smoothed intensity and gradient magnitude.
 
     Parameters
@@ -149,6 +167,18 @@ def pixel_features(image, *, sigma: float = 1.0) -> np.ndarray:
     ndarray of float64, shape (H, W, 2)
         Channel 0: Gaussian-smoothed intensity; channel 1: Sobel gradient magnitude of it
         (names in :data:`PIXEL_FEATURES`).
+
+    Raises
+    ------
+    ValueError
+        ``image`` not 2-D; ``sigma <= 0``.
+    TypeError
+        A non-numeric image.
+
+    Examples
+    --------
+    >>> pixel_features(np.ones((4, 5))).shape
+    (4, 5, 2)
     """
     from skimage.filters import gaussian, sobel
     from skimage.util import img_as_float64
@@ -160,7 +190,7 @@ def pixel_features(image, *, sigma: float = 1.0) -> np.ndarray:
     return np.stack([smooth, sobel(smooth)], axis=-1)
 
 
-def pixel_classes(labels) -> np.ndarray:
+def pixel_classes(labels: ArrayLike) -> np.ndarray:
     """Per-pixel class from an instance annotation: 0 background, 1 interior, 2 boundary.
 
     Boundary pixels are the nucleus pixels on the outline of their own nucleus
@@ -175,6 +205,13 @@ def pixel_classes(labels) -> np.ndarray:
     Returns
     -------
     ndarray of int64, shape (H, W), values in {0, 1, 2} (names in :data:`PIXEL_CLASSES`).
+
+    Raises
+    ------
+    ValueError
+        ``labels`` not 2-D or holding a negative id.
+    TypeError
+        ``labels`` not an integer array.
     """
     from skimage.segmentation import find_boundaries
 
@@ -183,7 +220,7 @@ def pixel_classes(labels) -> np.ndarray:
     return np.where(labels == 0, 0, np.where(boundary, 2, 1)).astype(np.int64)
 
 
-def sample_per_class(classes, n_per_class: int, *, seed: int = 0) -> np.ndarray:
+def sample_per_class(classes: ArrayLike, n_per_class: int, *, seed: int = 0) -> np.ndarray:
     """Draw the same number of pixels from every class, without replacement, in random order.
 
     Parameters
@@ -198,6 +235,19 @@ def sample_per_class(classes, n_per_class: int, *, seed: int = 0) -> np.ndarray:
     -------
     ndarray of int64, shape (K * n_per_class,)
         Indices into ``classes.ravel()``, shuffled.
+
+    Raises
+    ------
+    ValueError
+        ``n_per_class`` not a positive integer, or more than the smallest class has.
+    TypeError
+        ``classes`` not integer.
+
+    Examples
+    --------
+    >>> idx = sample_per_class(np.array([0, 0, 1, 1, 1]), 2)
+    >>> sorted(np.array([0, 0, 1, 1, 1])[idx].tolist())
+    [0, 0, 1, 1]
     """
     classes = np.asarray(classes)
     if classes.dtype.kind not in "iu":

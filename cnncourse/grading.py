@@ -19,8 +19,12 @@ from __future__ import annotations
 import functools
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from cnncourse import config, lessons
+
+if TYPE_CHECKING:  # annotations only
+    import traitlets.config
 
 __all__ = ["setup_course", "configure", "assert_checks_passed", "CONFIG_TEXT"]
 
@@ -35,7 +39,7 @@ configure(c)
 '''
 
 
-def configure(c) -> None:
+def configure(c: traitlets.config.Config) -> None:
     """Set nbgrader's options for this course on the traitlets config ``c``.
 
     Generation uses :class:`ClearSolutions` in place of nbgrader's own; autograding first runs
@@ -109,7 +113,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def setup_course(course_dir: Path, names=None, *, solutions: Path | None = None) -> list[Path]:
+def setup_course(course_dir: Path, names: Sequence[str] | None = None, *,
+                 solutions: Path | None = None) -> list[Path]:
     """Write an nbgrader course folder: ``nbgrader_config.py`` and one assignment per notebook.
 
     Parameters

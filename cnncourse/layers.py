@@ -39,10 +39,51 @@ class RandomRot90(keras.layers.Layer):
     Parameters
     ----------
     seed : int, optional
-        Seed of the layer's random generator.
+        Seed of the layer's random generator (one rotation per image per call).
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Call arguments
+    --------------
+    inputs : float tensor or ndarray, shape (N, H, W, C), H == W
+    training : bool, optional
+        Rotate only when True (as inside ``model.fit``); otherwise return ``inputs``.
+
+    Input shape
+    -----------
+    ``(N, H, W, C)`` with square images.
+
+    Output shape
+    ------------
+    ``(N, H, W, C)``, same dtype.
+
+    Returns
+    -------
+    tensor, shape and dtype of ``inputs``
+        Each image rotated by 0, 90, 180 or 270 degrees (chosen independently per image).
+
+    Raises
+    ------
+    ValueError
+        Non-square images (H != W) while training.
+
+    Examples
+    --------
+    >>> x = np.arange(4, dtype="float32").reshape(1, 2, 2, 1)
+    >>> layer = RandomRot90(seed=0)
+    >>> np.asarray(layer(x, training=False))[0, :, :, 0].tolist()   # inference: unchanged
+    [[0.0, 1.0], [2.0, 3.0]]
+    >>> rotations = [np.rot90(x[0, :, :, 0], k).tolist() for k in range(4)]
+    >>> np.asarray(layer(x, training=True))[0, :, :, 0].tolist() in rotations
+    True
+    >>> try:                                  # Keras wraps errors raised in ``call``
+    ...     layer(np.zeros((1, 2, 3, 1), "float32"), training=True)
+    ... except ValueError as error:
+    ...     print("needs square images, got shape (1, 2, 3, 1)" in str(error))
+    True
     """
 
-    def __init__(self, seed=None, **kwargs):
+    def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -125,11 +166,50 @@ class RandomRotation3D(keras.layers.Layer):
         Also mirror each axis with probability 1/2 (rotations and reflections together).
     seed : int, optional
         Seed of the layer's random generator.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Call arguments
+    --------------
+    inputs : float tensor or ndarray, shape (batch, D, H, W, C)
+    training : bool, optional
+        Rotate only when True (as inside ``model.fit``); otherwise return ``inputs``.
+
+    Input shape
+    -----------
+    ``(batch, D, H, W, C)`` with D, H, W known (the batch may be unknown).
+
+    Output shape
+    ------------
+    ``(batch, D, H, W, C)``, same dtype.
+
+    Returns
+    -------
+    tensor, shape and dtype of ``inputs``
+        Each volume resampled by its own random rotation (and flips); values stay within the
+        input's range (trilinear interpolation).
+
+    Raises
+    ------
+    ValueError
+        At build: inputs that are not 5-D or whose D, H, W are unknown.
 
     Examples
     --------
-    >>> layer = RandomRotation3D(seed=0)                     # doctest: +SKIP
-    >>> layer(np.zeros((2, 16, 16, 16, 1)), training=True)  # doctest: +SKIP
+    >>> layer = RandomRotation3D(seed=0)
+    >>> cube = np.zeros((2, 8, 8, 8, 1), "float32")
+    >>> cube[:, 2:6, 2:6, 2:6] = 1.0
+    >>> out = np.asarray(layer(cube, training=True))
+    >>> out.shape, bool(out.min() >= 0.0 and out.max() <= 1.0 + 1e-6)
+    ((2, 8, 8, 8, 1), True)
+    >>> bool(np.allclose(layer(np.ones((1, 8, 8, 8, 1), "float32"), training=True), 1.0))
+    True
+    >>> np.array_equal(layer(cube, training=False), cube)   # inference: unchanged
+    True
+    >>> RandomRotation3D()(np.zeros((8, 8, 8, 1), "float32"), training=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: RandomRotation3D: expected inputs of shape (batch, D, H, W, C) ... (8, 8, 8, 1)
     """
 
     def __init__(self, flips: bool = True, seed: int | None = None, **kwargs):
@@ -172,10 +252,58 @@ class BinaryFocalLoss(keras.losses.Loss):
 
     Same numbers as ``keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True,
     alpha=alpha, gamma=gamma)``; written out here so the formula can be read.
+
+    Parameters
+    ----------
+    gamma : float >= 0
+        Focusing parameter: ``(1 - p_t)**gamma`` shrinks the loss of easy examples
+        (``gamma = 0``: weighted cross-entropy).
+    alpha : float in [0, 1]
+        Weight of the positive class (``1 - alpha`` for negatives).
+    from_logits : bool
+        ``y_pred`` holds logits instead of probabilities.
+    name : str
+        Name of the loss.
+    **kwargs
+        Base ``keras.losses.Loss`` arguments (``reduction``, ``dtype``).
+
+    Call arguments
+    --------------
+    y_true : array or tensor, shape (N,) or (N, 1), 0/1 labels
+        Labels of shape (N,) are matched to predictions of shape (N, 1).
+    y_pred : float array or tensor, shape (N, 1)
+        Probabilities (logits when ``from_logits``).
+
+    Returns
+    -------
+    float scalar tensor
+        The mean over the batch (with the default ``reduction``) of :func:`binary_focal_loss`
+        averaged over the last axis.
+
+    Raises
+    ------
+    ValueError
+        ``gamma < 0`` or ``alpha`` outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> loss = BinaryFocalLoss(gamma=0.0, alpha=0.5)       # half the binary cross-entropy
+    >>> round(float(loss(np.array([1.0]), np.array([[0.5]]))), 4), round(float(0.5 * np.log(2)), 4)
+    (0.3466, 0.3466)
+    >>> y, p = np.array([1.0, 0.0]), np.array([[0.9], [0.1]])
+    >>> focal = float(BinaryFocalLoss(gamma=2.0, alpha=0.25)(y, p))
+    >>> keras_focal = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True,
+    ...                                                    alpha=0.25, gamma=2.0)
+    >>> bool(np.isclose(focal, float(keras_focal(y[:, None], p))))
+    True
+    >>> BinaryFocalLoss(gamma=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: gamma: expected a number >= 0, got -1
     """
 
-    def __init__(self, gamma=2.0, alpha=0.25, from_logits=False, name="binary_focal_loss",
-                 **kwargs):
+    def __init__(self, gamma: float = 2.0, alpha: float = 0.25, from_logits: bool = False,
+                 name: str = "binary_focal_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if gamma < 0:
             raise ValueError(f"gamma: expected a number >= 0, got {gamma!r}")

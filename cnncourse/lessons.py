@@ -39,6 +39,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import nbformat
 
@@ -166,7 +167,7 @@ def _kinds(source: str) -> tuple[bool, bool]:
     return BEGIN_SOLUTION in markers, BEGIN_HIDDEN in markers
 
 
-def nbgrader_metadata(cells) -> list[dict | None]:
+def nbgrader_metadata(cells: Sequence[nbformat.NotebookNode]) -> list[dict | None]:
     """nbgrader metadata for each cell (``None``: not an nbgrader cell), from the markers only.
 
     Parameters
@@ -226,7 +227,7 @@ def _read(path: Path):
     return nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
 
 
-def make_lesson(solution_path: Path):
+def make_lesson(solution_path: Path) -> nbformat.NotebookNode:
     """Return the lesson notebook (an ``nbformat`` node) generated from one solution notebook."""
     return _lesson_from(_read(solution_path), Path(solution_path).name)
 
@@ -310,7 +311,8 @@ class CopyReport:
     kept: list[Path] = field(default_factory=list)
 
 
-def copy_lessons(dest: Path, *, force: bool = False, names=None, source: Path | None = None) -> CopyReport:
+def copy_lessons(dest: Path, *, force: bool = False, names: Sequence[str] | None = None,
+                 source: Path | None = None) -> CopyReport:
     """Put a fresh copy of the lesson notebooks in ``dest`` (a learner's working folder).
 
     A notebook already in ``dest`` that differs from the shipped lesson (the learner's work, or

@@ -10,18 +10,25 @@ the data, the evaluation and the pictures.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from cnncourse.data.synthetic2d import _check_count as _count
 from cnncourse.data.synthetic2d import _check_unit as _unit
 from cnncourse.data.synthetic2d import make_mitosis_patches
 
+if TYPE_CHECKING:  # annotations only
+    import keras
+    import matplotlib.figure
+
 __all__ = ["make_bags", "tile_field", "train", "predict_instances", "bag_auc", "instance_auc",
            "show_instance_maps"]
 
 
 def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: int = 0,
-              difficulty: float = 0.3, positive_fraction: float = 0.5, max_witnesses: int = 2):
+              difficulty: float = 0.3, positive_fraction: float = 0.5,
+              max_witnesses: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Synthetic bags: fields of ``n_instances`` H&E-like patches, labelled only at field level.
 
     The patches come from :func:`cnncourse.data.synthetic2d.make_mitosis_patches` (one call, so
@@ -54,6 +61,15 @@ def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: 
         Bag labels: 1 = the field contains a mitosis.
     y_instance : ndarray, int64, shape (n_bags, n_instances)
         Hidden patch labels (for evaluation only); ``y == y_instance.max(axis=1)``.
+
+    Raises
+    ------
+    ValueError
+        A count below its minimum (``n_bags``, ``n_instances``, ``max_witnesses`` >= 1,
+        ``patch_size`` >= 16); ``max_witnesses > n_instances``; ``positive_fraction`` or
+        ``difficulty`` outside [0, 1].
+    TypeError
+        A count that is not an integer, or a fraction that is not a number.
 
     Examples
     --------
@@ -91,7 +107,7 @@ def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: 
     return flat.reshape(n_bags, k, patch_size, patch_size, 3), y, y_instance
 
 
-def tile_field(bag, grid: tuple[int, int] | None = None) -> np.ndarray:
+def tile_field(bag: np.ndarray, grid: tuple[int, int] | None = None) -> np.ndarray:
     """Put the patches of one bag side by side: the field of view they were cut from.
 
     Parameters
@@ -103,6 +119,20 @@ def tile_field(bag, grid: tuple[int, int] | None = None) -> np.ndarray:
     Returns
     -------
     ndarray, shape (rows * H, cols * W, C), same dtype as ``bag``.
+        Instance ``i`` at grid row ``i // cols``, column ``i % cols``.
+
+    Raises
+    ------
+    ValueError
+        ``bag`` not 4-D; a ``grid`` that does not hold ``n_instances`` patches.
+
+    Examples
+    --------
+    >>> bag = np.arange(4).reshape(4, 1, 1, 1)                # four 1 x 1 patches
+    >>> tile_field(bag)[..., 0].tolist()
+    [[0, 1], [2, 3]]
+    >>> tile_field(bag, (1, 4))[..., 0].tolist()
+    [[0, 1, 2, 3]]
     """
     bag = np.asarray(bag)
     if bag.ndim != 4:
@@ -121,7 +151,10 @@ def _grid(n: int) -> tuple[int, int]:
     return rows, n // rows
 
 
-def train(model, x, y, *, epochs, batch_size=16, learning_rate=3e-3, validation_data=None, seed=0):
+def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 16,
+          learning_rate: float = 3e-3,
+          validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+          seed: int = 0) -> keras.callbacks.History:
     """Fit ``model`` with Adam and binary cross-entropy; keep the weights of the best epoch.
 
     With ``validation_data`` the weights of the epoch with the lowest validation loss are kept
@@ -138,11 +171,22 @@ def train(model, x, y, *, epochs, batch_size=16, learning_rate=3e-3, validation_
     epochs, batch_size : int
     learning_rate : float
     validation_data : (x_val, y_val), optional
+        Shapes as ``x`` and ``y``.
     seed : int
 
     Returns
     -------
     keras.callbacks.History
+        ``loss`` per epoch (and ``val_loss`` with ``validation_data``); the model holds the
+        kept weights afterwards.
+
+    Raises
+    ------
+    ValueError
+        ``y`` not a 1-D array of 0/1 with one label per example; ``epochs`` or ``batch_size``
+        not a positive integer.
+    TypeError
+        ``epochs`` or ``batch_size`` not an integer.
     """
     from cnncourse.device import import_keras
 
@@ -163,7 +207,7 @@ def train(model, x, y, *, epochs, batch_size=16, learning_rate=3e-3, validation_
                      callbacks=callbacks, shuffle=True, verbose=0)
 
 
-def predict_instances(net, x, *, batch_size: int = 1024) -> np.ndarray:
+def predict_instances(net: keras.Model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """Run an instance network on every instance of every bag.
 
     Parameters
@@ -172,9 +216,17 @@ def predict_instances(net, x, *, batch_size: int = 1024) -> np.ndarray:
         Patch (H, W, C) -> (D,) outputs (D = 1 for a probability).
     x : ndarray, shape (n_bags, K, H, W, C)
 
+    batch_size : int
+        Patches per call of ``net``.
+
     Returns
     -------
     ndarray, float32, shape (n_bags, K) when D == 1, else (n_bags, K, D).
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 5-D.
     """
     x = np.asarray(x)
     if x.ndim != 5:
@@ -200,19 +252,55 @@ def _auc(y, score, name_y, name_score) -> float:
     return float(roc_auc_score(y, score))
 
 
-def bag_auc(y, bag_scores) -> float:
-    """ROC AUC of bag scores, shape (n_bags,) or (n_bags, 1), against bag labels (n_bags,)."""
+def bag_auc(y: np.ndarray | Sequence[int], bag_scores: np.ndarray | Sequence[float]) -> float:
+    """ROC AUC of bag scores, shape (n_bags,) or (n_bags, 1), against bag labels (n_bags,).
+
+    Parameters
+    ----------
+    y : int array of 0/1, shape (n_bags,)
+    bag_scores : float array, shape (n_bags,) or (n_bags, 1)
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        Another number of scores than labels; a nan or inf score; only one class in ``y``.
+
+    Examples
+    --------
+    >>> bag_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    """
     return _auc(y, bag_scores, "y", "bag_scores")
 
 
-def instance_auc(y_instance, instance_scores) -> float:
+def instance_auc(y_instance: np.ndarray, instance_scores: np.ndarray) -> float:
     """ROC AUC of instance scores against the hidden instance labels, over all patches of all
-    bags (both arrays of shape (n_bags, n_instances), or anything with that many elements)."""
+    bags (both arrays of shape (n_bags, n_instances), or anything with that many elements).
+
+    Parameters
+    ----------
+    y_instance : int array of 0/1, shape (n_bags, n_instances)
+    instance_scores : float array, same number of elements
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        Another number of scores than labels; a nan or inf score; only one class.
+    """
     return _auc(y_instance, instance_scores, "y_instance", "instance_scores")
 
 
-def show_instance_maps(x, scores, y_instance, *, titles=None, score_label="instance score",
-                       vmax=None, ncols: int = 4):
+def show_instance_maps(x: np.ndarray, scores: np.ndarray, y_instance: np.ndarray, *,
+                       titles: Sequence[str] | None = None, score_label: str = "instance score",
+                       vmax: float | None = None, ncols: int = 4) -> matplotlib.figure.Figure:
     """Fields with each patch's score as a coloured overlay; true mitoses outlined in white.
 
     Parameters
@@ -228,6 +316,19 @@ def show_instance_maps(x, scores, y_instance, *, titles=None, score_label="insta
         Colour-bar label.
     vmax : float, optional
         Top of the colour scale (default: the largest score shown).
+    ncols : int
+        Fields per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per bag (the tiled field, then the score overlay, a white square per mitotic
+        patch and each patch's score as text), then the colour bar.
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 5-D, or ``scores`` / ``y_instance`` not of shape ``x.shape[:2]``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle

@@ -31,6 +31,7 @@ import contextlib
 from typing import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cnncourse.neurons import relu, sigmoid  # notebook 02's stable sigmoid and ReLU, re-exported
 
@@ -110,7 +111,7 @@ def _small_blas():
 # Activations and probabilities
 
 
-def softmax(scores, axis: int = -1):
+def softmax(scores: ArrayLike, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis``: ``exp(s - max(s)) / sum(exp(s - max(s)))``, stable for large scores.
 
     Parameters
@@ -124,6 +125,11 @@ def softmax(scores, axis: int = -1):
     -------
     ndarray, float64, same shape as ``scores``; sums to 1 along ``axis``.
 
+    Raises
+    ------
+    ValueError
+        ``scores`` a scalar. A value that is not a number (``TypeError``).
+
     Examples
     --------
     >>> softmax(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]])).round(3)
@@ -133,7 +139,7 @@ def softmax(scores, axis: int = -1):
     return np.exp(log_softmax(scores, axis=axis))
 
 
-def log_softmax(scores, axis: int = -1):
+def log_softmax(scores: ArrayLike, axis: int = -1) -> np.ndarray:
     """Logarithm of :func:`softmax`, computed as ``s - max(s) - log(sum(exp(s - max(s))))``.
 
     Parameters
@@ -144,6 +150,11 @@ def log_softmax(scores, axis: int = -1):
     Returns
     -------
     ndarray, float64, same shape as ``scores`` (all values <= 0).
+
+    Raises
+    ------
+    ValueError
+        ``scores`` a scalar. A value that is not a number (``TypeError``).
     """
     s = _float_array("scores", scores)
     if s.ndim == 0:
@@ -152,7 +163,7 @@ def log_softmax(scores, axis: int = -1):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-def relu_backward(dout, x):
+def relu_backward(dout: ArrayLike, x: ArrayLike) -> np.ndarray:
     """Backward pass of :func:`relu`: ``dout`` where ``x > 0``, else 0.
 
     Parameters
@@ -165,6 +176,11 @@ def relu_backward(dout, x):
     Returns
     -------
     dx : ndarray, same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        ``dout`` of another shape than ``x``. A value that is not a number (``TypeError``).
     """
     dout, x = _float_array("dout", dout), _float_array("x", x)
     if dout.shape != x.shape:
@@ -183,7 +199,7 @@ def _logistic_inputs(w, b, X, y):
     return w, b, X, y
 
 
-def logistic_nll(w, b, X, y) -> float:
+def logistic_nll(w: ArrayLike, b: float, X: ArrayLike, y: ArrayLike) -> float:
     """Mean negative log-likelihood (binary cross-entropy) of one sigmoid neuron.
 
     With ``z = X @ w + b`` and ``p = sigmoid(z) = P(y=1 | x; w, b)``::
@@ -204,6 +220,12 @@ def logistic_nll(w, b, X, y) -> float:
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        ``X`` not 2-D; ``w`` not of shape (D,) or ``b`` not a scalar; ``y`` not one 0/1
+        label per row of ``X``. A value that is not a number (``TypeError``).
+
     Examples
     --------
     >>> logistic_nll(np.zeros(2), 0.0, np.ones((4, 2)), [0, 1, 1, 0])  # p = 0.5: log 2
@@ -214,7 +236,8 @@ def logistic_nll(w, b, X, y) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
 
 
-def logistic_nll_grad(w, b, X, y) -> tuple[np.ndarray, float]:
+def logistic_nll_grad(w: ArrayLike, b: float, X: ArrayLike,
+                      y: ArrayLike) -> tuple[np.ndarray, float]:
     """Gradient of :func:`logistic_nll` with respect to ``w`` and ``b``.
 
     ``dNLL/dz_i = (p_i - y_i) / N``, hence ``dw = X.T @ (p - y) / N`` and ``db = mean(p - y)``.
@@ -223,13 +246,20 @@ def logistic_nll_grad(w, b, X, y) -> tuple[np.ndarray, float]:
     -------
     dw : ndarray, shape (D,)
     db : float
+
+    Raises
+    ------
+    ValueError
+        As :func:`logistic_nll`.
     """
     w, b, X, y = _logistic_inputs(w, b, X, y)
     err = sigmoid(X @ w + b) - y                     # (N,)
     return X.T @ err / X.shape[0], float(np.mean(err))
 
 
-def logistic_regression_gd(X, y, *, lr: float = 0.5, epochs: int = 200, w0=None, b0: float = 0.0):
+def logistic_regression_gd(X: ArrayLike, y: ArrayLike, *, lr: float = 0.5, epochs: int = 200,
+                           w0: ArrayLike | None = None,
+                           b0: float = 0.0) -> tuple[np.ndarray, float, np.ndarray]:
     """Fit one sigmoid neuron by full-batch gradient descent on :func:`logistic_nll`.
 
     Parameters
@@ -249,6 +279,13 @@ def logistic_regression_gd(X, y, *, lr: float = 0.5, epochs: int = 200, w0=None,
     b : float
     losses : ndarray, shape (epochs + 1,)
         The loss before each step and after the last one.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 2-D; ``y`` not one 0/1 label per row; ``lr <= 0``; ``epochs`` not a
+        non-negative integer; ``w0`` not of shape (D,). A value that is not a number
+        (``TypeError``).
     """
     X = _float_array("X", X, 2)
     if not lr > 0:
@@ -276,7 +313,7 @@ def _softmax_inputs(scores, y):
     return scores, y
 
 
-def softmax_nll(scores, y) -> float:
+def softmax_nll(scores: ArrayLike, y: ArrayLike) -> float:
     """Mean multinomial negative log-likelihood ``-mean(log softmax(scores)[i, y_i])``.
 
     Parameters
@@ -289,6 +326,12 @@ def softmax_nll(scores, y) -> float:
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        ``scores`` not 2-D; ``y`` not one integer label in ``[0, K)`` per row. A value that
+        is not a number (``TypeError``).
+
     Examples
     --------
     >>> softmax_nll(np.zeros((3, 4)), [0, 1, 3])  # uniform over 4 classes: log 4
@@ -299,12 +342,17 @@ def softmax_nll(scores, y) -> float:
     return float(-np.mean(logp[np.arange(len(y)), y]))
 
 
-def softmax_nll_grad(scores, y) -> np.ndarray:
+def softmax_nll_grad(scores: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Gradient of :func:`softmax_nll` with respect to the scores: ``(softmax(scores) - onehot(y)) / N``.
 
     Returns
     -------
     dscores : ndarray, shape (N, K)
+
+    Raises
+    ------
+    ValueError
+        As :func:`softmax_nll`.
     """
     scores, y = _softmax_inputs(scores, y)
     d = softmax(scores, axis=1)
@@ -312,7 +360,8 @@ def softmax_nll_grad(scores, y) -> np.ndarray:
     return d / scores.shape[0]
 
 
-def softmax_regression_gd(X, y, n_classes: int, *, lr: float = 0.5, epochs: int = 200):
+def softmax_regression_gd(X: ArrayLike, y: ArrayLike, n_classes: int, *, lr: float = 0.5,
+                          epochs: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit a softmax classifier ``softmax(X @ W + b)`` by full-batch gradient descent from zeros.
 
     Parameters
@@ -329,6 +378,13 @@ def softmax_regression_gd(X, y, n_classes: int, *, lr: float = 0.5, epochs: int 
     W : ndarray, shape (D, K)
     b : ndarray, shape (K,)
     losses : ndarray, shape (epochs + 1,)
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 2-D; ``n_classes`` not an integer >= 2; ``lr <= 0``; ``epochs`` not a
+        non-negative integer; ``y`` not one label in ``[0, n_classes)`` per row. A value that is
+        not a number (``TypeError``).
     """
     X = _float_array("X", X, 2)
     if int(n_classes) != n_classes or n_classes < 2:
@@ -364,7 +420,7 @@ def _dense_inputs(x, W, b=None):
     return x, W, b
 
 
-def dense_forward(x, W, b) -> np.ndarray:
+def dense_forward(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Fully connected (dense) layer: every input feature connects to every unit.
 
     Parameters
@@ -377,12 +433,19 @@ def dense_forward(x, W, b) -> np.ndarray:
     -------
     out : ndarray, shape (N, H)
         ``x @ W + b``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``W`` not 2-D; ``W`` without one row per feature of ``x``; ``b`` not of
+        shape (H,). A value that is not a number (``TypeError``).
     """
     x, W, b = _dense_inputs(x, W, b)
     return x @ W + b
 
 
-def dense_backward(dout, x, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_backward(dout: ArrayLike, x: ArrayLike,
+                   W: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`dense_forward`.
 
     Parameters
@@ -401,6 +464,12 @@ def dense_backward(dout, x, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ``x.T @ dout`` (sums over the batch).
     db : ndarray, shape (H,)
         ``dout.sum(axis=0)``.
+
+    Raises
+    ------
+    ValueError
+        ``dout`` not of shape (N, H) for ``x`` (N, D) and ``W`` (D, H); the shape errors of
+        :func:`dense_forward`. A value that is not a number (``TypeError``).
     """
     x, W, _ = _dense_inputs(x, W)
     dout = _float_array("dout", dout, 2)
@@ -409,7 +478,7 @@ def dense_backward(dout, x, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
 
 
-def mse_loss(pred, target) -> tuple[float, np.ndarray]:
+def mse_loss(pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
     """Mean squared error over all elements (as Keras' ``"mse"``) and its gradient.
 
     Parameters
@@ -420,6 +489,12 @@ def mse_loss(pred, target) -> tuple[float, np.ndarray]:
     -------
     loss : float
     dpred : ndarray, same shape as ``pred``
+
+    Raises
+    ------
+    ValueError
+        ``target`` of another shape than ``pred``. A value that is not a number
+        (``TypeError``).
     """
     pred, target = _float_array("pred", pred), _float_array("target", target)
     if pred.shape != target.shape:
@@ -432,7 +507,8 @@ def mse_loss(pred, target) -> tuple[float, np.ndarray]:
 # Gradient checking
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
+                       h: float = 1e-5) -> np.ndarray:
     """Central-difference estimate of the gradient of a scalar function ``f`` at ``x``.
 
     ``grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)``, one pair of calls per element. ``x`` is
@@ -450,6 +526,11 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> 
     Returns
     -------
     ndarray, float64, same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` not a float64 ndarray (``TypeError``: it is perturbed in place); ``h <= 0``.
 
     Examples
     --------
@@ -476,7 +557,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x, h: float = 1e-5) -> 
     return grad
 
 
-def relative_error(a, b) -> float:
+def relative_error(a: ArrayLike, b: ArrayLike) -> float:
     """Relative error of two gradients: ``||a - b|| / (||a|| + ||b||)`` (Euclidean norms).
 
     Below about 1e-7, two float64 gradients agree; above about 1e-3, one of them is almost surely
@@ -490,6 +571,11 @@ def relative_error(a, b) -> float:
     Returns
     -------
     float (0.0 when both are all zeros)
+
+    Raises
+    ------
+    ValueError
+        ``a`` and ``b`` of different shapes. A value that is not a number (``TypeError``).
     """
     a, b = _float_array("a", a), _float_array("b", b)
     if a.shape != b.shape:

@@ -6,15 +6,18 @@ Keras is imported inside the functions, so ``import cnncourse.models`` stays che
 
 Examples
 --------
->>> model = lenet5()                        # doctest: +SKIP
->>> model.count_params()                    # doctest: +SKIP
+>>> model = lenet5()
+>>> model.count_params()
 61706
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import keras
 
 __all__ = ["lenet5", "LENET5_PARAMS", "mlp", "small_cnn", "augmentation", "RandomRot90",
            "layer_params", "feature_maps", "bench"]
@@ -51,8 +54,8 @@ def _head(keras, x, n_classes):
     return keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
 
 
-def lenet5(input_shape=(32, 32, 1), n_classes: int = 10, *, activation: str = "tanh",
-           pooling: str = "avg", name: str = "lenet5"):
+def lenet5(input_shape: tuple[int, int, int] = (32, 32, 1), n_classes: int = 10, *,
+           activation: str = "tanh", pooling: str = "avg", name: str = "lenet5") -> keras.Model:
     """LeNet-5 (LeCun, Bottou, Bengio and Haffner 1998) in Keras.
 
     ======  ==========================================  ==========================
@@ -89,6 +92,19 @@ def lenet5(input_shape=(32, 32, 1), n_classes: int = 10, *, activation: str = "t
     -------
     keras.Model
         Uncompiled; layers named "C1", "S2", "C3", "S4", "C5", "flatten", "F6", "output".
+        Input (N, H, W, C) float, output (N, n_classes) float32 probabilities ((N, 1) for
+        ``n_classes=1``).
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` not 3 positive ints or smaller than 32x32; ``n_classes < 1``; an
+        unknown ``pooling``.
+
+    Examples
+    --------
+    >>> [(layer.name, layer.count_params()) for layer in lenet5().layers[1:4]]
+    [('C1', 156), ('S2', 0), ('C3', 2416)]
     """
     keras = _keras()
     h, w, c = _shape(input_shape)
@@ -111,8 +127,8 @@ def lenet5(input_shape=(32, 32, 1), n_classes: int = 10, *, activation: str = "t
     return keras.Model(inputs, _head(keras, x, n_classes), name=name)
 
 
-def mlp(input_shape, hidden: Sequence[int] = (20,), n_classes: int = 2, *,
-        activation: str = "relu", dropout: float = 0.0, name: str = "mlp"):
+def mlp(input_shape: Sequence[int], hidden: Sequence[int] = (20,), n_classes: int = 2, *,
+        activation: str = "relu", dropout: float = 0.0, name: str = "mlp") -> keras.Model:
     """Multilayer perceptron on flattened images: Flatten -> Dense(h) for h in ``hidden`` ->
     output (softmax, or one sigmoid unit for ``n_classes == 1``).
 
@@ -122,14 +138,30 @@ def mlp(input_shape, hidden: Sequence[int] = (20,), n_classes: int = 2, *,
         Shape of one input, e.g. (32, 32, 3).
     hidden : sequence of int
         Units of each hidden layer.
+    n_classes : int
+        Softmax over ``n_classes`` (>= 2), or one sigmoid unit for 1.
+    activation : str
+        Of the hidden layers.
     dropout : float in [0, 1)
         Dropout after each hidden layer (0: none).
+    name : str
 
     Returns
     -------
     keras.Model
         Uncompiled. ``(prod(input_shape) + 1) * hidden[0] + ... + (hidden[-1] + 1) * n_out``
         parameters.
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` not a tuple of positive ints; a hidden size < 1; ``dropout`` outside
+        [0, 1); ``n_classes < 1``.
+
+    Examples
+    --------
+    >>> mlp((4, 4, 1), hidden=(8,), n_classes=2).count_params()   # (16 + 1) * 8 + (8 + 1) * 2
+    154
     """
     keras = _keras()
     if (not isinstance(input_shape, (tuple, list)) or not input_shape
@@ -150,9 +182,10 @@ def mlp(input_shape, hidden: Sequence[int] = (20,), n_classes: int = 2, *,
     return keras.Model(inputs, _head(keras, x, n_classes), name=name)
 
 
-def small_cnn(input_shape, n_classes: int = 2, *, filters: Sequence[int] = (16, 32),
-              kernel_size: int = 3, dense: int = 64, dropout: float = 0.0, pooling: str = "max",
-              batch_norm: bool = False, activation: str = "relu", name: str = "small_cnn"):
+def small_cnn(input_shape: tuple[int, int, int], n_classes: int = 2, *,
+              filters: Sequence[int] = (16, 32), kernel_size: int = 3, dense: int = 64,
+              dropout: float = 0.0, pooling: str = "max", batch_norm: bool = False,
+              activation: str = "relu", name: str = "small_cnn") -> keras.Model:
     """A generic small CNN: per entry of ``filters`` a block Conv(k, 'same') [-> BatchNorm] ->
     activation -> 2x2 pooling; then global average pooling, Dense(``dense``) [-> Dropout],
     output.
@@ -169,11 +202,29 @@ def small_cnn(input_shape, n_classes: int = 2, *, filters: Sequence[int] = (16, 
     dropout : float in [0, 1)
     pooling : {"max", "avg"}
     batch_norm : bool
+        BatchNormalization after each convolution (which then has no bias).
+    activation : str
+    n_classes : int
+        Softmax over ``n_classes`` (>= 2), or one sigmoid unit for 1.
+    name : str
 
     Returns
     -------
     keras.Model
-        Uncompiled; blocks named "conv1", "pool1", ...
+        Uncompiled; blocks named "conv1", "pool1", ...; output (N, n_classes) probabilities.
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` not 3 positive ints or too small for ``len(filters)`` poolings; empty
+        or non-positive ``filters``; an unknown ``pooling``; ``dropout`` outside [0, 1);
+        ``n_classes < 1``.
+
+    Examples
+    --------
+    >>> model = small_cnn((16, 16, 1), filters=(4, 8), dense=0)
+    >>> model.output_shape, model.get_layer("pool2").output.shape
+    ((None, 2), (None, 4, 4, 8))
     """
     keras = _keras()
     h, w, c = _shape(input_shape)
@@ -209,14 +260,36 @@ def small_cnn(input_shape, n_classes: int = 2, *, filters: Sequence[int] = (16, 
 # Augmentation
 
 
-def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0, name="augment"):
+def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0,
+                 name: str = "augment") -> keras.Sequential:
     """The 8 symmetries of a square as random Keras layers (active in training only):
     ``RandomFlip("horizontal_and_vertical")`` and :class:`RandomRot90`.
+
+    Parameters
+    ----------
+    flips : bool
+        Random horizontal and vertical flips (layer "flip").
+    rot90 : bool
+        Random multiples of 90 degrees (layer "rot90"; square images only).
+    seed : int, optional
+        Seed of the flips; the rotations use ``seed + 1``.
+    name : str
 
     Returns
     -------
     keras.Sequential
         Put it first in a model: ``keras.Sequential([keras.Input(shape), augmentation(), net])``.
+        Input and output (N, H, W, C), unchanged at inference.
+
+    Raises
+    ------
+    ValueError
+        Both ``flips`` and ``rot90`` off.
+
+    Examples
+    --------
+    >>> [layer.name for layer in augmentation().layers]
+    ['flip', 'rot90']
     """
     keras = _keras()
     layers = []
@@ -233,14 +306,32 @@ def augmentation(*, flips: bool = True, rot90: bool = True, seed: int | None = 0
 # Looking inside
 
 
-def layer_params(model) -> dict[str, int]:
+def layer_params(model: keras.Model) -> dict[str, int]:
     """``{layer name: number of parameters}`` of a Keras model, in layer order (0 for pooling,
-    flatten, ...); the values sum to ``model.count_params()``."""
+    flatten, ...); the values sum to ``model.count_params()``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built (a functional model, or one that has seen an input).
+
+    Returns
+    -------
+    dict of str -> int
+        Every layer except the input layer.
+
+    Examples
+    --------
+    >>> list(layer_params(lenet5()).items())[:3]
+    [('C1', 156), ('S2', 0), ('C3', 2416)]
+    """
     return {layer.name: int(layer.count_params()) for layer in model.layers
             if layer.__class__.__name__ != "InputLayer"}
 
 
-def feature_maps(model, x, layers=None) -> dict[str, np.ndarray]:
+def feature_maps(model: keras.Model, x: np.ndarray,
+                 layers: Sequence[str | keras.layers.Layer] | None = None
+                 ) -> dict[str, np.ndarray]:
     """Outputs of some layers of a functional Keras model for the input batch ``x``.
 
     Parameters
@@ -254,7 +345,13 @@ def feature_maps(model, x, layers=None) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``{layer name: ndarray (N, H_l, W_l, C_l)}``.
+        ``{layer name: ndarray (N, H_l, W_l, C_l)}`` (float32 for a float32 model), in the
+        order of ``layers``.
+
+    Raises
+    ------
+    ValueError
+        No Conv2D layer when ``layers`` is not given; a name that is not a layer of the model.
     """
     keras = _keras()
     if layers is None:

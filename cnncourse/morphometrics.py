@@ -25,7 +25,10 @@ added here is the smoothed mesh, the mesh volume, the convex-hull solidity and s
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["MEASURES", "volume", "surface_area", "mesh", "sphericity", "solidity", "extent",
            "principal_axes", "measure", "measure_matrix"]
@@ -59,14 +62,38 @@ def _check_nonempty(masks: np.ndarray, name: str = "masks") -> None:
                          "shape measures need at least one voxel")
 
 
-def volume(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """Volumes (n,) float64 of bool masks (n, D, H, W): voxel count times the voxel volume."""
+def volume(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Volumes (n,) float64 of bool masks (n, D, H, W): voxel count times the voxel volume.
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers.
+
+    Examples
+    --------
+    >>> volume(np.ones((1, 2, 2, 2), bool), spacing=(2.0, 1.0, 1.0)).tolist()
+    [16.0]
+    """
     masks = _check_masks(masks)
     spacing = _check_spacing(spacing)
     return masks.reshape(len(masks), -1).sum(axis=1) * float(np.prod(spacing))
 
 
-def mesh(mask, spacing=(1.0, 1.0, 1.0), *, smooth: float = 0.8):
+def mesh(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), *,
+         smooth: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Marching-cubes mesh of one bool mask (D, H, W): ``(verts (V, 3) float, faces (F, 3) int)``.
 
     The mask is padded by one voxel of background (so that shapes touching the border are closed)
@@ -74,6 +101,35 @@ def mesh(mask, spacing=(1.0, 1.0, 1.0), *, smooth: float = 0.8):
     isosurface is taken: on a raw voxel staircase the area of a ball comes out ~10% too large
     (sphericity 0.92 instead of 1); with ``smooth=0.8`` it is within 1-2%. ``smooth=0`` turns the
     smoothing off. Coordinates are in physical units (voxel index times ``spacing``).
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive.
+    smooth : float >= 0
+        Gaussian sigma in units of the finest voxel size.
+
+    Returns
+    -------
+    verts : ndarray of float, shape (V, 3)
+        (z, y, x) in physical units.
+    faces : ndarray of int, shape (F, 3)
+        Vertex indices of each triangle.
+
+    Raises
+    ------
+    TypeError
+        ``mask`` not bool.
+    ValueError
+        ``mask`` not 3-D, empty, or too thin to keep a surface after smoothing; ``spacing`` not
+        3 positive numbers; ``smooth < 0``.
+
+    Examples
+    --------
+    >>> verts, faces = mesh(np.ones((3, 3, 3), bool), smooth=0)
+    >>> verts.min(axis=0).tolist(), verts.max(axis=0).tolist()       # the cube's faces
+    ([-0.5, -0.5, -0.5], [2.5, 2.5, 2.5])
     """
     from scipy import ndimage
     from skimage.measure import marching_cubes
@@ -102,24 +158,82 @@ def _mesh_area_volume(verts: np.ndarray, faces: np.ndarray) -> tuple[float, floa
     return float(mesh_surface_area(verts, faces)), float(vol)
 
 
-def surface_area(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """Surface areas (n,) float64 of bool masks (n, D, H, W), from marching-cubes meshes."""
+def surface_area(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Surface areas (n,) float64 of bool masks (n, D, H, W), from marching-cubes meshes
+    (:func:`mesh`, smoothed).
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers; an empty mask.
+    """
     masks = _check_masks(masks)
     _check_nonempty(masks)
     return np.array([_mesh_area_volume(*mesh(m, spacing))[0] for m in masks])
 
 
-def sphericity(volume, area):
+def sphericity(volume: ArrayLike, area: ArrayLike) -> np.ndarray:
     """Sphericity pi^(1/3) (6 V)^(2/3) / A: the surface of the ball of the same volume divided by
-    the actual surface (1 for a ball, smaller otherwise). Works elementwise on arrays."""
+    the actual surface (1 for a ball, smaller otherwise). Works elementwise on arrays.
+
+    Parameters
+    ----------
+    volume : array_like of float >= 0
+    area : array_like of float > 0, broadcastable with ``volume``
+
+    Returns
+    -------
+    ndarray of float64, the broadcast shape (0-d for two numbers)
+
+    Raises
+    ------
+    ValueError
+        A negative volume or an area <= 0.
+
+    Examples
+    --------
+    >>> r = 2.0
+    >>> round(float(sphericity(4 / 3 * np.pi * r ** 3, 4 * np.pi * r ** 2)), 6)   # a ball
+    1.0
+    """
     volume, area = np.asarray(volume, dtype=float), np.asarray(area, dtype=float)
     if np.any(volume < 0) or np.any(area <= 0):
         raise ValueError("volume, area: expected volume >= 0 and area > 0")
     return np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / area
 
 
-def solidity(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """Solidity (n,) float64: mesh volume / convex-hull volume, of bool masks (n, D, H, W)."""
+def solidity(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Solidity (n,) float64: mesh volume / convex-hull volume, of bool masks (n, D, H, W).
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,), in (0, 1]
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers; an empty mask.
+    """
     masks = _check_masks(masks)
     _check_nonempty(masks)
     out = np.empty(len(masks))
@@ -135,15 +249,40 @@ def _regions(masks: np.ndarray, spacing: np.ndarray) -> list:
     return [regionprops(m.view(np.uint8), spacing=tuple(spacing))[0] for m in masks]
 
 
-def extent(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
-    """Extent (n,) float64: volume / axis-aligned bounding-box volume (skimage's ``extent``)."""
+def extent(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Extent (n,) float64: volume / axis-aligned bounding-box volume (skimage's ``extent``).
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,), in (0, 1]
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers; an empty mask.
+
+    Examples
+    --------
+    >>> mask = np.zeros((1, 3, 3, 3), bool)
+    >>> mask[0, 1, :, :2] = True; mask[0, 1, 0, 2] = True    # 7 of a 1 x 3 x 3 box
+    >>> round(float(extent(mask)[0]), 3)
+    0.778
+    """
     masks = _check_masks(masks)
     spacing = _check_spacing(spacing)
     _check_nonempty(masks)
     return np.array([r.extent for r in _regions(masks, spacing)])
 
 
-def principal_axes(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+def principal_axes(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
     """Principal axis lengths (n, 3) float64, major first, of bool masks (n, D, H, W).
 
     The full axis lengths of the ellipsoid with the same second moments (in physical units), from
@@ -151,6 +290,24 @@ def principal_axes(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     ``sqrt(10 (l1 - l2 + l3))``, ``sqrt(10 (-l1 + l2 + l3))`` (the first and last are regionprops'
     ``axis_major_length`` and ``axis_minor_length``). An ellipsoid with radii 16, 12 and 8 gives
     about 32, 24 and 16.
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, 3)
+        Major, middle, minor axis length.
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers; an empty mask.
 
     Examples
     --------
@@ -178,8 +335,26 @@ def _mesh_measures(mask: np.ndarray, spacing: np.ndarray) -> dict:
     return {"surface_area": area, "mesh_volume": mvol, "solidity": min(mvol / hull, 1.0)}
 
 
-def measure(masks, spacing=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
+def measure(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
     """All shape measures of bool masks (n, D, H, W): ``{name: (n,) float64}`` for ``MEASURES``.
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), positive; results are in its units.
+
+    Returns
+    -------
+    dict of str -> ndarray of float64, shape (n,)
+        Keys in the order of ``MEASURES``.
+
+    Raises
+    ------
+    TypeError
+        ``masks`` not bool.
+    ValueError
+        ``masks`` not 4-D; ``spacing`` not 3 positive numbers; an empty mask.
 
     Examples
     --------
@@ -208,8 +383,28 @@ def measure(masks, spacing=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
     }
 
 
-def measure_matrix(masks, spacing=(1.0, 1.0, 1.0), names=MEASURES) -> np.ndarray:
-    """Shape measures as a feature matrix (n, len(names)) float64, columns in the order ``names``."""
+def measure_matrix(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                   names: Sequence[str] = MEASURES) -> np.ndarray:
+    """Shape measures as a feature matrix (n, len(names)) float64, columns in the order ``names``.
+
+    Parameters
+    ----------
+    masks : ndarray of bool, shape (n, D, H, W)
+    spacing : tuple of 3 float
+    names : sequence of str
+        Names from ``MEASURES``.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, len(names))
+
+    Raises
+    ------
+    ValueError
+        An unknown name; as :func:`measure` for the masks and spacing.
+    TypeError
+        ``masks`` not bool.
+    """
     unknown = [n for n in names if n not in MEASURES]
     if unknown:
         raise ValueError(f"names: unknown measure(s) {unknown}; choose from {list(MEASURES)}")

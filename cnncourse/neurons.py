@@ -23,9 +23,10 @@ Examples
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "NAND_WEIGHTS", "NAND_BIAS", "weighted_sum", "step", "step_grad", "perceptron", "nand",
@@ -81,7 +82,7 @@ def _alpha(alpha) -> float:
 # The perceptron
 
 
-def weighted_sum(x, w, b) -> np.ndarray:
+def weighted_sum(x: ArrayLike, w: ArrayLike, b: float) -> np.ndarray:
     """The neuron's pre-activation ``z = sum_i w_i x_i + b``.
 
     Parameters
@@ -102,6 +103,14 @@ def weighted_sum(x, w, b) -> np.ndarray:
     --------
     >>> weighted_sum([[0, 0], [1, 1]], [-2, -2], 3).tolist()
     [3.0, -1.0]
+
+    Raises
+    ------
+    ValueError
+        ``w`` not a non-empty 1-D array; ``x``'s last axis not of ``len(w)``; ``b`` not a single
+        finite number.
+    TypeError
+        ``x, w, b`` not real numbers (complex, strings, ragged lists).
     """
     x = _real_array(x, "x")
     w = _real_array(w, "w")
@@ -114,7 +123,7 @@ def weighted_sum(x, w, b) -> np.ndarray:
     return np.asarray(x @ w + b)
 
 
-def step(z) -> np.ndarray:
+def step(z: ArrayLike) -> np.ndarray:
     """Step activation: 1 where ``z > 0``, else 0 (so ``step(0) == 0``, as in Nielsen's book).
 
     Parameters
@@ -124,21 +133,44 @@ def step(z) -> np.ndarray:
     Returns
     -------
     ndarray of int64, same shape as ``z``.
+
+    Raises
+    ------
+    TypeError
+        ``z`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> step([-1.0, 0.0, 0.5]).tolist()
+    [0, 0, 1]
     """
     return (_real_array(z, "z") > 0).astype(np.int64)
 
 
-def step_grad(z) -> np.ndarray:
+def step_grad(z: ArrayLike) -> np.ndarray:
     """Derivative of :func:`step`: 0 everywhere (undefined at 0, where we also return 0).
 
     This is why a perceptron cannot learn by gradient descent: no small change of a weight
     changes its output, until a jump.
+
+    Parameters
+    ----------
+    z : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``z``, all zeros
+
+    Raises
+    ------
+    TypeError
+        ``z`` not real numbers (complex, strings, ragged lists).
     """
     z = _real_array(z, "z")
     return np.zeros(z.shape, dtype=np.float64)
 
 
-def perceptron(x, w, b) -> np.ndarray:
+def perceptron(x: ArrayLike, w: ArrayLike, b: float) -> np.ndarray:
     """Output of a perceptron, ``step(x @ w + b)``: 0 or 1.
 
     Parameters
@@ -159,11 +191,16 @@ def perceptron(x, w, b) -> np.ndarray:
     --------
     >>> perceptron([[0, 0], [0, 1], [1, 0], [1, 1]], NAND_WEIGHTS, NAND_BIAS).tolist()
     [1, 1, 1, 0]
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`weighted_sum`.
     """
     return step(weighted_sum(x, w, b))
 
 
-def nand(a, b) -> np.ndarray:
+def nand(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """NAND of binary inputs, computed by the talk's perceptron (weights -2, -2, bias 3).
 
     Parameters
@@ -174,6 +211,18 @@ def nand(a, b) -> np.ndarray:
     Returns
     -------
     ndarray of int64, the broadcast shape of ``a`` and ``b`` (0-d for two numbers).
+
+    Raises
+    ------
+    ValueError
+        A value other than 0 or 1; shapes that do not broadcast.
+    TypeError
+        ``a, b`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> nand([0, 0, 1, 1], [0, 1, 0, 1]).tolist()
+    [1, 1, 1, 0]
     """
     a, b = _real_array(a, "a"), _real_array(b, "b")
     for name, v in (("a", a), ("b", b)):
@@ -228,7 +277,9 @@ def truth_table(gate: Callable, n_inputs: int = 2) -> tuple[np.ndarray, np.ndarr
     return inputs, outputs.astype(np.int64)
 
 
-def format_truth_table(inputs, outputs, input_names=None, output_names=None) -> str:
+def format_truth_table(inputs: ArrayLike, outputs: ArrayLike,
+                       input_names: Sequence[str] | None = None,
+                       output_names: Sequence[str] | None = None) -> str:
     """A truth table as aligned text, one row per input combination (as on the talk's slide).
 
     Parameters
@@ -276,9 +327,25 @@ _GATE_NAMES = {
 }
 
 
-def gate_name(outputs) -> str:
+def gate_name(outputs: ArrayLike) -> str:
     """Name of the two-input logic function with these outputs for inputs 00, 01, 10, 11.
 
+    Parameters
+    ----------
+    outputs : array_like of 0/1, shape (4,)
+
+    Returns
+    -------
+    str
+        E.g. ``"AND"``, ``"NAND"``, ``"XOR"``, ``"A"`` (one of the 16 two-input functions).
+
+    Raises
+    ------
+    ValueError
+        Not four values, or a value other than 0 and 1.
+
+    Examples
+    --------
     >>> gate_name([1, 1, 1, 0])
     'NAND'
     """
@@ -292,7 +359,7 @@ def gate_name(outputs) -> str:
 # Activation functions and their derivatives
 
 
-def sigmoid(x) -> np.ndarray:
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow for any ``x``.
 
     ``exp(-x)`` overflows for ``x < -709`` (float64); here only ``exp(-|x|) <= 1`` is computed, and
@@ -316,37 +383,132 @@ def sigmoid(x) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
-def sigmoid_grad(x) -> np.ndarray:
-    """Derivative of :func:`sigmoid`: ``sigmoid(x) * (1 - sigmoid(x))``, at most 0.25 (at 0)."""
+def sigmoid_grad(x: ArrayLike) -> np.ndarray:
+    """Derivative of :func:`sigmoid`: ``sigmoid(x) * (1 - sigmoid(x))``, at most 0.25 (at 0).
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64, in [0, 0.25])
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> sigmoid_grad([0.0, 1000.0]).tolist()
+    [0.25, 0.0]
+    """
     s = sigmoid(x)
     return s * (1 - s)
 
 
-def tanh(x) -> np.ndarray:
-    """Hyperbolic tangent, in [-1, 1]; equal to ``2 * sigmoid(2 x) - 1`` (a rescaled sigmoid)."""
+def tanh(x: ArrayLike) -> np.ndarray:
+    """Hyperbolic tangent, in [-1, 1]; equal to ``2 * sigmoid(2 x) - 1`` (a rescaled sigmoid).
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64, in [-1, 1])
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> tanh([0.0, 1.0]).round(4).tolist()
+    [0.0, 0.7616]
+    """
     return np.tanh(_real_array(x, "x"))
 
 
-def tanh_grad(x) -> np.ndarray:
-    """Derivative of :func:`tanh`: ``1 - tanh(x)**2``, at most 1 (at 0)."""
+def tanh_grad(x: ArrayLike) -> np.ndarray:
+    """Derivative of :func:`tanh`: ``1 - tanh(x)**2``, at most 1 (at 0).
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64, in [0, 1])
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> tanh_grad([0.0]).tolist()
+    [1.0]
+    """
     t = tanh(x)
     return 1 - t * t
 
 
-def relu(x) -> np.ndarray:
-    """Rectified linear unit ``max(0, x)`` elementwise."""
+def relu(x: ArrayLike) -> np.ndarray:
+    """Rectified linear unit ``max(0, x)`` elementwise.
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64)
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> relu([-1.0, 2.0]).tolist()
+    [0.0, 2.0]
+    """
     x = _real_array(x, "x")
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
-def relu_grad(x) -> np.ndarray:
+def relu_grad(x: ArrayLike) -> np.ndarray:
     """Derivative of :func:`relu`: 1 where ``x > 0``, 0 elsewhere (``relu_grad(0) == 0``, as in
-    TensorFlow)."""
+    TensorFlow).
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64, 0 or 1)
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+
+    Examples
+    --------
+    >>> relu_grad([-1.0, 0.0, 2.0]).tolist()
+    [0.0, 0.0, 1.0]
+    """
     x = _real_array(x, "x")
     return (x > 0).astype(x.dtype)
 
 
-def leaky_relu(x, alpha: float = 0.01) -> np.ndarray:
+def leaky_relu(x: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """Leaky ReLU: ``x`` where ``x > 0``, ``alpha * x`` elsewhere.
 
     Parameters
@@ -354,14 +516,52 @@ def leaky_relu(x, alpha: float = 0.01) -> np.ndarray:
     x : array_like of float, any shape
     alpha : float in [0, 1)
         Slope for negative inputs (``alpha = 0`` gives ReLU).
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64)
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+    ValueError
+        ``alpha`` not a single number in [0, 1).
+
+    Examples
+    --------
+    >>> leaky_relu([-1.0, 2.0]).tolist()
+    [-0.01, 2.0]
     """
     x = _real_array(x, "x")
     alpha = _alpha(alpha)
     return np.where(x > 0, x, alpha * x).astype(x.dtype, copy=False)
 
 
-def leaky_relu_grad(x, alpha: float = 0.01) -> np.ndarray:
-    """Derivative of :func:`leaky_relu`: 1 where ``x > 0``, ``alpha`` elsewhere (also at 0)."""
+def leaky_relu_grad(x: ArrayLike, alpha: float = 0.01) -> np.ndarray:
+    """Derivative of :func:`leaky_relu`: 1 where ``x > 0``, ``alpha`` elsewhere (also at 0).
+
+    Parameters
+    ----------
+    x : array_like of float, any shape
+    alpha : float in [0, 1)
+
+    Returns
+    -------
+    ndarray, same shape as ``x`` (float32 stays float32, other inputs give float64)
+
+    Raises
+    ------
+    TypeError
+        ``x`` not real numbers (complex, strings, ragged lists).
+    ValueError
+        ``alpha`` not a single number in [0, 1).
+
+    Examples
+    --------
+    >>> leaky_relu_grad([-1.0, 0.0, 2.0], alpha=0.1).tolist()
+    [0.1, 0.1, 1.0]
+    """
     x = _real_array(x, "x")
     alpha = _alpha(alpha)
     return np.where(x > 0, 1.0, alpha).astype(x.dtype, copy=False)
@@ -377,7 +577,7 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-def numerical_derivative(f: Callable, x, h: float = 1e-5) -> np.ndarray:
+def numerical_derivative(f: Callable, x: ArrayLike, h: float = 1e-5) -> np.ndarray:
     """Central difference ``(f(x + h) - f(x - h)) / (2 h)``, elementwise.
 
     Its error is about ``h**2 * |f'''| / 6`` plus rounding ``~1e-16 / h``: near 1e-10 for

@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import nbformat
 from nbclient import NotebookClient
@@ -63,7 +64,7 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total} cells"
 
 
-def run_notebook(path: Path, *, timeout: int = 900, stream=sys.stderr) -> RunResult:
+def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO = sys.stderr) -> RunResult:
     """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written."""
     nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
@@ -103,7 +104,8 @@ def _failed_cell(nb) -> int | None:
     return None
 
 
-def run(paths: list[Path], *, timeout: int = 900, stream=sys.stderr) -> list[RunResult]:
+def run(paths: list[Path], *, timeout: int = 900,
+        stream: TextIO = sys.stderr) -> list[RunResult]:
     """Run each notebook in turn, print a table of wall times and peak memory; return the results."""
     results = []
     for i, path in enumerate(paths, 1):

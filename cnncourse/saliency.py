@@ -8,9 +8,14 @@ spreading a window map over pixels, and drawing.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # annotations only
+    import keras
+    import matplotlib.figure
 
 __all__ = ["build_classifier", "train_classifier", "predict_logits", "weighted_layers",
            "randomize_top", "windows_to_pixels", "hematoxylin", "top_fraction_mask",
@@ -30,8 +35,10 @@ def _images(images, name="images") -> np.ndarray:
     return images
 
 
-def build_classifier(mean, variance, *, input_shape=(32, 32, 3), filters: Sequence[int] = (16, 32, 64),
-                     name: str = "mitosis_cnn"):
+def build_classifier(mean: ArrayLike, variance: ArrayLike, *,
+                     input_shape: tuple[int, int, int] = (32, 32, 3),
+                     filters: Sequence[int] = (16, 32, 64),
+                     name: str = "mitosis_cnn") -> keras.Model:
     """A small CNN that outputs the *logit* of "mitotic" for an RGB patch in [0, 1].
 
     ``Normalization`` (fixed per-channel ``mean`` and ``variance`` of the training set) ->
@@ -45,12 +52,26 @@ def build_classifier(mean, variance, *, input_shape=(32, 32, 3), filters: Sequen
     mean, variance : array_like, shape (C,)
         Per-channel statistics of the training patches (float in [0, 1]).
     input_shape : (int, int, int)
+        (H, W, C) of a patch.
     filters : sequence of int
+        Filters of ``conv1, conv2, ...``; H and W must survive ``len(filters) - 1`` poolings.
+    name : str
 
     Returns
     -------
     keras.Model
         Uncompiled; input (N, H, W, C) float32 in [0, 1], output (N, 1) float32 logits.
+
+    Raises
+    ------
+    ValueError
+        ``mean`` / ``variance`` not of shape (C,); a variance <= 0; no filters.
+
+    Examples
+    --------
+    >>> model = build_classifier([0.5] * 3, [0.1] * 3, input_shape=(16, 16, 3), filters=(4, 8))
+    >>> [layer.name for layer in weighted_layers(model)], model.output_shape
+    (['conv1', 'conv2', 'logit'], (None, 1))
     """
     keras = _keras()
     mean, variance = np.asarray(mean, np.float32), np.asarray(variance, np.float32)
@@ -74,19 +95,34 @@ def build_classifier(mean, variance, *, input_shape=(32, 32, 3), filters: Sequen
     return keras.Model(inputs, outputs, name=name)
 
 
-def train_classifier(model, x, y, *, epochs: int, validation_data=None, batch_size: int = 64,
-                     learning_rate: float = 2e-3, seed: int = 0):
+def train_classifier(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int,
+                     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+                     batch_size: int = 64, learning_rate: float = 2e-3,
+                     seed: int = 0) -> keras.callbacks.History:
     """Compile ``model`` (Adam, binary cross-entropy on logits, accuracy) and fit it.
 
     Parameters
     ----------
+    model : keras.Model
+        One logit per example, e.g. :func:`build_classifier`; compiled here.
     x : ndarray, float32, shape (N, H, W, C)
     y : ndarray of 0/1, shape (N,)
+    epochs, batch_size : int
     validation_data : (x_val, y_val), optional
+    learning_rate : float
+        Adam's learning rate.
+    seed : int
+        Seed of the shuffling (``keras.utils.set_random_seed``).
 
     Returns
     -------
     keras.callbacks.History
+        ``loss`` and ``accuracy`` per epoch (and ``val_*`` with ``validation_data``).
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 4-D; ``y`` not one 0/1 label per example.
     """
     keras = _keras()
     x = _images(x, "x")
@@ -101,20 +137,48 @@ def train_classifier(model, x, y, *, epochs: int, validation_data=None, batch_si
                      validation_data=validation_data, verbose=0, shuffle=True)
 
 
-def predict_logits(model, x, batch_size: int = 256) -> np.ndarray:
-    """Logits of ``model`` for ``x`` (N, H, W, C): ndarray float32, shape (N,)."""
+def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits of ``model`` for ``x`` (N, H, W, C): ndarray float32, shape (N,).
+
+    Parameters
+    ----------
+    model : keras.Model
+        One output per example, shape (N, 1).
+    x : ndarray, shape (N, H, W, C)
+        Cast to float32; run in inference mode, ``batch_size`` at a time.
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, float32, shape (N,)
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 4-D.
+    """
     x = _images(x, "x").astype(np.float32)
     out = [np.asarray(model(x[i:i + batch_size], training=False)).reshape(-1)
            for i in range(0, len(x), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def weighted_layers(model) -> list:
-    """The layers of ``model`` that have trainable weights, from the input to the output."""
+def weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of ``model`` that have trainable weights, from the input to the output.
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        E.g. ``conv1, conv2, conv3, logit`` for :func:`build_classifier`.
+    """
     return [layer for layer in model.layers if layer.trainable_weights]
 
 
-def randomize_top(model, n_layers: int, *, seed: int = 0):
+def randomize_top(model: keras.Model, n_layers: int, *, seed: int = 0) -> keras.Model:
     """A copy of ``model`` whose top ``n_layers`` weighted layers are re-initialised.
 
     Cascading randomisation (Adebayo et al. 2018): ``n_layers=1`` re-draws the output layer,
@@ -122,9 +186,23 @@ def randomize_top(model, n_layers: int, *, seed: int = 0):
     initializer (seeded), biases set to zero; the other layers keep their trained weights.
     ``model`` itself is not changed.
 
+    Parameters
+    ----------
+    model : keras.Model
+    n_layers : int in [0, len(weighted_layers(model))]
+        How many weighted layers, counted from the output, to re-draw.
+    seed : int
+        Seed of the new kernels (the same seed gives the same copy).
+
     Returns
     -------
     keras.Model
+        A clone with the same architecture.
+
+    Raises
+    ------
+    ValueError
+        ``n_layers`` not an int in the range above.
     """
     keras = _keras()
     layers = weighted_layers(model)
@@ -144,7 +222,8 @@ def randomize_top(model, n_layers: int, *, seed: int = 0):
     return clone
 
 
-def windows_to_pixels(coarse, size: tuple[int, int], patch: int, stride: int) -> np.ndarray:
+def windows_to_pixels(coarse: ArrayLike, size: tuple[int, int], patch: int,
+                      stride: int) -> np.ndarray:
     """Spread a map over window positions onto pixels: each pixel gets the mean value of the
     windows (``patch`` x ``patch``, placed every ``stride`` pixels from the top-left corner) that
     cover it; pixels no window covers get 0.
@@ -155,10 +234,24 @@ def windows_to_pixels(coarse, size: tuple[int, int], patch: int, stride: int) ->
         One value per window position, e.g. an occlusion map.
     size : (int, int)
         Height and width of the images.
+    patch : int
+        Side of a window in pixels.
+    stride : int
+        Pixels between neighbouring windows.
 
     Returns
     -------
     ndarray, float32, shape (N, H, W)
+
+    Raises
+    ------
+    ValueError
+        ``coarse`` not 3-D; windows that do not fit in ``size``.
+
+    Examples
+    --------
+    >>> windows_to_pixels(np.array([[[1.0, 3.0]]]), (2, 3), patch=2, stride=1)[0].tolist()
+    [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
     """
     coarse = np.asarray(coarse, np.float32)
     if coarse.ndim != 3:
@@ -178,7 +271,7 @@ def windows_to_pixels(coarse, size: tuple[int, int], patch: int, stride: int) ->
     return total / np.maximum(count, 1)
 
 
-def hematoxylin(patches) -> np.ndarray:
+def hematoxylin(patches: np.ndarray) -> np.ndarray:
     """Hematoxylin optical density of RGB patches (colour deconvolution, ``skimage.color.rgb2hed``).
 
     Parameters
@@ -189,6 +282,11 @@ def hematoxylin(patches) -> np.ndarray:
     -------
     ndarray, float32, shape (N, H, W)
         Larger = more hematoxylin (darker chromatin).
+
+    Raises
+    ------
+    ValueError
+        ``patches`` not 4-D or not 3 channels.
     """
     from skimage.color import rgb2hed
 
@@ -199,8 +297,29 @@ def hematoxylin(patches) -> np.ndarray:
     return np.stack([rgb2hed(p)[..., 0] for p in rgb]).astype(np.float32)
 
 
-def top_fraction_mask(values, fraction: float) -> np.ndarray:
-    """Per image, the ``fraction`` of pixels with the largest ``values`` (N, H, W): bool mask."""
+def top_fraction_mask(values: ArrayLike, fraction: float) -> np.ndarray:
+    """Per image, the ``fraction`` of pixels with the largest ``values`` (N, H, W): bool mask.
+
+    Parameters
+    ----------
+    values : array_like of float, shape (N, H, W)
+    fraction : float in (0, 1)
+
+    Returns
+    -------
+    ndarray of bool, shape (N, H, W)
+        At least ``fraction`` of each image's pixels (more where values tie at the threshold).
+
+    Raises
+    ------
+    ValueError
+        ``values`` not 3-D; ``fraction`` outside (0, 1).
+
+    Examples
+    --------
+    >>> top_fraction_mask([[[1.0, 4.0], [3.0, 2.0]]], 0.25).astype(int).tolist()
+    [[[0, 1], [0, 0]]]
+    """
     values = np.asarray(values, np.float32)
     if values.ndim != 3:
         raise ValueError(f"values: expected shape (N, H, W), got {values.shape}")
@@ -210,8 +329,28 @@ def top_fraction_mask(values, fraction: float) -> np.ndarray:
     return values >= threshold[:, None, None]
 
 
-def normalize_maps(maps) -> np.ndarray:
-    """Scale each map (N, H, W) to [0, 1] by its own maximum of the absolute value (float32)."""
+def normalize_maps(maps: ArrayLike) -> np.ndarray:
+    """Scale each map (N, H, W) to [0, 1] by its own maximum of the absolute value (float32).
+
+    Parameters
+    ----------
+    maps : array_like of float, shape (N, H, W)
+
+    Returns
+    -------
+    ndarray, float32, shape (N, H, W)
+        ``|maps[i]| / max |maps[i]|``; an all-zero map stays zero.
+
+    Raises
+    ------
+    ValueError
+        ``maps`` not 3-D.
+
+    Examples
+    --------
+    >>> normalize_maps([[[0.0, -2.0], [1.0, 0.5]]])[0].tolist()
+    [[0.0, 1.0], [0.5, 0.25]]
+    """
     maps = np.abs(np.asarray(maps, np.float32))
     if maps.ndim != 3:
         raise ValueError(f"maps: expected shape (N, H, W), got {maps.shape}")
@@ -219,8 +358,9 @@ def normalize_maps(maps) -> np.ndarray:
     return maps / np.where(peak > 0, peak, 1.0)[:, None, None]
 
 
-def show_maps(patches, maps: Mapping[str, np.ndarray], *, titles: Sequence[str] | None = None,
-              size: float = 1.6, alpha: float = 0.55, cmap: str = "jet"):
+def show_maps(patches: np.ndarray, maps: Mapping[str, np.ndarray], *,
+              titles: Sequence[str] | None = None, size: float = 1.6, alpha: float = 0.55,
+              cmap: str = "jet") -> matplotlib.figure.Figure:
     """A grid: one row per patch, the patch then each map overlaid on it (scaled to its maximum).
 
     Parameters
@@ -230,10 +370,22 @@ def show_maps(patches, maps: Mapping[str, np.ndarray], *, titles: Sequence[str] 
         Columns, in order.
     titles : sequence of str, optional
         One label per patch (row), shown above the patch.
+    size : float
+        Inches per panel.
+    alpha : float
+        Opacity of the maps over the patches.
+    cmap : str
 
     Returns
     -------
     matplotlib.figure.Figure
+        ``N x (1 + len(maps))`` axes: the patch, then each map (scaled by
+        :func:`normalize_maps`) over it; map names above the first row.
+
+    Raises
+    ------
+    ValueError
+        ``patches`` not 4-D; a map not of shape (N, H, W); ``titles`` of another length.
     """
     import matplotlib.pyplot as plt
 

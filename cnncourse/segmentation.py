@@ -24,7 +24,13 @@ Keras is imported inside the functions that need it, so importing this module is
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # annotations only
+    import keras
 
 __all__ = [
     "extract_windows", "build_window_classifier", "predict_sliding_window", "predict_dense",
@@ -72,7 +78,7 @@ def _binary(mask, name) -> np.ndarray:
 # Images
 
 
-def normalize(image, low=1.0, high=99.8) -> np.ndarray:
+def normalize(image: ArrayLike, low: float = 1.0, high: float = 99.8) -> np.ndarray:
     """Scale intensities so the ``low`` and ``high`` percentiles map to 0 and 1, then clip.
 
     Parameters
@@ -94,7 +100,8 @@ def normalize(image, low=1.0, high=99.8) -> np.ndarray:
     return np.clip((image.astype(np.float32) - lo) / (hi - lo), 0, 1).astype(np.float32)
 
 
-def low_light(image, photons, *, background=0.05, seed=0) -> np.ndarray:
+def low_light(image: ArrayLike, photons: float, *, background: float = 0.05,
+              seed: int = 0) -> np.ndarray:
     """The same scene recorded with a short exposure: Poisson (shot) noise.
 
     Each pixel counts photons with mean ``(image + background) * photons``; the counts are divided
@@ -139,7 +146,8 @@ def _pad(image: np.ndarray, half: int, mode: str) -> np.ndarray:
     return np.pad(image, pad, mode=mode)
 
 
-def extract_windows(image, coords, size, *, mode="reflect") -> np.ndarray:
+def extract_windows(image: ArrayLike, coords: ArrayLike, size: int, *,
+                    mode: str = "reflect") -> np.ndarray:
     """Square windows of ``image`` centred on the pixels ``coords``.
 
     The image is padded by ``size // 2`` on every side (``mode`` as in :func:`numpy.pad`), so
@@ -278,7 +286,7 @@ def _training_windows(images, masks, n_windows, size, *, seed=0, foreground_frac
             np.concatenate(labels).astype(np.float32))
 
 
-def tiles(image, size, *, stride=None) -> np.ndarray:
+def tiles(image: ArrayLike, size: int, *, stride: int | None = None) -> np.ndarray:
     """Cut an image into square tiles (row by row), dropping what does not fill a whole tile.
 
     Parameters
@@ -568,7 +576,7 @@ def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
 # Cost
 
 
-def multiply_adds(model, input_shape) -> int:
+def multiply_adds(model: keras.Model, input_shape: tuple[int, ...]) -> int:
     """Multiply-adds of the convolution and dense layers of ``model`` for one input.
 
     A ``Conv2D`` layer costs ``out_h * out_w * kernel_h * kernel_w * in_channels * filters``
@@ -607,7 +615,7 @@ def multiply_adds(model, input_shape) -> int:
 # Scores
 
 
-def dice(pred, target) -> float:
+def dice(pred: ArrayLike, target: ArrayLike) -> float:
     """Dice coefficient ``2 |A ∩ B| / (|A| + |B|)`` of two binary masks.
 
     Parameters
@@ -632,7 +640,7 @@ def dice(pred, target) -> float:
     return float(2.0 * np.logical_and(pred, target).sum() / total)
 
 
-def iou(pred, target) -> float:
+def iou(pred: ArrayLike, target: ArrayLike) -> float:
     """Intersection over union (Jaccard index) ``|A ∩ B| / |A ∪ B|`` of two binary masks.
 
     Same conventions as :func:`dice` (1.0 for two empty masks). ``dice = 2 iou / (1 + iou)``.
@@ -644,7 +652,7 @@ def iou(pred, target) -> float:
     return float(np.logical_and(pred, target).sum() / union)
 
 
-def error_map(pred, target) -> np.ndarray:
+def error_map(pred: ArrayLike, target: ArrayLike) -> np.ndarray:
     """Where a predicted mask is wrong: 0 correct, 1 false positive, 2 false negative.
 
     Parameters
@@ -677,7 +685,8 @@ def _pair(pred, target):
 # Instances
 
 
-def separate_instances(mask, *, min_distance=4, smooth=1.0) -> np.ndarray:
+def separate_instances(mask: ArrayLike, *, min_distance: int = 4,
+                       smooth: float = 1.0) -> np.ndarray:
     """Split a foreground mask into nuclei: distance transform, one marker per peak, watershed.
 
     Each foreground pixel gets its distance to the background; touching round nuclei form two
@@ -737,7 +746,8 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     return lut[labels]
 
 
-def match_instances(pred_labels, true_labels, *, iou_threshold=0.5) -> dict:
+def match_instances(pred_labels: ArrayLike, true_labels: ArrayLike, *,
+                    iou_threshold: float = 0.5) -> dict:
     """Match predicted instances to reference instances and count.
 
     A predicted object matches a reference object when their IoU exceeds ``iou_threshold``

@@ -3,9 +3,13 @@ label overlays. Each function draws with matplotlib and returns the ``Figure``.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import matplotlib.axes
+    import matplotlib.figure
 
 
 def _plt():
@@ -15,7 +19,9 @@ def _plt():
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, *, ncols: int = 6,
-                cmap: str = "gray", size: float = 2.0, vmin=None, vmax=None, suptitle: str | None = None):
+                cmap: str = "gray", size: float = 2.0, vmin: float | None = None,
+                vmax: float | None = None,
+                suptitle: str | None = None) -> matplotlib.figure.Figure:
     """Show 2D images, shape (H, W) or (H, W, 3), in a grid.
 
     Parameters
@@ -25,7 +31,33 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     titles : sequence of str, optional
         One per image.
     ncols : int
-        Images per row.
+        Images per row (at most the number of images); as many rows as needed.
+    cmap : str
+        Colour map of the 2D images.
+    size : float
+        Inches per image.
+    vmin, vmax : float, optional
+        Colour range of every image; default each image's own min and max.
+    suptitle : str, optional
+        Title over the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``rows x ncols`` axes without ticks; axes beyond the last image stay empty.
+
+    Raises
+    ------
+    ValueError
+        No image; ``titles`` of another length; an image that is not 2-D or 3-D.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = show_images([np.zeros((4, 4))] * 3, ["a", "b", "c"], ncols=2)
+    >>> len(fig.axes), [ax.get_title() for ax in fig.axes]
+    (4, ['a', 'b', 'c', ''])
     """
     images = list(images)
     if not images:
@@ -51,9 +83,37 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     return fig
 
 
-def plot_history(history, metrics: Sequence[str] = ("loss",), *, title: str | None = None):
+def plot_history(history, metrics: Sequence[str] = ("loss",), *,
+                 title: str | None = None) -> matplotlib.figure.Figure:
     """Training curves from a Keras ``History`` (or its ``.history`` dict): one panel per metric,
-    the training curve and, when present, the ``val_`` curve."""
+    the training curve and, when present, the ``val_`` curve.
+
+    Parameters
+    ----------
+    history : keras.callbacks.History or dict of str -> sequence of float
+        Per-epoch values, e.g. ``{"loss": [...], "val_loss": [...]}``.
+    metrics : sequence of str
+        Keys to plot, one panel each.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per metric, x = epoch 1, 2, ..., lines labelled "training" and "validation".
+
+    Raises
+    ------
+    ValueError
+        A metric that is not in the history (the message lists the keys there are).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.2, 0.8]})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['training', 'validation']
+    """
     hist = getattr(history, "history", history)
     missing = [m for m in metrics if m not in hist]
     if missing:
@@ -74,13 +134,27 @@ def plot_history(history, metrics: Sequence[str] = ("loss",), *, title: str | No
     return fig
 
 
-def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str = "ROC curves", ax=None):
+def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str = "ROC curves",
+             ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
     """ROC curves of several classifiers on one plot, AUC in the legend.
 
     Parameters
     ----------
     curves : mapping
         ``{label: (y_true, score)}`` with ``y_true`` (N,) in {0, 1} and ``score`` (N,) float.
+    title : str
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per curve labelled ``"label (AUC 0.xxx)"``, then the dotted "chance" diagonal.
+
+    Raises
+    ------
+    ValueError
+        From scikit-learn: labels with only one class, or scores of another length.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -98,8 +172,39 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: str 
     return ax.figure
 
 
-def plot_confusion(y_true, y_pred, labels: Sequence[str], *, title: str = "confusion matrix", ax=None):
-    """Confusion matrix with counts in the cells (rows: truth, columns: prediction)."""
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], *,
+                   title: str = "confusion matrix",
+                   ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
+    """Confusion matrix with counts in the cells (rows: truth, columns: prediction).
+
+    Parameters
+    ----------
+    y_true, y_pred : int array, shape (N,)
+        Class indices ``0 .. len(labels) - 1``.
+    labels : sequence of str
+        Class names, in index order.
+    title : str
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The count matrix as an image with the counts written in the cells.
+
+    Raises
+    ------
+    ValueError
+        From scikit-learn: ``y_true`` and ``y_pred`` of different lengths.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = plot_confusion(np.array([0, 0, 1]), np.array([0, 1, 1]), ["normal", "mitosis"])
+    >>> [text.get_text() for text in fig.axes[0].texts]
+    ['1', '1', '0', '1']
+    """
     from sklearn.metrics import confusion_matrix
 
     plt = _plt()
@@ -118,9 +223,32 @@ def plot_confusion(y_true, y_pred, labels: Sequence[str], *, title: str = "confu
     return ax.figure
 
 
-def overlay_labels(image: np.ndarray, labels: np.ndarray, *, alpha: float = 0.4, ax=None,
-                   title: str | None = None):
-    """Draw a grey image (H, W) with an integer label image (H, W) coloured on top (0 = none)."""
+def overlay_labels(image: np.ndarray, labels: np.ndarray, *, alpha: float = 0.4,
+                   ax: matplotlib.axes.Axes | None = None,
+                   title: str | None = None) -> matplotlib.figure.Figure:
+    """Draw a grey image (H, W) with an integer label image (H, W) coloured on top (0 = none).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+        Any real dtype; stretched to [0, 1].
+    labels : int ndarray, shape (H, W)
+        0 = background, each other value one object (one colour each).
+    alpha : float in [0, 1]
+        Opacity of the colours (the background is darkened by the same blend).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``labels`` of another shape than the image's first two axes.
+    """
     from skimage.color import label2rgb
 
     image, labels = np.asarray(image), np.asarray(labels)

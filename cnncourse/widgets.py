@@ -15,11 +15,17 @@ the plots are drawn and closed, and the HTML tables are still updated. The drawi
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cnncourse import conv, neurons
+
+if TYPE_CHECKING:  # annotations only
+    import ipywidgets
+    import matplotlib.axes
+    import matplotlib.figure
 
 __all__ = ["plot_perceptron", "perceptron_table_html", "perceptron_explorer", "plot_activations",
            "activation_table_html", "activation_explorer", "find_widget"]
@@ -57,10 +63,32 @@ def _redraw(out, draw: Callable[[], object]) -> None:
         _show(draw())
 
 
-def find_widget(root, description: str):
+def find_widget(root: ipywidgets.Widget, description: str) -> ipywidgets.Widget:
     """The first widget below ``root`` (depth first) whose ``description`` is ``description``.
 
     Raises ``KeyError`` naming the descriptions found when there is none.
+
+    Parameters
+    ----------
+    root : ipywidgets.Widget
+        Searched with its ``children``, recursively (``root`` itself first).
+    description : str
+
+    Returns
+    -------
+    ipywidgets.Widget
+
+    Raises
+    ------
+    KeyError
+        No widget with that description (the message lists those found).
+
+    Examples
+    --------
+    >>> import ipywidgets
+    >>> box = ipywidgets.VBox([ipywidgets.FloatSlider(description="w1")])
+    >>> find_widget(box, "w1").description
+    'w1'
     """
     found = []
     stack = [root]
@@ -94,8 +122,9 @@ def _weights(w, b):
     return w, b
 
 
-def plot_perceptron(w=neurons.NAND_WEIGHTS, b=neurons.NAND_BIAS, *, ax=None, title: str | None = None,
-                    lim: tuple[float, float] = (-0.5, 1.5)):
+def plot_perceptron(w: ArrayLike = neurons.NAND_WEIGHTS, b: float = neurons.NAND_BIAS, *,
+                    ax: matplotlib.axes.Axes | None = None, title: str | None = None,
+                    lim: tuple[float, float] = (-0.5, 1.5)) -> matplotlib.figure.Figure:
     """Draw a two-input perceptron in its input plane.
 
     The region where it outputs 1 is shaded, the decision line ``w1 x1 + w2 x2 + b = 0`` drawn,
@@ -116,6 +145,11 @@ def plot_perceptron(w=neurons.NAND_WEIGHTS, b=neurons.NAND_BIAS, *, ax=None, tit
     Returns
     -------
     matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        ``w`` not two numbers or ``b`` not one number.
     """
     w, b = _weights(w, b)
     plt = _plt()
@@ -161,8 +195,29 @@ def plot_perceptron(w=neurons.NAND_WEIGHTS, b=neurons.NAND_BIAS, *, ax=None, tit
     return ax.figure
 
 
-def perceptron_table_html(w, b) -> str:
-    """HTML truth table of a two-input perceptron: inputs, weighted sum, output, gate name."""
+def perceptron_table_html(w: ArrayLike, b: float) -> str:
+    """HTML truth table of a two-input perceptron: inputs, weighted sum, output, gate name.
+
+    Parameters
+    ----------
+    w : array_like, shape (2,)
+    b : float
+
+    Returns
+    -------
+    str
+        A ``<table>`` with one row per input 00, 01, 10, 11 and the line "computes: <b>NAME</b>".
+
+    Raises
+    ------
+    ValueError
+        ``w`` not two numbers or ``b`` not one number.
+
+    Examples
+    --------
+    >>> "computes: <b>NAND</b>" in perceptron_table_html([-2, -2], 3)
+    True
+    """
     w, b = _weights(w, b)
     inputs = neurons.binary_inputs(2)
     sums = neurons.weighted_sum(inputs, w, b)
@@ -174,7 +229,7 @@ def perceptron_table_html(w, b) -> str:
             f"{rows}</table><p>computes: <b>{neurons.gate_name(outputs)}</b></p>")
 
 
-def perceptron_explorer(w1: float = -2.0, w2: float = -2.0, b: float = 3.0):
+def perceptron_explorer(w1: float = -2.0, w2: float = -2.0, b: float = 3.0) -> ipywidgets.VBox:
     """Sliders ``w1``, ``w2``, ``b`` that redraw a perceptron's decision line and truth table.
 
     Parameters
@@ -248,7 +303,8 @@ def _check_functions(functions) -> dict:
 
 
 def plot_activations(functions: Mapping[str, tuple[Callable, Callable]] | None = None, *,
-                     x_range: float = 6.0, alpha: float = 0.1, mark: float | None = None):
+                     x_range: float = 6.0, alpha: float = 0.1,
+                     mark: float | None = None) -> matplotlib.figure.Figure:
     """Two panels: activation functions (left) and their derivatives (right).
 
     Parameters
@@ -266,6 +322,14 @@ def plot_activations(functions: Mapping[str, tuple[Callable, Callable]] | None =
     Returns
     -------
     matplotlib Figure
+        Two axes, one line per function each, with a legend.
+
+    Raises
+    ------
+    ValueError
+        ``x_range <= 0``.
+    TypeError
+        ``functions`` empty or not name -> (f, df) pairs of callables.
     """
     functions = _check_functions(functions)
     if not x_range > 0:
@@ -296,8 +360,28 @@ def plot_activations(functions: Mapping[str, tuple[Callable, Callable]] | None =
     return fig
 
 
-def activation_table_html(functions, x: float, alpha: float = 0.1) -> str:
-    """HTML table: each function's value and derivative at ``x``."""
+def activation_table_html(functions: Mapping[str, tuple[Callable, Callable]] | None, x: float,
+                          alpha: float = 0.1) -> str:
+    """HTML table: each function's value and derivative at ``x``.
+
+    Parameters
+    ----------
+    functions : dict name -> (f, df), or None
+        None: sigmoid, tanh, relu and leaky_relu of :mod:`cnncourse.neurons`.
+    x : float
+    alpha : float
+        Passed to functions that take an ``alpha``.
+
+    Returns
+    -------
+    str
+        A ``<table>`` with one row ``name, f(x), f'(x)`` per function.
+
+    Examples
+    --------
+    >>> "<td>sigmoid</td><td>0.5</td><td>0.25</td>" in activation_table_html(None, 0.0)
+    True
+    """
     functions = _check_functions(functions)
     xv = np.array([float(x)])
     rows = "".join(
@@ -308,7 +392,8 @@ def activation_table_html(functions, x: float, alpha: float = 0.1) -> str:
             f"<tr><th>at x = {float(x):g}</th><th>f(x)</th><th>f'(x)</th></tr>{rows}</table>")
 
 
-def activation_explorer(functions: Mapping[str, tuple[Callable, Callable]] | None = None):
+def activation_explorer(functions: Mapping[str, tuple[Callable, Callable]] | None = None
+                        ) -> ipywidgets.VBox:
     """Compare activation functions and their derivatives interactively.
 
     Parameters
@@ -361,7 +446,8 @@ def activation_explorer(functions: Mapping[str, tuple[Callable, Callable]] | Non
 # Sliding-kernel picture and widget
 
 
-def draw_conv_step(image=None, kernel=None, step: int = 0, *, fig=None):
+def draw_conv_step(image: ArrayLike | None = None, kernel: ArrayLike | None = None, step: int = 0,
+                   *, fig: matplotlib.figure.Figure | None = None) -> matplotlib.figure.Figure:
     """Draw one multiply-add of a 'valid' cross-correlation: the window on the image, the running
     sum of products at that position, and the output map filled so far.
 
@@ -380,6 +466,14 @@ def draw_conv_step(image=None, kernel=None, step: int = 0, *, fig=None):
     Returns
     -------
     matplotlib Figure
+        Three axes: the image with the window, the products and running sum, the output map.
+
+    Raises
+    ------
+    ValueError
+        ``image`` or ``kernel`` not 2-D, or a kernel larger than the image; ``step`` out of range.
+    TypeError
+        A non-numeric image or kernel.
     """
     from matplotlib.patches import Rectangle
 
@@ -454,7 +548,8 @@ def draw_conv_step(image=None, kernel=None, step: int = 0, *, fig=None):
     return fig
 
 
-def kernel_slider(image=None, kernel=None):
+def kernel_slider(image: ArrayLike | None = None,
+                  kernel: ArrayLike | None = None) -> ipywidgets.VBox:
     """Widget: slide ``kernel`` over ``image`` one multiply-add at a time (slider or ▶ play)
     and watch the running sum fill the output map. Defaults to the talk's 5x5 example.
 

@@ -92,6 +92,14 @@ def test_train_and_predict_instances(bags):
 def test_show_instance_maps(bags):
     x, y, yi = bags
     fig = mil.show_instance_maps(x[:3], yi[:3] * 0.8, yi[:3], titles=["a", "b", "c"])
-    assert len(fig.axes) >= 3
+    fields = fig.axes[:3]                                   # then the colour bar
+    assert [ax.get_title() for ax in fields] == ["a", "b", "c"]
+    assert fig.axes[-1].get_ylabel() == "instance score"
+    for i, ax in enumerate(fields):
+        tiles, heat = ax.images                             # the field, then the score overlay
+        np.testing.assert_array_equal(tiles.get_array(), mil.tile_field(x[i]))
+        np.testing.assert_allclose(np.asarray(heat.get_array()).ravel(), yi[i] * 0.8)
+        assert len(ax.patches) == yi[i].sum()               # a white square per mitosis
+        assert [t.get_text() for t in ax.texts] == [f"{s:.2f}" for s in yi[i] * 0.8]
     with pytest.raises(ValueError, match="scores"):
         mil.show_instance_maps(x[:3], yi[:2], yi[:3])

@@ -91,7 +91,15 @@ def test_normalize_and_show_maps():
     np.testing.assert_allclose(out[0], [[0, 1], [0.5, 0.25]])
     assert np.all(out[1] == 0)
     patches = np.zeros((2, 2, 2, 3), np.uint8)
-    fig = saliency.show_maps(patches, {"a": maps, "b": maps}, titles=["x", "y"])
-    assert len(fig.axes) == 6
+    fig = saliency.show_maps(patches, {"a": maps, "b": -maps}, titles=["x", "y"])
+    assert len(fig.axes) == 6                         # 2 patches x (patch, map a, map b)
+    assert [ax.get_title() for ax in fig.axes] == ["x", "a", "b", "y", "", ""]
+    for row in range(2):
+        patch, over_a, over_b = fig.axes[3 * row:3 * row + 3]
+        assert len(patch.images) == 1
+        for ax, m in ((over_a, maps), (over_b, -maps)):   # the patch, then the scaled map on top
+            np.testing.assert_array_equal(ax.images[0].get_array(), patches[row])
+            np.testing.assert_allclose(ax.images[1].get_array(),
+                                       saliency.normalize_maps(m)[row])
     with pytest.raises(ValueError, match="maps"):
         saliency.show_maps(patches, {"a": maps[:1]})

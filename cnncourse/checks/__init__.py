@@ -23,9 +23,12 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from IPython.core.interactiveshell import InteractiveShell
 
 __all__ = [
     "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
@@ -131,7 +134,8 @@ def assert_all_passed() -> None:
 # Comparison
 
 
-def compare(got, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> tuple[bool, str]:
+def compare(got: Any, expected: Any, *, rtol: float = 1e-6,
+            atol: float = 1e-8) -> tuple[bool, str]:
     """Compare an answer with the expected value; return ``(equal, explanation)``.
 
     Numbers and arrays are compared with a tolerance (``rtol``, ``atol``) after checking type
@@ -254,7 +258,7 @@ class Missing:
         return f"<undefined {self.name}>"
 
 
-def answer(name: str, namespace: dict):
+def answer(name: str, namespace: dict) -> Any:
     """``namespace[name]``, or a :class:`Missing` placeholder when the name is not defined."""
     return namespace[name] if name in namespace else Missing(name)
 
@@ -292,7 +296,7 @@ def _lookup(name_node):
     return ast.copy_location(call, name_node)
 
 
-def install_notebook_hook(shell=None) -> bool:
+def install_notebook_hook(shell: InteractiveShell | None = None) -> bool:
     """Make check calls in an IPython ``shell`` (default: the running one) robust to undefined
     answers; return whether a shell was found. Called when this module is imported in a kernel."""
     if shell is None:
@@ -461,8 +465,9 @@ def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs)
     return fn if result.passed else reference
 
 
-def evaluate_value(value, expected, *, name: str, mistakes: Sequence[Mistake] = (), hint: str = "",
-                   rtol: float = 1e-6, atol: float = 1e-8, verbose: bool = True) -> Result:
+def evaluate_value(value: Any, expected: Any, *, name: str, mistakes: Sequence[Mistake] = (),
+                   hint: str = "", rtol: float = 1e-6, atol: float = 1e-8,
+                   verbose: bool = True) -> Result:
     """Compare a value the learner computed with the expected one (printed and recorded)."""
     if isinstance(value, Missing):
         return _record(Result(name, NOT_DONE, value.message), verbose)
@@ -477,7 +482,7 @@ def evaluate_value(value, expected, *, name: str, mistakes: Sequence[Mistake] = 
                           "rest of the notebook."), verbose)
 
 
-def check_value(value, expected, **kwargs):
+def check_value(value: Any, expected: Any, **kwargs) -> Any:
     """Check a value like :func:`evaluate_value`; return ``value`` if right, else ``expected``."""
     return value if evaluate_value(value, expected, **kwargs).passed else expected
 

@@ -20,7 +20,8 @@ def _call(fn, case: Case):
         return fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
 
 
-def acts_like(fn: Callable, wrong: Callable, cases: Sequence[Case], *, rtol=1e-6, atol=1e-8) -> bool:
+def acts_like(fn: Callable, wrong: Callable, cases: Sequence[Case], *, rtol: float = 1e-6,
+              atol: float = 1e-8) -> bool:
     """True when ``fn`` gives the same results as ``wrong`` on every case (both must run)."""
     try:
         for case in cases:

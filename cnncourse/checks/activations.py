@@ -11,6 +11,8 @@ difference ``(f(x + h) - f(x - h)) / 2h`` with ``h = 1e-5``, at points away from
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse import neurons
@@ -120,7 +122,7 @@ _OVERFLOW_SIGMOID = (
     "where x >= 0 and e / (1 + e) where x < 0.")
 
 
-def sigmoid(fn):
+def sigmoid(fn: Callable) -> Callable:
     """Check ``sigmoid(x)`` = 1 / (1 + exp(-x)), elementwise, without overflow for any x."""
     return _run(fn, neurons.sigmoid, _SMOOTH_CASES, "sigmoid", [
         ("the sign of x is flipped: you computed 1 / (1 + exp(x)) = sigmoid(-x). The sigmoid "
@@ -135,7 +137,7 @@ def sigmoid(fn):
         extra=[_float_problem(_OVERFLOW_SIGMOID), _nan_at_extremes(_OVERFLOW_SIGMOID)])
 
 
-def sigmoid_grad(fn):
+def sigmoid_grad(fn: Callable) -> Callable:
     """Check ``sigmoid_grad(x)`` = sigmoid(x) * (1 - sigmoid(x)) against a numerical derivative."""
     s = neurons.sigmoid
     return _run(fn, _numerical_grad(neurons.sigmoid), _SMOOTH_CASES, "sigmoid_grad", [
@@ -157,7 +159,7 @@ def sigmoid_grad(fn):
 # tanh
 
 
-def tanh(fn):
+def tanh(fn: Callable) -> Callable:
     """Check ``tanh(x)``, elementwise, finite for any x (e.g. 2 * sigmoid(2 x) - 1)."""
     s = neurons.sigmoid
     overflow = ("your tanh overflows for large |x|: (exp(x) - exp(-x)) / (exp(x) + exp(-x)) is "
@@ -175,7 +177,7 @@ def tanh(fn):
         extra=[_float_problem(overflow), _nan_at_extremes(overflow)])
 
 
-def tanh_grad(fn):
+def tanh_grad(fn: Callable) -> Callable:
     """Check ``tanh_grad(x)`` = 1 - tanh(x)**2 against a numerical derivative."""
     t = neurons.tanh
     return _run(fn, _numerical_grad(neurons.tanh), _SMOOTH_CASES, "tanh_grad", [
@@ -206,7 +208,7 @@ _KINK_CASES = [
 ]
 
 
-def relu(fn):
+def relu(fn: Callable) -> Callable:
     """Check ``relu(x)`` = max(0, x) elementwise."""
     return _run(fn, neurons.relu, _KINK_CASES, "relu", [
         ("np.max(x, 0) is the largest element of x (along axis 0), not an elementwise maximum: "
@@ -219,7 +221,7 @@ def relu(fn):
     ], "relu(x) = np.maximum(x, 0) (elementwise).")
 
 
-def relu_grad(fn):
+def relu_grad(fn: Callable) -> Callable:
     """Check ``relu_grad(x)``: 1 where x > 0, else 0 (0 at x = 0)."""
     x_ = lambda x: np.asarray(x, float)  # noqa: E731
     return _run(fn, _numerical_grad(neurons.relu, at_zero=lambda: 0.0), _KINK_CASES, "relu_grad", [
@@ -249,7 +251,7 @@ def _xa(x):
     return np.asarray(x, float)
 
 
-def leaky_relu(fn):
+def leaky_relu(fn: Callable) -> Callable:
     """Check ``leaky_relu(x, alpha=0.01)``: x where x > 0, alpha * x elsewhere."""
     return _run(fn, neurons.leaky_relu, _LEAKY_CASES, "leaky_relu", [
         ("you applied the slope alpha to the positive inputs; it belongs to the negative side: "
@@ -266,7 +268,7 @@ def leaky_relu(fn):
     ], "np.where(x > 0, x, alpha * x).")
 
 
-def leaky_relu_grad(fn):
+def leaky_relu_grad(fn: Callable) -> Callable:
     """Check ``leaky_relu_grad(x, alpha=0.01)``: 1 where x > 0, alpha elsewhere (also at 0)."""
     reference = _numerical_grad(neurons.leaky_relu, at_zero=lambda alpha=0.01: alpha)
     return _run(fn, reference, _LEAKY_CASES, "leaky_relu_grad", [

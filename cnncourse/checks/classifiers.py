@@ -5,6 +5,8 @@ wrong answers and names them.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse import mlp
@@ -48,7 +50,7 @@ _PROBA_CASES = [
 ]
 
 
-def predict_proba(fn):
+def predict_proba(fn: Callable) -> Callable:
     """Check ``predict_proba(X, w, b)`` -> P(y=1 | x; w, b), shape (N,)."""
     return check_function(
         fn, _predict_proba, _PROBA_CASES, name="predict_proba",
@@ -83,7 +85,7 @@ def _naive_nll(w, b, X, y):
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def nll(fn):
+def nll(fn: Callable) -> Callable:
     """Check ``nll(w, b, X, y)``: the mean binary negative log-likelihood."""
     return check_function(
         fn, mlp.logistic_nll, _NLL_CASES, name="nll",
@@ -115,7 +117,7 @@ def _nll_grad_sum(w, b, X, y):
     return dw * len(y), db * len(y)
 
 
-def nll_grad(fn):
+def nll_grad(fn: Callable) -> Callable:
     """Check ``nll_grad(w, b, X, y)`` -> ``(dw (D,), db float)``."""
     return check_function(
         fn, mlp.logistic_nll_grad, _NLL_CASES[:2], name="nll_grad",
@@ -167,7 +169,7 @@ _GD_CASES = [
 ]
 
 
-def gradient_descent(fn):
+def gradient_descent(fn: Callable) -> Callable:
     """Check ``gradient_descent(X, y, lr, epochs)`` -> ``(w, b, losses)`` starting from zeros."""
     return check_function(
         fn, _gd, _GD_CASES, name="gradient_descent",
@@ -223,7 +225,7 @@ _SOFTMAX_CASES = [
 ]
 
 
-def softmax(fn):
+def softmax(fn: Callable) -> Callable:
     """Check ``softmax(Z)``: Z (N, K) -> probabilities (N, K), each row summing to 1, stable."""
     return check_function(
         fn, _softmax, _SOFTMAX_CASES, name="softmax",
@@ -248,7 +250,7 @@ _SNLL_CASES = [
 ]
 
 
-def softmax_nll(fn):
+def softmax_nll(fn: Callable) -> Callable:
     """Check ``softmax_nll(Z, y)``: mean of -log softmax(Z)[i, y_i]."""
     return check_function(
         fn, mlp.softmax_nll, _SNLL_CASES, name="softmax_nll",

@@ -2,6 +2,8 @@
 of 3D activations, sphericity, and a held-out ROC AUC of the morphometric baseline."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from cnncourse.checks import Case, Mistake, check_function, check_value, compare, evaluate_function
@@ -24,7 +26,7 @@ _PARAM_CASES = [
 ]
 
 
-def conv3d_params(fn):
+def conv3d_params(fn: Callable) -> Callable:
     """Check ``conv3d_params(kernel_size, in_channels, filters)``: k^3 * C_in * F weights + F biases."""
     return check_function(
         fn, _conv3d_params, _PARAM_CASES, name="conv3d_params",
@@ -58,7 +60,7 @@ def _activation_mib(batch=8, side=100, filters=16, nbytes=4):
     return batch * side ** 3 * filters * nbytes / 2 ** 20
 
 
-def activation_mib(value):
+def activation_mib(value: Any) -> Any:
     """Check the MiB of one layer's activations (see ``ACTIVATION_QUESTION``): 488.28125."""
     q = ACTIVATION_QUESTION
     b, s, f, n = q["batch"], q["side"], q["filters"], q["bytes"]
@@ -102,7 +104,7 @@ _SPH_CASES = [
 ]
 
 
-def sphericity(fn):
+def sphericity(fn: Callable) -> Callable:
     """Check ``sphericity(volume, area)`` = pi^(1/3) (6 V)^(2/3) / A (1 for a ball)."""
     return check_function(
         fn, _sphericity, _SPH_CASES, name="sphericity", rtol=1e-6,
@@ -184,7 +186,7 @@ def _close_auc(got, expected):
     return False, f"got AUC {got:.3f}, expected {expected:.3f}"
 
 
-def heldout_auc(fn):
+def heldout_auc(fn: Callable) -> Callable:
     """Check ``heldout_auc(X_train, y_train, X_test, y_test)``: standardise, fit a logistic
     regression on the training rows, return the ROC AUC of its probabilities on the test rows
     (within 0.02, so other reasonable solvers pass too)."""
@@ -373,7 +375,7 @@ _CNN_CASES = [
 ]
 
 
-def build_cnn3d(fn):
+def build_cnn3d(fn: Callable) -> Callable:
     """Check ``build_cnn3d(input_shape, filters, dropout)``: per filter count a block Conv3D
     (3x3x3, "same", no bias) -> BatchNormalization(momentum=0.9) -> ReLU -> MaxPooling3D(2), then
     GlobalAveragePooling3D, Dropout(dropout), Dense(1, sigmoid).
@@ -459,7 +461,7 @@ _ROT_CASES = [
 ]
 
 
-def rotation_matrix(fn):
+def rotation_matrix(fn: Callable) -> Callable:
     """Check ``rotation_matrix(angles)``: angles (about z, y, x) in DEGREES, applied z first;
     about axis k the lower-index axis of the other two turns towards the higher one."""
     return check_function(
@@ -519,7 +521,7 @@ def _rotate_cases():
     ]
 
 
-def rotate_volume(fn):
+def rotate_volume(fn: Callable) -> Callable:
     """Check ``rotate_volume(volume, matrix)``: the content of ``volume`` (D, H, W) rotated by
     ``matrix`` about the centre ``(shape - 1) / 2``, trilinear (order=1), edge values outside."""
     return check_function(

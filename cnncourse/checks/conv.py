@@ -7,6 +7,8 @@ and, when an answer is wrong or crashes, also try it on re-laid-out inputs to na
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from cnncourse import conv as _conv
@@ -16,7 +18,7 @@ from cnncourse.checks import Case, Mistake, check_value, compare, evaluate_funct
 # Counting weights
 
 
-def fc_weights(value):
+def fc_weights(value: Any) -> Any:
     """Check the number of weights of ONE fully connected neuron on a 256x256x3 image: 196,608."""
     return check_value(
         value, 256 * 256 * 3, name="fc_weights",
@@ -37,7 +39,7 @@ def fc_weights(value):
 CONV_LAYER = {"height": 256, "width": 256, "channels": 3, "filters": 16, "kernel": 5}
 
 
-def conv_layer_params(value):
+def conv_layer_params(value: Any) -> Any:
     """Check the parameter count of a conv layer: 16 filters of 5x5 on a 3-channel input = 1216."""
     k, c, f = CONV_LAYER["kernel"], CONV_LAYER["channels"], CONV_LAYER["filters"]
     out_positions = (CONV_LAYER["height"] - k + 1) * (CONV_LAYER["width"] - k + 1)
@@ -79,7 +81,7 @@ _SIZE_CASES = [
 ]
 
 
-def output_size(fn):
+def output_size(fn: Callable) -> Callable:
     """Check ``output_size(size, kernel_size, padding, stride)`` = ``(W - F + 2P) // S + 1``."""
     return _wrap(evaluate_function(
         fn, _output_size, _SIZE_CASES, name="output_size", verbose=False,
@@ -138,7 +140,7 @@ _FLIPPED = ("you flipped the kernel (kernel[::-1, ::-1]): that is *convolution* 
             "cannot tell the two apart; an asymmetric kernel can.)")
 
 
-def correlate2d(fn):
+def correlate2d(fn: Callable) -> Callable:
     """Check ``correlate2d(image, kernel)``: 'valid' cross-correlation of one channel."""
     return _wrap(evaluate_function(
         fn, _correlate2d, _cases_correlate(), name="correlate2d", verbose=False,
@@ -258,13 +260,13 @@ def _check_conv2d(fn, name):
     return _wrap(result, fn, _conv2d)
 
 
-def conv2d(fn):
+def conv2d(fn: Callable) -> Callable:
     """Check ``conv2d(x, w, stride=1, padding=0)`` (loops): x (H, W, C_in), w (KH, KW, C_in,
     C_out) -> (H_out, W_out, C_out), cross-correlation as ``tf.nn.conv2d``."""
     return _check_conv2d(fn, "conv2d")
 
 
-def conv2d_fast(fn):
+def conv2d_fast(fn: Callable) -> Callable:
     """Check the vectorised ``conv2d_fast(x, w, stride=1, padding=0)``; same contract as conv2d."""
     return _check_conv2d(fn, "conv2d_fast")
 
@@ -307,7 +309,7 @@ def _pool_partial(x, size=2, stride=None, mode="max"):
     return out
 
 
-def pool2d(fn):
+def pool2d(fn: Callable) -> Callable:
     """Check ``pool2d(x, size=2, stride=None, mode="max")``: x (H, W, C), per-channel pooling."""
     swapped = {"max": "avg", "avg": "max"}
     return _wrap(evaluate_function(
@@ -354,7 +356,7 @@ def _cases_window():
     ]
 
 
-def window(fn):
+def window(fn: Callable) -> Callable:
     """Check ``window(hu, center, width)`` -> float in [0, 1], clipped outside the window."""
     return _wrap(evaluate_function(
         fn, _window, _cases_window(), name="window", verbose=False,

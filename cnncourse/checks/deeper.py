@@ -7,6 +7,8 @@ The unit tests (tests/test_checks_deeper.py) compare them with brute force and w
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse.checks import (ERROR, FAILED, NOT_DONE, PASSED, Case, Mistake, Result, _record,
@@ -36,7 +38,7 @@ _RF_CASES = [
 ]
 
 
-def receptive_field(fn):
+def receptive_field(fn: Callable) -> Callable:
     """Check ``receptive_field(layers)``: the receptive field (one axis, pixels) of a stack of
     ``(kernel, stride)`` layers, r = 1 + sum_i (k_i - 1) * (s_1 * ... * s_{i-1})."""
     return check_function(
@@ -82,7 +84,7 @@ _W_CASES = [
 ]
 
 
-def conv_weights(fn):
+def conv_weights(fn: Callable) -> Callable:
     """Check ``conv_weights(kernel, c_in, c_out)``: weights (no bias) of a k x k convolution."""
     return check_function(
         fn, _conv_weights, _W_CASES, name="conv_weights",
@@ -175,7 +177,7 @@ def _bn_cases():
     ]
 
 
-def batchnorm_forward(fn):
+def batchnorm_forward(fn: Callable) -> Callable:
     """Check ``batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99,
     epsilon=1e-3) -> (y, moving_mean, moving_var)`` with Keras' conventions."""
     return check_function(
@@ -272,7 +274,7 @@ def _sgd_stale(w, g, velocity, lr=0.01, momentum=0.9):
     return w + velocity, momentum * velocity - lr * g
 
 
-def sgd_momentum_step(fn):
+def sgd_momentum_step(fn: Callable) -> Callable:
     """Check ``sgd_momentum_step(w, g, velocity, lr=0.01, momentum=0.9) -> (w, velocity)`` by
     running it for several steps: the weights must follow ``keras.optimizers.SGD(lr, momentum)``.
     (The velocity may be kept in either of the two usual conventions.)"""
@@ -340,7 +342,7 @@ _ADAM_CASES = [
 ]
 
 
-def adam_step(fn):
+def adam_step(fn: Callable) -> Callable:
     """Check ``adam_step(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7) ->
     (w, m, v)`` (``t`` counts from 1) by running several steps against ``keras.optimizers.Adam``'s
     formula."""
@@ -541,7 +543,7 @@ def _block_verdict(fn):
     return PASSED, f"correct on {len(_BLOCK_CASES)} cases (shapes, projection only when needed, "                    "a zeroed branch leaves ReLU(x))."
 
 
-def residual_block(fn):
+def residual_block(fn: Callable) -> Callable:
     """Check ``residual_block(x, filters, stride=1, batch_norm=True)`` (Keras functional API):
     conv3x3(stride)-BN-ReLU-conv3x3-BN, plus the shortcut (identity, or 1x1 conv + BN when the
     shape changes), then ReLU; ``batch_norm=False`` leaves out every BN. Returns the learner's

@@ -7,6 +7,7 @@ The reference versions of the notebook's exercises live here (private, ``_name``
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,7 +22,7 @@ OTHER_PIXELS = 151_000_000
 # Exercise 1: accuracy of the classifier that always says "not mitosis"
 
 
-def all_negative_accuracy(value):
+def all_negative_accuracy(value: Any) -> Any:
     """Check the accuracy of always predicting "no mitosis" on the talk's pixels."""
     total = MITOSIS_PIXELS + OTHER_PIXELS
     return check_value(
@@ -81,7 +82,7 @@ _WEIGHT_CASES = [
 ]
 
 
-def class_weights(fn):
+def class_weights(fn: Callable) -> Callable:
     """Check ``class_weights(y) -> {0: w0, 1: w1}`` with ``w_c = n / (2 n_c)``."""
     return check_function(
         fn, _class_weights, _WEIGHT_CASES, name="class_weights",
@@ -157,7 +158,7 @@ _FOCAL_CASES = [
 ]
 
 
-def focal_loss(fn):
+def focal_loss(fn: Callable) -> Callable:
     """Check ``focal_loss(y_true, p, gamma=2.0, alpha=0.25)``: elementwise
     ``-alpha_t (1 - p_t)**gamma log(p_t)`` with p clipped to [1e-7, 1 - 1e-7]."""
     return check_function(
@@ -232,7 +233,7 @@ _RECALL_CASES = [
 ]
 
 
-def threshold_for_recall(fn):
+def threshold_for_recall(fn: Callable) -> Callable:
     """Check ``threshold_for_recall(y_true, scores, target_recall)``: the highest threshold t
     with recall(scores >= t) >= target_recall."""
     return check_function(
@@ -348,7 +349,7 @@ _NMS_CASES = [
 ]
 
 
-def non_max_suppression(fn):
+def non_max_suppression(fn: Callable) -> Callable:
     """Check ``non_max_suppression(centres, scores, radius)``: indices of the kept candidates,
     highest score first; a candidate is dropped when a KEPT one with a higher score lies within
     ``radius`` (Euclidean distance <= radius)."""
@@ -484,7 +485,7 @@ _MATCH_CASES = [
 ]
 
 
-def match_detections(fn):
+def match_detections(fn: Callable) -> Callable:
     """Check ``match_detections(detections, truths, radius)``: an int array (K, 2) of pairs
     (detection index, truth index), greedy in the detections' order (highest score first), each
     detection to the NEAREST still-unmatched truth within ``radius`` (distance <= radius)."""
@@ -665,7 +666,7 @@ def _diagnose_new_head(model, pretrained):
     return ("", "")
 
 
-def with_new_head(fn):
+def with_new_head(fn: Callable) -> Callable:
     """Check ``with_new_head(pretrained) -> keras.Model``: the pretrained ``features_*`` layers,
     frozen (batch normalisation included) and holding their pretrained weights, then a new,
     trainable head ending in one sigmoid unit. Tested on a tiny stand-in for the lab-A network:

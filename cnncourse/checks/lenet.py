@@ -1,6 +1,8 @@
 """Checks for notebook 06 (LeNet): parameters per layer, the Keras model, MLP size, ROC AUC."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from cnncourse import models as _models
@@ -18,7 +20,7 @@ def _layer_is(key, *values):
     return lambda g, e, c: isinstance(g, dict) and g.get(key) in values
 
 
-def param_counts(value):
+def param_counts(value: Any) -> Any:
     """Check ``{"C1": ..., "S2": ..., ..., "output": ...}`` for LeNet-5 on 32x32x1, 10 classes."""
     if isinstance(value, dict):  # accept any key order and numpy ints
         value = {k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in value.items()}
@@ -125,7 +127,7 @@ def _reference_lenet5(input_shape=(32, 32, 1), n_classes=10):
     return _models.lenet5(input_shape, n_classes, activation="relu", pooling="max")
 
 
-def build_lenet5(fn):
+def build_lenet5(fn: Callable) -> Callable:
     """Check ``build_lenet5(input_shape, n_classes)``: a Keras LeNet-5 with 61,706 parameters for
     (32, 32, 1) and 10 classes. Layers are compared by their parameter counts."""
     def no_bias(g, e, c):
@@ -176,7 +178,7 @@ _MLP_CASES = [
 ]
 
 
-def mlp_params(fn):
+def mlp_params(fn: Callable) -> Callable:
     """Check ``mlp_params(n_in, hidden, n_out)``: parameters of a stack of Dense layers."""
     def no_bias(n_in, hidden, n_out):
         sizes = [n_in, *hidden, n_out]
@@ -226,7 +228,7 @@ def _auc_cases():
     ]
 
 
-def roc_auc(fn):
+def roc_auc(fn: Callable) -> Callable:
     """Check ``roc_auc(y_true, score)``: the fraction of (positive, negative) pairs ranked
     correctly, ties counting 1/2 (equal to ``sklearn.metrics.roc_auc_score``)."""
     return check_function(

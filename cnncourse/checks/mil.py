@@ -11,6 +11,8 @@ when an exercise is not done yet.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse.checks import Case, Mistake, evaluate_function
@@ -155,7 +157,7 @@ def _pooling_mistakes(fn, extra=()):
     return behaviour_mistakes(fn, pairs, cases, rtol=1e-5, atol=1e-6)
 
 
-def max_pooling(fn):
+def max_pooling(fn: Callable) -> Callable:
     """Check ``max_pooling(p)``: (B, K, C) -> (B, C), the largest probability over the instances."""
     learner = lambda p: _np(fn(p))  # noqa: E731
     result = evaluate_function(learner, lambda p: _np(_max_pooling(p)), _p_cases(),
@@ -165,7 +167,7 @@ def max_pooling(fn):
     return fn if result.passed else _max_pooling
 
 
-def mean_pooling(fn):
+def mean_pooling(fn: Callable) -> Callable:
     """Check ``mean_pooling(p)``: (B, K, C) -> (B, C), the mean probability over the instances."""
     learner = lambda p: _np(fn(p))  # noqa: E731
     result = evaluate_function(learner, lambda p: _np(_mean_pooling(p)), _p_cases(),
@@ -213,7 +215,7 @@ def _layer_b(layer):
     return b
 
 
-def noisy_and(cls):
+def noisy_and(cls: type) -> type:
     """Check a ``NoisyAnd(a=...)`` layer class: (B, K, C) probabilities -> (B, C).
 
     The layer is built on each case, its threshold ``b`` set to the case's values, and its output
@@ -284,7 +286,7 @@ def _both(a, h):
     return {"attention": a, "pooled": (a[..., None] * _np(h)).sum(axis=1)}
 
 
-def attention_pooling(cls):
+def attention_pooling(cls: type) -> type:
     """Check an ``AttentionPooling(units, gated)`` layer class whose ``attention(h)`` returns the
     weights (B, K) and whose call returns the weighted sum of the embeddings (B, D).
 
@@ -382,7 +384,7 @@ def _expected(bags_shape, width, pooling, with_head, seed):
     return _np(head(z)) if head is not None else z
 
 
-def build_mil_model(fn):
+def build_mil_model(fn: Callable) -> Callable:
     """Check ``build_mil_model(instance_net, pooling, n_instances, head=None)``: a Keras model
     taking bags (B, K, H, W, C), applying the *same* ``instance_net`` to every instance, pooling
     over the instances, then ``head`` if given."""

@@ -4,6 +4,8 @@ References come from :mod:`cnncourse.mlp`; each checker names the likely wrong a
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse import mlp
@@ -31,7 +33,7 @@ _DENSE_CASES = [
 ]
 
 
-def dense_forward(fn):
+def dense_forward(fn: Callable) -> Callable:
     """Check ``dense_forward(x, W, b)`` -> x @ W + b, shape (N, H)."""
     return check_function(
         fn, mlp.dense_forward, _DENSE_CASES, name="dense_forward",
@@ -63,7 +65,7 @@ _BACKWARD_CASES = [
 ]
 
 
-def dense_backward(fn):
+def dense_backward(fn: Callable) -> Callable:
     """Check ``dense_backward(dout, x, W)`` -> ``(dx (N, D), dW (D, H), db (H,))``."""
     return check_function(
         fn, mlp.dense_backward, _BACKWARD_CASES, name="dense_backward",
@@ -95,7 +97,7 @@ _RELU_CASES = [
 ]
 
 
-def relu_backward(fn):
+def relu_backward(fn: Callable) -> Callable:
     """Check ``relu_backward(dout, a)`` -> dout * (a > 0), with ``a`` the ReLU's forward input."""
     return check_function(
         fn, mlp.relu_backward, _RELU_CASES, name="relu_backward",
@@ -155,7 +157,7 @@ _TWO_LAYER_CASES = [
 ]
 
 
-def two_layer_loss(fn):
+def two_layer_loss(fn: Callable) -> Callable:
     """Check ``two_layer_loss(params, X, y, l2=0.0)`` -> ``(loss, grads)``."""
     return check_function(
         fn, _two_layer, _TWO_LAYER_CASES, name="two_layer_loss",
@@ -249,7 +251,7 @@ _NUMGRAD_CASES = [
 ]
 
 
-def numerical_gradient(fn):
+def numerical_gradient(fn: Callable) -> Callable:
     """Check ``numerical_gradient(f, x, h=1e-5)`` (central differences, x restored)."""
     return check_function(
         fn, mlp.numerical_gradient, _NUMGRAD_CASES, name="numerical_gradient",
@@ -301,7 +303,7 @@ _SGD_CASES = [
 ]
 
 
-def sgd_epoch(fn):
+def sgd_epoch(fn: Callable) -> Callable:
     """Check ``sgd_epoch(params, X, y, lr, batch_size, order, l2=0.0)`` -> new params."""
     return check_function(
         fn, _sgd_epoch, _SGD_CASES, name="sgd_epoch",

@@ -7,6 +7,7 @@ gives the right outputs without ever calling ``nand`` is reported as a mistake.
 from __future__ import annotations
 
 import contextlib
+from typing import Callable
 
 import numpy as np
 
@@ -68,7 +69,7 @@ _ELEMENTWISE = Mistake(
     when=lambda g, e, c: c is not None and np.ndim(g) == 1 and np.size(g) == np.size(c.args[0]))
 
 
-def perceptron(fn):
+def perceptron(fn: Callable) -> Callable:
     """Check ``perceptron(x, w, b)``: 1 if ``x @ w + b > 0`` else 0, for a single input vector."""
     mistakes = behaviour_mistakes(fn, _PERCEPTRON_MISTAKES, _PERCEPTRON_CASES) + [_ELEMENTWISE]
     result = evaluate_function(fn, _perceptron, _PERCEPTRON_CASES, name="perceptron",
@@ -247,7 +248,7 @@ _NAND_T, _AND_T, _OR_T, _XOR_T = [1, 1, 1, 0], [0, 0, 0, 1], [0, 1, 1, 1], [0, 1
 _NOR_T, _XNOR_T = [1, 0, 0, 0], [1, 0, 0, 1]
 
 
-def not_gate(fn):
+def not_gate(fn: Callable) -> Callable:
     """Check ``not_gate(a)`` built from nand: 0 -> 1, 1 -> 0."""
     return _check_gate(fn, _ints(_not), "not_gate", 1, [
         ("you returned the input unchanged; NOT flips it. Hint: nand(a, a) = NOT (a AND a).", [0, 1]),
@@ -256,7 +257,7 @@ def not_gate(fn):
     ], "NOT a = nand(a, a).", fewest=1)
 
 
-def and_gate(fn):
+def and_gate(fn: Callable) -> Callable:
     """Check ``and_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_and), "and_gate", 2, [
         ("that is NAND itself: AND is NOT NAND, so invert nand(a, b) with your not_gate.", _NAND_T),
@@ -265,7 +266,7 @@ def and_gate(fn):
     ], "AND(a, b) = NOT(NAND(a, b)) = nand(nand(a, b), nand(a, b)).", fewest=2)
 
 
-def or_gate(fn):
+def or_gate(fn: Callable) -> Callable:
     """Check ``or_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_or), "or_gate", 2, [
         ("that is NAND: OR needs the inputs inverted first, OR(a, b) = NAND(NOT a, NOT b) "
@@ -277,7 +278,7 @@ def or_gate(fn):
     ], "OR(a, b) = NAND(NOT a, NOT b) (De Morgan's law).", fewest=3)
 
 
-def xor_gate(fn):
+def xor_gate(fn: Callable) -> Callable:
     """Check ``xor_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_xor), "xor_gate", 2, [
         ("that is OR: XOR is 0 when both inputs are 1 (exclusive or). Combine OR with NAND: "
@@ -289,7 +290,7 @@ def xor_gate(fn):
        "nand(nand(a, n), nand(b, n)).", fewest=4)
 
 
-def half_adder(fn):
+def half_adder(fn: Callable) -> Callable:
     """Check ``half_adder(a, b) -> (sum, carry)`` built from nand: a + b = 2 * carry + sum."""
     return _check_gate(fn, _ints(_half_adder), "half_adder", 2, [
         ("you swapped sum and carry: return (sum, carry) with sum = XOR(a, b) (the last binary "
@@ -349,7 +350,7 @@ def _learning_cases():
     ]
 
 
-def perceptron_learning(fn):
+def perceptron_learning(fn: Callable) -> Callable:
     """Check ``perceptron_learning(X, targets, epochs=20, lr=1.0) -> (w, b, errors)``.
 
     Rosenblatt's rule from w = 0, b = 0: for each example in order, when the output

@@ -8,6 +8,7 @@ global average pooling, one in a flattened dense layer) and compare maps value b
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import numpy as np
 
@@ -212,7 +213,7 @@ def _shape_is(shape_of_case):
 # 1. Gradient saliency
 
 
-def gradient_saliency(fn):
+def gradient_saliency(fn: Callable) -> Callable:
     """Check ``gradient_saliency(model, images) -> (N, H, W)``: |d logit / d image| with the
     largest absolute value over the colour channels (Simonyan et al. 2014)."""
     cases = _model_cases()
@@ -265,7 +266,7 @@ def _same_cam(got, expected, case=None):
     return _close_maps(got, expected, rtol=2e-3)
 
 
-def grad_cam(fn):
+def grad_cam(fn: Callable) -> Callable:
     """Check ``grad_cam(model, images) -> (N, H, W)``: Grad-CAM of the logit on the model's last
     Conv2D layer, ReLU, resized bilinearly (``tf.image.resize``) to the images' size."""
     cases = _model_cases()
@@ -342,7 +343,7 @@ def _occlusion_cases():
                  label="16x16 image, fill=[0.7, 0.7, 0.7], patch=4, stride=4")]
 
 
-def occlusion_map(fn):
+def occlusion_map(fn: Callable) -> Callable:
     """Check ``occlusion_map(model, images, fill, patch=8, stride=4) -> (N, ny, nx)``: the drop of
     the logit when a ``patch`` x ``patch`` square of colour ``fill`` covers the image at
     ``(iy * stride, ix * stride)``, for every position that fits inside the image."""
@@ -400,7 +401,7 @@ def _spearman_cases():
     ]
 
 
-def spearman(fn):
+def spearman(fn: Callable) -> Callable:
     """Check ``spearman(a, b) -> float``: Pearson's correlation of the ranks of the flattened
     arrays, tied values sharing their average rank."""
     cases = _spearman_cases()
@@ -454,7 +455,7 @@ def _mass_cases():
             Case((maps, masks), label="3 signed 5x5 maps, random masks")]
 
 
-def mass_inside(fn):
+def mass_inside(fn: Callable) -> Callable:
     """Check ``mass_inside(maps, masks) -> (N,)``: per image, the share of the map's absolute
     values that lies inside the mask, sum(|map| * mask) / sum(|map|)."""
     cases = _mass_cases()

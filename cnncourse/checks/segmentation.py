@@ -7,6 +7,8 @@ learner's model must give the reference's outputs; the converted classifier must
 sliding window), and the sampler by the properties its random draw must have."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from cnncourse.checks import Case, Mistake, check_function, check_value, evaluate_function
@@ -55,7 +57,7 @@ _WINDOW_CASES = [
 ]
 
 
-def extract_window(fn):
+def extract_window(fn: Callable) -> Callable:
     """Check ``extract_window(image, row, col, size)``: the size x size window centred on
     (row, col), with the image reflect-padded so that border pixels get whole windows."""
     return check_function(
@@ -139,7 +141,7 @@ _DICE_CASES = [
 ]
 
 
-def dice_score(fn):
+def dice_score(fn: Callable) -> Callable:
     """Check ``dice_score(prob, target, threshold=0.5)``: Dice of (prob > threshold) and target,
     1.0 when both are empty."""
     return check_function(
@@ -168,7 +170,7 @@ def dice_score(fn):
 # Exercise 3: how often the sliding window recomputes the first convolution
 
 
-def conv1_repeats(value, *, window, kernel=4):
+def conv1_repeats(value: Any, *, window: int, kernel: int = 4) -> Any:
     """Check the number of times the sliding-window classifier computes the first convolution's
     output at one position of the image (a window x window input, kernel x kernel valid
     convolution)."""
@@ -270,7 +272,7 @@ def _components(case):
     return label(np.asarray(case.args[0], bool)).max()
 
 
-def split_touching(fn):
+def split_touching(fn: Callable) -> Callable:
     """Check ``split_touching(mask, min_distance=5)``: label image with one id per nucleus, made
     by distance transform, peaks as markers and watershed within the mask."""
     return check_function(
@@ -462,7 +464,7 @@ def _sampler_is(code):
     return lambda g, e, c: isinstance(g, _Sampled) and _sampler_problem(g, e)[0] == code
 
 
-def training_windows(fn):
+def training_windows(fn: Callable) -> Callable:
     """Check ``training_windows(images, masks, n_windows, size, seed=0)``: ``n_windows //
     len(images)`` random pixels from each image, half of them foreground (all background in an
     image without foreground), their reflect-padded
@@ -635,7 +637,7 @@ def _run_builder(fn):
     return run
 
 
-def build_unet(fn):
+def build_unet(fn: Callable) -> Callable:
     """Check ``build_unet(depth, width)``: a U-Net in the Keras functional API whose layers with
     weights match the reference's one to one, and which, with the reference's weights copied in,
     gives the reference's outputs on a 32x32 and a 24x40 image (either concatenation order)."""
@@ -772,7 +774,7 @@ def _fcn_is(*codes):
     return lambda g, e, c: isinstance(g, _Converted) and _fcn_problem(g, e)[0] in codes
 
 
-def to_fully_convolutional(fn):
+def to_fully_convolutional(fn: Callable) -> Callable:
     """Check ``to_fully_convolutional(window_model)``: a model that, run once on an image padded
     by ``window // 2``, gives the same probability map as sliding the window classifier over
     every pixel (compared on an 11x14 image, two random window classifiers)."""

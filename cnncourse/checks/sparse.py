@@ -3,6 +3,7 @@ submanifold convolution as gather + matrix product."""
 from __future__ import annotations
 
 import itertools
+from typing import Any, Callable
 
 import numpy as np
 
@@ -11,8 +12,8 @@ from cnncourse.checks import Case, Mistake, check_function, check_value, evaluat
 # ---- exercise: multiply-adds of one layer, dense vs sparse ---------------------------------------
 
 
-def multiply_adds(answer, *, grid: int, sites: int, kernel_size: int = 3, cin: int = 16,
-                  cout: int = 16):
+def multiply_adds(answer: Any, *, grid: int, sites: int, kernel_size: int = 3, cin: int = 16,
+                  cout: int = 16) -> Any:
     """Check ``(dense, sparse)`` multiply-adds of one 3D convolution layer.
 
     Dense: every one of the ``grid**3`` positions computes ``k**3 * cin * cout`` products; sparse
@@ -76,7 +77,7 @@ _RULEBOOK_CASES = [
 ]
 
 
-def build_rulebook(fn):
+def build_rulebook(fn: Callable) -> Callable:
     """Check ``build_rulebook(coords, kernel_size=3)`` -> int (N, k**3) neighbour table."""
     return check_function(
         fn, _reference_rulebook, _RULEBOOK_CASES, name="build_rulebook",
@@ -148,7 +149,7 @@ def _conv_cases():
     return cases
 
 
-def submanifold_conv(fn):
+def submanifold_conv(fn: Callable) -> Callable:
     """Check ``submanifold_conv(features, table, kernel)`` -> (N, cout) (gather + one GEMM)."""
     return check_function(
         fn, _reference_conv, _conv_cases(), name="submanifold_conv",
@@ -341,7 +342,7 @@ _CLASSIFIER_CASES = [
 ]
 
 
-def build_sparse_classifier(fn):
+def build_sparse_classifier(fn: Callable) -> Callable:
     """Check ``build_sparse_classifier(widths, dropout)``: per level SubmanifoldConv3D(width, 3,
     no bias) on that level's table -> SparseBatchNormalization -> ReLU, SparseMaxPool3D(2)
     between levels, SparseGlobalPool3D("avg_max"), Dropout, Dense(1, sigmoid).

@@ -1,6 +1,8 @@
 """Checks for the welcome notebook."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from cnncourse.checks import Case, Mistake, check_function
@@ -19,7 +21,7 @@ _CASES = [
 ]
 
 
-def to_unit_range(fn):
+def to_unit_range(fn: Callable) -> Callable:
     """Check ``to_unit_range(image)``: uint8 image -> float image in [0, 1] (divide by 255)."""
     return check_function(
         fn, _to_unit_range, _CASES, name="to_unit_range",

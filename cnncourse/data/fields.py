@@ -16,7 +16,8 @@ _PATCH = 32
 
 
 def make_mitosis_field(size: int = 256, *, seed: int = 0, spacing: int = 24,
-                       positive_fraction: float = 0.08, difficulty: float = 0.5):
+                       positive_fraction: float = 0.08,
+                       difficulty: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An H&E-like field with nuclei on a jittered grid, a few of them mitotic figures.
 
     Parameters
@@ -42,6 +43,12 @@ def make_mitosis_field(size: int = 256, *, seed: int = 0, spacing: int = 24,
         about 1-2 pixels of it).
     y : ndarray, int64, shape (K,)
         1 = mitotic figure, 0 = not.
+
+    Raises
+    ------
+    ValueError
+        ``size`` not an integer >= 64; ``spacing`` outside its range; ``positive_fraction`` or
+        ``difficulty`` outside [0, 1].
 
     Examples
     --------

@@ -2,7 +2,12 @@
 what each data set looks like before training on it."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    import matplotlib.figure
 
 __all__ = ["contact_sheet"]
 
@@ -27,7 +32,7 @@ def _panel(ax, image, title, **kwargs):
     ax.set_yticks([])
 
 
-def contact_sheet(*, seed: int = 0, difficulty: float = 0.5):
+def contact_sheet(*, seed: int = 0, difficulty: float = 0.5) -> matplotlib.figure.Figure:
     """Draw real and synthetic samples of the course data on one figure.
 
     Rows: real images shipped in ``data/`` (fluorescence nuclei with their instance outlines,

@@ -101,7 +101,8 @@ def _blob(yy, xx, cy, cx, ry, rx, theta, coeffs, edge):
 # --------------------------------------------------------------------------------------------
 # 2D fluorescence nuclei
 # --------------------------------------------------------------------------------------------
-def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0, difficulty: float = 0.5):
+def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0,
+                   difficulty: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Fluorescence-like images of cell nuclei (DAPI/Hoechst style) with instance labels.
 
     Nuclei are star-convex shapes (an ellipse with a random radial profile of a few Fourier
@@ -130,6 +131,13 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0, difficulty:
     labels : ndarray, int32, shape (n_images, size, size)
         0 = background, 1..k = nucleus instances of that image (ids contiguous, one id per nucleus;
         where nuclei touch, every pixel belongs to exactly one of them).
+
+    Raises
+    ------
+    ValueError
+        ``n_images < 1``; ``size < 32``; ``difficulty`` outside [0, 1].
+    TypeError
+        A count that is not an integer, or a difficulty that is not a number.
 
     Examples
     --------
@@ -256,7 +264,7 @@ def _subtypes(rng, y, difficulty):
 
 
 def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: float = 0.5,
-                         positive_fraction: float = 0.5):
+                         positive_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """H&E-like RGB patches centred on a nucleus: mitotic figure (1) or not (0).
 
     Hematoxylin and eosin optical-density maps are drawn and turned into colour with
@@ -297,6 +305,13 @@ def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: f
         RGB.
     y : ndarray, int64, shape (n,)
         1 = mitotic figure, 0 = not.
+
+    Raises
+    ------
+    ValueError
+        ``n < 1``; ``size < 16``; ``difficulty`` or ``positive_fraction`` outside [0, 1].
+    TypeError
+        A count that is not an integer, or a fraction that is not a number.
 
     Examples
     --------

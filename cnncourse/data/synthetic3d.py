@@ -198,7 +198,7 @@ def _col(x, idx, j):
 
 
 def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float = 0.5,
-                   pose: str = "random"):
+                   pose: str = "random") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Volumes of single 3D nuclei, smooth (0) or lobulated / cleft (1), randomly rotated.
 
     Parameters
@@ -234,6 +234,14 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
         thin folds of class 1 closed over (filled).
     y : ndarray of int64, shape (n,)
         0 = smooth / ellipsoidal, 1 = lobulated / cleft (see ``CLASS_NAMES``).
+
+    Raises
+    ------
+    ValueError
+        ``n < 1``; ``size`` outside 16..256; a negative ``seed``; ``difficulty`` outside
+        [0, 1]; an unknown ``pose``.
+    TypeError
+        ``n``, ``size`` or ``seed`` not an int; ``difficulty`` not a number.
 
     Examples
     --------
@@ -343,7 +351,8 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     return volumes, masks, y
 
 
-def to_sparse(masks, *, mode: str = "surface", volumes=None):
+def to_sparse(masks: np.ndarray, *, mode: str = "surface",
+              volumes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Active voxels of a batch of 3D masks as a coordinate list (the input of a sparse CNN).
 
     Parameters
@@ -361,6 +370,13 @@ def to_sparse(masks, *, mode: str = "surface", volumes=None):
     coords : ndarray of int32, shape (N, 4)
         Rows ``(batch, z, y, x)``, sorted lexicographically.
     features : ndarray of float32, shape (N, 1)
+
+    Raises
+    ------
+    ValueError
+        ``masks`` not 4-D; an unknown ``mode``; ``volumes`` of another shape.
+    TypeError
+        ``masks`` not bool; ``volumes`` not numeric.
 
     Examples
     --------

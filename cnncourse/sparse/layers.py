@@ -116,12 +116,42 @@ def _check_entries(values, name, limit, what, layer):
                          f"table was built for other sites")
 
 
-def check_submanifold_table(neighbors, n_sites, layer="layer"):
+def check_submanifold_table(neighbors, n_sites: int | None, layer: str = "layer") -> None:
     """Raise ValueError unless ``neighbors`` can be the submanifold table of ``n_sites`` sites.
 
     Shape checks always; value checks (entries in ``[0, N]``, the centre column listing every
     site itself) when the values are known (eager calls, NumPy input), since a traced
     training step cannot raise on values.
+
+    Parameters
+    ----------
+    neighbors : int tensor or ndarray, shape (N, k**3)
+        A table of :func:`~cnncourse.sparse.rulebook.neighbor_table`.
+    n_sites : int or None
+        Number N of input sites; ``None`` (unknown while tracing) skips the checks.
+    layer : str
+        Name that starts the error messages.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        Another number of rows than ``n_sites``; entries outside ``[0, n_sites]``; a centre
+        column that is not ``0, 1, ..., N-1`` (a downsample table or another set's table).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import neighbor_table
+    >>> table = neighbor_table(np.array([[0, 1, 1, 1], [0, 1, 1, 2]]), (4, 4, 4), 1)
+    >>> check_submanifold_table(table, 2)
+    >>> check_submanifold_table(table, 3, "conv1")
+    Traceback (most recent call last):
+    ...
+    ValueError: conv1: neighbors has 2 rows but there are 3 input sites: ...
     """
     _check_rows(neighbors, "neighbors", n_sites, "input sites", layer)
     values = _concrete(neighbors)
@@ -137,10 +167,47 @@ def check_submanifold_table(neighbors, n_sites, layer="layer"):
                          f"a downsample table or a table of other sites was passed")
 
 
-def check_strided_tables(table, transposed, n_in, layer="layer", names=("table", "transposed")):
+def check_strided_tables(table, transposed, n_in: int | None, layer: str = "layer",
+                         names: tuple[str, str] = ("table", "transposed")) -> None:
     """Raise ValueError unless ``table`` (M, K) and ``transposed`` (N, K) are a downsample
     table pair of ``n_in`` = N input sites (see :func:`~cnncourse.sparse.rulebook.
-    downsample_table`); value checks only when the values are known (eager)."""
+    downsample_table`); value checks only when the values are known (eager).
+
+    Parameters
+    ----------
+    table : int tensor or ndarray, shape (M, K)
+        Input site at each offset of each output site, ``n_in`` where there is none.
+    transposed : int tensor or ndarray, shape (N, K)
+        Output site at each offset of each input site, ``M`` where there is none.
+    n_in : int or None
+        Number N of input sites; ``None`` (unknown while tracing) skips the checks.
+    layer : str
+        Name that starts the error messages.
+    names : tuple of 2 str
+        How the messages call the two tables (the inverse convolution swaps them).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        ``transposed`` without ``n_in`` rows; entries out of range; two tables that are not
+        each other's transpose (e.g. passed in the other order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import downsample_table
+    >>> coords = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]])
+    >>> _, _, table, transposed = downsample_table(coords, (4, 4, 4), 1, 2)
+    >>> check_strided_tables(table, transposed, 3)
+    >>> check_strided_tables(transposed, table, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: layer: transposed has 2 rows but there are 3 input sites: ...
+    """
     _check_rows(transposed, names[1], n_in, "input sites", layer)
     t, tr = _concrete(table), _concrete(transposed)
     if t is None or tr is None or n_in is None:
@@ -247,11 +314,22 @@ def _conv_gather(x, kernel, table, transposed):
 
 def default_algorithm() -> str:
     """The algorithm ``"auto"`` picks: ``"pairs"`` on TensorFlow, ``"offsets"`` on JAX (whose
-    jit needs static shapes). ``cnncourse bench sparse`` measures all of them."""
+    jit needs static shapes). ``cnncourse bench sparse`` measures all of them.
+
+    Returns
+    -------
+    str
+        ``"pairs"`` or ``"offsets"``, from ``keras.backend.backend()``.
+
+    Examples
+    --------
+    >>> default_algorithm() in ("pairs", "offsets")
+    True
+    """
     return "pairs" if keras.backend.backend() == "tensorflow" else "offsets"
 
 
-def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
+def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
     """Sparse convolution ``y[i] = sum_o x[table[i, o]] @ kernel[o]`` (missing = no term).
 
     Parameters
@@ -275,7 +353,25 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
 
     Returns
     -------
-    tensor, shape (N_out, Cout)
+    tensor, dtype of ``x``, shape (N_out, Cout)
+
+    Raises
+    ------
+    ValueError
+        An unknown ``algorithm``, or ``"pairs"`` under a backend other than TensorFlow. The
+        tables are not checked here (the layers do: :func:`check_submanifold_table`,
+        :func:`check_strided_tables`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 1, 1, 1], [0, 1, 1, 2]], np.array([[1.0], [2.0]], "float32"),
+    ...                   (4, 4, 4))
+    >>> kernel = np.zeros((27, 1, 1), "float32")
+    >>> kernel[13], kernel[14] = 1.0, 10.0      # the site itself, and its neighbour at x + 1
+    >>> np.asarray(sparse_conv(st.features, kernel, st.neighbors(3))).tolist()
+    [[21.0], [2.0]]
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
@@ -336,6 +432,61 @@ def _int_tuple_config(value, name):
 
 
 class _SparseConvBase(keras.layers.Layer):
+    """Shared part of the sparse convolutions: constructor arguments, weights, config.
+
+    Not used directly: :class:`SubmanifoldConv3D`, :class:`SparseConv3D` and
+    :class:`SparseInverseConv3D` add the neighbour tables of their ``call``. The weights have
+    the layout of ``keras.layers.Conv3D``, so dense kernels can be copied in and out.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels ``Cout`` (a positive integer).
+    kernel_size : int or tuple of 3 equal int
+        Side ``k`` of the cubic kernel; the tables passed to ``call`` must have ``k**3``
+        columns.
+    use_bias : bool
+        Add a learned bias of shape ``(filters,)``.
+    kernel_initializer, bias_initializer : str or keras.initializers.Initializer
+        As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
+    kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
+        As in ``keras.layers.Conv3D``.
+    algorithm : {"auto", "pairs", "offsets", "gather"}
+        How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
+        ``"auto"`` is :func:`default_algorithm`.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``, ...).
+
+    Attributes
+    ----------
+    kernel : keras.Variable, float, shape (k, k, k, Cin, filters)
+        Created by ``build`` from the features' last axis ``Cin``.
+    bias : keras.Variable, float, shape (filters,), or None
+        ``None`` when ``use_bias=False``.
+    volume : int
+        ``k**3``, the number of kernel offsets (columns of the tables).
+
+    Raises
+    ------
+    ValueError
+        At construction: ``filters`` or ``kernel_size`` not a positive integer (or a non-cubic
+        tuple), an unknown ``algorithm``. At build: unknown number of input channels. At call:
+        features with another number of channels than the layer was built for; a table that is
+        not 2-D, not integer, has other than ``kernel_size**3`` columns or the wrong number of
+        rows; and, when the values are known (eager / NumPy), entries that do not fit the layer
+        (see each subclass).
+
+    Examples
+    --------
+    >>> layer = SubmanifoldConv3D(4, 3, use_bias=False)   # a concrete subclass
+    >>> layer.volume, layer.get_config()["algorithm"]
+    (27, 'auto')
+    >>> SubmanifoldConv3D(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: filters must be a positive integer; got 0
+    """
+
     def __init__(self, filters, kernel_size, *, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  algorithm="auto", **kwargs):
@@ -402,9 +553,57 @@ class SubmanifoldConv3D(_SparseConvBase):
     active sites of a grid that is zero elsewhere; inactive sites stay inactive, so a thin
     surface does not "dilate" layer after layer.
 
-    Call: ``layer(features, neighbors)`` with ``features`` (N, Cin) and ``neighbors`` the int
-    table (N, k**3) of :func:`~cnncourse.sparse.rulebook.neighbor_table` (or
-    ``SparseTensor.neighbors(k)``); returns (N, filters).
+    Parameters
+    ----------
+    filters : int
+        Number of output channels (a positive integer).
+    kernel_size : int or tuple of 3 equal int
+        Odd side ``k`` of the cubic kernel (default 3), centred on each site.
+    use_bias : bool
+        Add a learned bias of shape ``(filters,)``.
+    kernel_initializer, bias_initializer : str or keras.initializers.Initializer
+        As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
+    kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
+        As in ``keras.layers.Conv3D``.
+    algorithm : {"auto", "pairs", "offsets", "gather"}
+        How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
+        ``"auto"`` is :func:`default_algorithm`.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, Cin)
+        One row per active site.
+    neighbors : int tensor or ndarray, shape (N, k**3)
+        The table of :func:`~cnncourse.sparse.rulebook.neighbor_table` (or
+        ``SparseTensor.neighbors(k)``): the site at each offset of each site, ``N`` where
+        there is none; column ``k**3 // 2`` lists every site itself.
+
+    Input shape
+    -----------
+    ``(N, Cin)`` features and ``(N, k**3)`` int table.
+
+    Output shape
+    ------------
+    ``(N, filters)``: the same sites, in the same order.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (N, filters)
+        ``y[i] = sum_o features[neighbors[i, o]] @ kernel[o] (+ bias)`` over the offsets ``o``
+        whose neighbour exists.
+
+    Raises
+    ------
+    ValueError
+        At construction: ``filters`` or ``kernel_size`` not a positive integer (or a non-cubic
+        tuple), an unknown ``algorithm``, an even ``kernel_size``. At build: unknown number of
+        input channels. At call: features with another number of channels than the layer was
+        built for; a table that is not 2-D, not integer, has other than ``kernel_size**3``
+        columns or the wrong number of rows; and, when the values are known (eager / NumPy),
+        entries outside ``[0, N]`` or a centre column that is not ``0, 1, ..., N-1`` (e.g. a
+        downsample table passed instead).
 
     Examples
     --------
@@ -414,6 +613,9 @@ class SubmanifoldConv3D(_SparseConvBase):
     >>> layer = SubmanifoldConv3D(8, 3)
     >>> tuple(layer(st.features, st.neighbors(3)).shape)
     (2, 8)
+    >>> ones = SubmanifoldConv3D(1, 3, kernel_initializer="ones", use_bias=False)
+    >>> np.asarray(ones(st.features, st.neighbors(3))).tolist()   # 4 channels x 2 sites each
+    [[8.0], [8.0]]
     """
 
     def __init__(self, filters, kernel_size=3, **kwargs):
@@ -449,9 +651,74 @@ class SparseConv3D(_StridedSparseConv):
     Equal to ``keras.layers.Conv3D(filters, kernel_size, strides, padding="valid")`` at the
     output sites (the coarse positions whose window holds at least one active site).
 
-    Call: ``layer(features, table, transposed)`` with the ``table`` (M, k**3) and
-    ``transposed`` (N, k**3) of :func:`~cnncourse.sparse.rulebook.downsample_table`; returns
-    (M, filters).
+    Parameters
+    ----------
+    filters : int
+        Number of output channels (a positive integer).
+    kernel_size : int or tuple of 3 equal int
+        Side ``k`` of the cubic kernel (default 2).
+    strides : int or tuple of 3 equal int, optional
+        Default: ``kernel_size``. Kept in the config; the geometry comes from the tables,
+        so build them with the same ``kernel_size`` and ``stride``.
+    use_bias : bool
+        Add a learned bias of shape ``(filters,)``.
+    kernel_initializer, bias_initializer : str or keras.initializers.Initializer
+        As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
+    kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
+        As in ``keras.layers.Conv3D``.
+    algorithm : {"auto", "pairs", "offsets", "gather"}
+        How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
+        ``"auto"`` is :func:`default_algorithm`.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, Cin)
+        Features of the N fine (input) sites.
+    table : int tensor or ndarray, shape (M, k**3)
+        The input site at each offset of each coarse output site, ``N`` where there is none.
+    transposed : int tensor or ndarray, shape (N, k**3)
+        Its transpose: the output site that reads input site ``j`` at offset ``o``, ``M``
+        where there is none. Both come from one
+        :func:`~cnncourse.sparse.rulebook.downsample_table` call (or
+        ``SparseTensor.downsample``), in this order.
+
+    Input shape
+    -----------
+    ``(N, Cin)`` features, ``(M, k**3)`` and ``(N, k**3)`` int tables.
+
+    Output shape
+    ------------
+    ``(M, filters)``: one row per coarse site (the sites of ``downsample_table``'s ``coarse``).
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (M, filters)
+
+    Raises
+    ------
+    ValueError
+        At construction: ``filters`` or ``kernel_size`` not a positive integer (or a non-cubic
+        tuple), an unknown ``algorithm``, a ``strides`` that is not a positive integer. At
+        build: unknown number of input channels. At call: features with another number of
+        channels than the layer was built for; a table that is not 2-D, not integer, has other
+        than ``kernel_size**3`` columns or the wrong number of rows; and, when the values are
+        known (eager / NumPy), entries out of range or two tables that are not each other's
+        transpose (e.g. passed in the other order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
+    ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
+    >>> coarse, table, transposed = st.downsample(2)
+    >>> coarse.coords.tolist()                     # two 2x2x2 windows hold a site
+    [[0, 0, 0, 0], [0, 1, 1, 1]]
+    >>> down = SparseConv3D(1, 2, kernel_initializer="ones", use_bias=False)
+    >>> np.asarray(down(st.features, table, transposed)).tolist()   # window sums
+    [[3.0], [4.0]]
     """
 
     def call(self, features, table, transposed):
@@ -472,8 +739,69 @@ class SparseInverseConv3D(_StridedSparseConv):
     at the fine sites (with this layer's kernel ``(k, k, k, Cin, Cout)`` being
     Conv3DTranspose's ``(k, k, k, Cout, Cin)`` kernel transposed in its last two axes).
 
-    Call: ``layer(features, transposed, table)``: coarse features (M, Cin), then the SAME two
-    tables as the downsampling layer but in the other order; returns (N, filters).
+    Parameters
+    ----------
+    filters : int
+        Number of output channels (a positive integer).
+    kernel_size : int or tuple of 3 equal int
+        Side ``k`` of the cubic kernel (default 2), that of the matching :class:`SparseConv3D`.
+    strides : int or tuple of 3 equal int, optional
+        Default: ``kernel_size``. Kept in the config; the geometry comes from the tables.
+    use_bias : bool
+        Add a learned bias of shape ``(filters,)``.
+    kernel_initializer, bias_initializer : str or keras.initializers.Initializer
+        As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
+    kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
+        As in ``keras.layers.Conv3D``.
+    algorithm : {"auto", "pairs", "offsets", "gather"}
+        How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
+        ``"auto"`` is :func:`default_algorithm`.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (M, Cin)
+        Features of the M coarse (input) sites.
+    transposed : int tensor or ndarray, shape (N, k**3)
+        For each fine output site, the coarse site that covers it at each offset (``M``
+        where none does).
+    table : int tensor or ndarray, shape (M, k**3)
+        Its transpose. The SAME two tables as the downsampling layer's, in the other order.
+
+    Input shape
+    -----------
+    ``(M, Cin)`` features, ``(N, k**3)`` and ``(M, k**3)`` int tables.
+
+    Output shape
+    ------------
+    ``(N, filters)``: one row per fine site, in the order of the fine sites.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (N, filters)
+
+    Raises
+    ------
+    ValueError
+        At construction: ``filters`` or ``kernel_size`` not a positive integer (or a non-cubic
+        tuple), an unknown ``algorithm``, a ``strides`` that is not a positive integer. At
+        build: unknown number of input channels. At call: features with another number of
+        channels than the layer was built for; a table that is not 2-D, not integer, has other
+        than ``kernel_size**3`` columns or the wrong number of rows; and, when the values are
+        known (eager / NumPy), entries out of range or two tables that are not each other's
+        transpose (e.g. passed in the downsampling order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
+    ...                   np.ones((3, 1), "float32"), (4, 4, 4))
+    >>> coarse, table, transposed = st.downsample(2)
+    >>> up = SparseInverseConv3D(1, 2, kernel_initializer="ones", use_bias=False)
+    >>> np.asarray(up(np.array([[10.0], [20.0]], "float32"), transposed, table)).tolist()
+    [[10.0], [10.0], [20.0]]
     """
 
     def call(self, features, transposed, table):
@@ -517,7 +845,56 @@ class SparseMaxPool3D(_SparsePool):
 
     Equal to ``keras.layers.MaxPooling3D(pool_size, strides)`` on a grid holding ``-inf`` at
     the inactive sites (and to it on a zero grid when the features are >= 0, e.g. after ReLU).
-    Call: ``layer(features, table, transposed)`` with the tables of ``downsample_table``.
+    The gradient goes to the site holding each maximum.
+
+    Parameters
+    ----------
+    pool_size : int or tuple of 3 equal int
+        Side ``k`` of the cubic window (default 2); the tables must have ``k**3`` columns.
+    strides : int or tuple of 3 equal int, optional
+        Default: ``pool_size``. Kept in the config; the geometry comes from the tables, so
+        build them with the same ``kernel_size`` and ``stride``.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, C)
+    table : int tensor or ndarray, shape (M, k**3)
+    transposed : int tensor or ndarray, shape (N, k**3)
+        The two tables of one :func:`~cnncourse.sparse.rulebook.downsample_table` call (or
+        ``SparseTensor.downsample``), in this order.
+
+    Input shape
+    -----------
+    ``(N, C)`` features, ``(M, k**3)`` and ``(N, k**3)`` int tables.
+
+    Output shape
+    ------------
+    ``(M, C)``: one row per coarse site.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (M, C)
+        Per channel, the largest feature of the window's active sites.
+
+    Raises
+    ------
+    ValueError
+        At construction: ``pool_size`` or ``strides`` not a positive integer. At call: a table
+        that is not 2-D integer with ``pool_size**3`` columns and the right number of rows;
+        when the values are known (eager / NumPy), entries out of range or two tables that
+        are not each other's transpose.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
+    ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
+    >>> coarse, table, transposed = st.downsample(2)
+    >>> np.asarray(SparseMaxPool3D(2)(st.features, table, transposed)).tolist()
+    [[2.0], [4.0]]
     """
 
     mode = "max"
@@ -527,8 +904,57 @@ class SparseMaxPool3D(_SparsePool):
 class SparseAvgPool3D(_SparsePool):
     """Sum over each window divided by the window volume ``pool_size**3``.
 
-    Equal to ``keras.layers.AveragePooling3D(pool_size, strides)`` on the zero-filled grid.
-    Call: ``layer(features, table, transposed)`` with the tables of ``downsample_table``.
+    Equal to ``keras.layers.AveragePooling3D(pool_size, strides)`` on the zero-filled grid
+    (inactive sites count as zeros; sums in float32 under mixed precision).
+
+    Parameters
+    ----------
+    pool_size : int or tuple of 3 equal int
+        Side ``k`` of the cubic window (default 2); the tables must have ``k**3`` columns.
+    strides : int or tuple of 3 equal int, optional
+        Default: ``pool_size``. Kept in the config; the geometry comes from the tables, so
+        build them with the same ``kernel_size`` and ``stride``.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, C)
+    table : int tensor or ndarray, shape (M, k**3)
+    transposed : int tensor or ndarray, shape (N, k**3)
+        The two tables of one :func:`~cnncourse.sparse.rulebook.downsample_table` call (or
+        ``SparseTensor.downsample``), in this order.
+
+    Input shape
+    -----------
+    ``(N, C)`` features, ``(M, k**3)`` and ``(N, k**3)`` int tables.
+
+    Output shape
+    ------------
+    ``(M, C)``: one row per coarse site.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (M, C)
+        The window's sum divided by ``pool_size**3``.
+
+    Raises
+    ------
+    ValueError
+        At construction: ``pool_size`` or ``strides`` not a positive integer. At call: a table
+        that is not 2-D integer with ``pool_size**3`` columns and the right number of rows;
+        when the values are known (eager / NumPy), entries out of range or two tables that
+        are not each other's transpose.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnncourse.sparse import SparseTensor
+    >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
+    ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
+    >>> coarse, table, transposed = st.downsample(2)
+    >>> np.asarray(SparseAvgPool3D(2)(st.features, table, transposed)).tolist()  # 3 / 8, 4 / 8
+    [[0.375], [0.5]]
     """
 
     mode = "avg"
@@ -542,6 +968,49 @@ class SparseBatchNormalization(keras.layers.BatchNormalization):
     ordinary ``BatchNormalization`` over axis 0 already computes its statistics over active
     sites alone (a dense BatchNorm would count the zeros of the empty space). This subclass
     only fixes ``axis=-1`` and names the intent.
+
+    Parameters
+    ----------
+    **kwargs
+        The arguments of ``keras.layers.BatchNormalization`` (``momentum``, ``epsilon``,
+        ``center``, ``scale``, initializers, regularizers, ``name``, ...). ``axis`` may only be
+        ``-1`` (or ``1``, the same axis of a 2-D input).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, C)
+    training : bool, optional
+        Batch statistics (and update the moving ones) when True, moving statistics otherwise.
+
+    Input shape
+    -----------
+    ``(N, C)``.
+
+    Output shape
+    ------------
+    ``(N, C)``.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (N, C)
+        ``gamma * (x - mean) / sqrt(var + epsilon) + beta`` per channel.
+
+    Raises
+    ------
+    ValueError
+        ``axis`` other than ``-1`` / ``1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bn = SparseBatchNormalization(epsilon=0.0)
+    >>> x = np.array([[1.0], [2.0], [3.0]], "float32")   # three sites, one channel
+    >>> [round(float(v), 3) for v in np.asarray(bn(x, training=True)).ravel()]
+    [-1.225, 0.0, 1.225]
+    >>> SparseBatchNormalization(axis=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: SparseBatchNormalization normalises channels (axis=-1); got axis=0
     """
 
     def __init__(self, **kwargs):
@@ -561,10 +1030,43 @@ class SparseGlobalPool3D(keras.layers.Layer):
     mode : {"avg", "max", "avg_max"}
         Mean over a sample's sites, their max, or both concatenated (``(B, 2C)``). An empty
         sample gives zeros.
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
-    Call: ``layer(features, batch_index, samples)`` with ``batch_index`` int (N,) the sample of
-    each site and ``samples`` any tensor with one entry per sample (e.g. ``arange(B)``): its
-    length gives B, so trailing empty samples are kept.
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, C)
+    batch_index : int tensor or ndarray, shape (N,) or (N, 1)
+        The sample of each site, in ``[0, B)`` (``SparseTensor.batch_index``).
+    samples : tensor, shape (B, ...)
+        Any tensor with one entry per sample (e.g. ``arange(B)``): its length gives B, so
+        trailing empty samples are kept.
+
+    Input shape
+    -----------
+    ``(N, C)`` features, ``(N,)`` int batch index, ``(B, ...)``.
+
+    Output shape
+    ------------
+    ``(B, C)``, or ``(B, 2 C)`` for ``mode="avg_max"`` (means first, then maxima).
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (B, C) or (B, 2 C)
+
+    Raises
+    ------
+    ValueError
+        An unknown ``mode``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features = np.array([[1.0], [3.0], [5.0]], "float32")
+    >>> batch_index = np.array([0, 0, 2])                   # sample 1 has no site
+    >>> pool = SparseGlobalPool3D("avg_max")
+    >>> np.asarray(pool(features, batch_index, np.arange(3))).tolist()
+    [[2.0, 3.0], [0.0, 0.0], [5.0, 5.0]]
     """
 
     def __init__(self, mode="avg", **kwargs):
@@ -600,8 +1102,48 @@ class SparseGlobalPool3D(keras.layers.Layer):
 class SparseToDense(keras.layers.Layer):
     """Place site features in a dense ``(B, D, H, W, C)`` grid (zeros elsewhere).
 
-    Call: ``layer(features, coords, samples)`` with ``coords`` int (N, 4) rows ``(b, z, y, x)``
-    and ``samples`` any tensor with one entry per sample (its length gives B).
+    Parameters
+    ----------
+    spatial_shape : tuple of 3 int
+        ``(D, H, W)`` of the grid (positive integers).
+    **kwargs
+        Base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Call arguments
+    --------------
+    features : float tensor or ndarray, shape (N, C)
+    coords : int tensor or ndarray, shape (N, 4)
+        Rows ``(b, z, y, x)`` inside ``(B,) + spatial_shape``, no site twice (not checked
+        here: :func:`~cnncourse.sparse.tensor.validate_coords` does).
+    samples : tensor, shape (B, ...)
+        Any tensor with one entry per sample (its length gives B).
+
+    Input shape
+    -----------
+    ``(N, C)`` features, ``(N, 4)`` int coordinates, ``(B, ...)``.
+
+    Output shape
+    ------------
+    ``(B, D, H, W, C)``.
+
+    Returns
+    -------
+    tensor, dtype of the features, shape (B, D, H, W, C)
+        ``features[i]`` at ``coords[i]``, zeros elsewhere.
+
+    Raises
+    ------
+    ValueError
+        ``spatial_shape`` not 3 positive integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_dense = SparseToDense((4, 4, 4))
+    >>> features = np.array([[1.0], [4.0]], "float32")
+    >>> grid = to_dense(features, np.array([[0, 0, 0, 1], [1, 2, 2, 2]]), np.arange(2))
+    >>> tuple(grid.shape), float(grid[0, 0, 0, 1, 0]), float(grid[1, 2, 2, 2, 0])
+    ((2, 4, 4, 4, 1), 1.0, 4.0)
     """
 
     def __init__(self, spatial_shape, **kwargs):

@@ -8,6 +8,7 @@ functional Keras model takes them directly (``model.fit`` / ``predict`` / ``.ker
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
@@ -28,7 +29,8 @@ def _levels(levels) -> int:
 
 
 def network_inputs(st: SparseTensor, levels: int, *, kernel_size: int = 3,
-                   pool_size: int = 2, buckets=None) -> dict[str, np.ndarray]:
+                   pool_size: int = 2,
+                   buckets: bool | dict | None = None) -> dict[str, np.ndarray]:
     """Arrays a ``levels``-level sparse network takes for the batch ``st``.
 
     ``buckets``: None (default) for the exact site counts; ``True`` (or a dict of keyword
@@ -153,9 +155,10 @@ def network_input_layers(levels: int, channels: int, *, kernel_size: int = 3,
     return inputs
 
 
-def sparse_classifier(in_channels: int, *, widths=(16, 32, 64), convs_per_level: int = 1,
-                      kernel_size: int = 3, pool_size: int = 2, dropout: float = 0.3,
-                      head: str = "avg_max", name: str = "sparse_cnn"):
+def sparse_classifier(in_channels: int, *, widths: Sequence[int] = (16, 32, 64),
+                      convs_per_level: int = 1, kernel_size: int = 3, pool_size: int = 2,
+                      dropout: float = 0.3, head: str = "avg_max",
+                      name: str = "sparse_cnn") -> keras.Model:
     """Binary classifier: per level ``convs_per_level`` x (SubmanifoldConv3D, BatchNorm, ReLU),
     then sparse max pooling to the next level; global pooling, dropout, one sigmoid unit.
 
@@ -195,11 +198,34 @@ def sparse_classifier(in_channels: int, *, widths=(16, 32, 64), convs_per_level:
     return keras.Model(inputs, out, name=name)
 
 
-def split_samples(coords, features, n_samples: int | None = None):
+def split_samples(coords: np.ndarray, features: np.ndarray,
+                  n_samples: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split batched sites into per-sample ``(coords (n_i, 3) int32, features (n_i, C))`` pairs.
 
     ``coords`` int (N, 4) rows ``(batch, z, y, x)``; ``n_samples`` defaults to the largest
     batch index + 1 (samples without sites give empty arrays).
+
+    Parameters
+    ----------
+    coords : int ndarray, shape (N, 4)
+    features : ndarray, shape (N, C)
+    n_samples : int, optional
+
+    Returns
+    -------
+    list of (ndarray of int32 (n_i, 3), ndarray (n_i, C))
+        One pair per sample ``0 .. n_samples - 1``, sites in their original order.
+
+    Raises
+    ------
+    ValueError
+        ``coords`` not (N, 4); ``features`` not (N, C).
+
+    Examples
+    --------
+    >>> parts = split_samples(np.array([[1, 0, 0, 1], [0, 2, 2, 2]]), np.array([[5.0], [7.0]]))
+    >>> [(c.tolist(), f.tolist()) for c, f in parts]
+    [([[2, 2, 2]], [[7.0]]), ([[0, 0, 1]], [[5.0]])]
     """
     coords = np.asarray(coords)
     features = np.asarray(features)
