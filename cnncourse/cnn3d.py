@@ -260,8 +260,13 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
     # that training ends with does not depend much on the last few batches
     steps = epochs * -(-len(volumes) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.05)
+    # No XLA on a CPU: there it makes TensorFlow's Conv3D steps about 1.5x more costly and
+    # compiles every fresh model for seconds (notebook 12 trains four); Keras' "auto" on a GPU.
+    from cnncourse.device import gpu_names
+
     model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")],
+                  jit_compile="auto" if gpu_names() else False)
     val = None
     if validation is not None:
         vv, vy = _check_xy(*validation)
@@ -281,8 +286,15 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
 
 def predict_scores(model, volumes, *, batch_size: int = 64) -> np.ndarray:
     """Scores (n,) float64 of a trained model on volumes (n, D, H, W) (no augmentation)."""
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
     volumes, _ = _check_xy(volumes, None)
-    return np.asarray(model.predict(volumes, batch_size=batch_size, verbose=0), float).ravel()
+    # model(x) rather than model.predict: no tf.function to trace for every fresh model (and
+    # no retracing warning when a notebook scores several models in a loop)
+    out = [keras.ops.convert_to_numpy(model(volumes[i:i + batch_size], training=False))
+           for i in range(0, len(volumes), batch_size)]
+    return np.concatenate(out).astype(float).ravel() if out else np.zeros(0)
 
 
 # --------------------------------------------------------------------------------------------
