@@ -12,10 +12,6 @@ from pathlib import Path
 
 # TensorFlow reads this when it is first imported: quiet its C++ logging unless the user chose.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# ... and this: oneDNN's CPU kernels, which TensorFlow turns on by itself only on x86 CPUs with
-# AVX-512 VNNI/BF16 or AMX. On an AVX2-only CPU they make training 3D CNNs 2-4x cheaper (Conv3D
-# and its gradients; `cnncourse bench cnn3d`). TF_ENABLE_ONEDNN_OPTS=0 turns them off.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 _TRUE = {"1", "true", "yes", "on"}
 
