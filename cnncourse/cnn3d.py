@@ -260,13 +260,8 @@ def train_cnn3d(model, volumes, y, *, epochs: int = 10, batch_size: int = 16, ro
     # that training ends with does not depend much on the last few batches
     steps = epochs * -(-len(volumes) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.05)
-    # No XLA on a CPU: there it makes TensorFlow's Conv3D steps about 1.5x more costly and
-    # compiles every fresh model for seconds (notebook 12 trains four); Keras' "auto" on a GPU.
-    from cnncourse.device import gpu_names
-
     model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")],
-                  jit_compile="auto" if gpu_names() else False)
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
     val = None
     if validation is not None:
         vv, vy = _check_xy(*validation)
