@@ -486,12 +486,19 @@ def predict_scores(model: keras.Model, volumes: np.ndarray, *,
     Raises
     ------
     ValueError
-        ``volumes`` not (n, D, H, W) or (n, D, H, W, C); ``y`` not of shape (n,).
+        ``volumes`` not (n, D, H, W) or (n, D, H, W, C).
     TypeError
         ``volumes`` not a float array.
     """
+    from cnncourse.device import import_keras
+
+    keras = import_keras()
     volumes, _ = _check_xy(volumes, None)
-    return np.asarray(model.predict(volumes, batch_size=batch_size, verbose=0), float).ravel()
+    # model(x) rather than model.predict: no tf.function to trace for every fresh model (and
+    # no retracing warning when a notebook scores several models in a loop)
+    out = [keras.ops.convert_to_numpy(model(volumes[i:i + batch_size], training=False))
+           for i in range(0, len(volumes), batch_size)]
+    return np.concatenate(out).astype(float).ravel() if out else np.zeros(0)
 
 
 # --------------------------------------------------------------------------------------------
