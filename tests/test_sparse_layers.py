@@ -369,7 +369,8 @@ def test_layer_errors_name_the_problem():
 
 # ---- algorithms, table checks, mixed precision ---------------------------------------------------
 
-ALGOS = ["pairs", "offsets", "gather"] if BACKEND == "tensorflow" else ["offsets", "gather"]
+ALGOS = (["hybrid", "hybrid_pairs", "pairs", "offsets", "gather"] if BACKEND == "tensorflow"
+         else ["hybrid", "offsets", "gather"])
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
@@ -411,7 +412,7 @@ def test_algorithm_is_a_checked_keyword_kept_in_the_config():
     assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "offsets"
     with pytest.raises(ValueError, match="algorithm must be one of"):
         L.SubmanifoldConv3D(4, 3, algorithm="fast")
-    assert L.default_algorithm() == ("pairs" if BACKEND == "tensorflow" else "offsets")
+    assert L.default_algorithm() == "hybrid"
 
 
 def test_tables_that_do_not_belong_to_the_layer_raise():

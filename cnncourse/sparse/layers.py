@@ -37,7 +37,7 @@ __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check
 _PACKAGE = "cnncourse.sparse"
 
 
-ALGORITHMS = ("auto", "pairs", "offsets", "gather")
+ALGORITHMS = ("auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather")
 
 
 def _take(x, indices):
@@ -220,6 +220,87 @@ def _conv_offsets(x, kernel, table):
     return y
 
 
+def _matmul_tn(a, b):
+    """``a^T @ b`` without materialising ``a^T`` where the backend can avoid it."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.matmul(a, b, transpose_a=True)
+    return ops.matmul(ops.transpose(a), b)
+
+
+def _offset_sum(x, kernel, columns, centre):
+    """``sum_o x[columns[o]] @ kernel[o]`` over all output rows (``x``'s appended last row is the
+    zero row missing neighbours read); offset ``centre`` (if any) pairs every row with itself
+    and needs no gather. One gather and one GEMM per offset, accumulated in place of a
+    ``(N, K * C)`` matrix."""
+    xe = _append_row(x, 0)
+    y = None if centre is None else ops.matmul(x, kernel[centre])
+    for o, col in enumerate(columns):
+        if o == centre:
+            continue
+        term = ops.matmul(_take(xe, col), kernel[o])
+        y = term if y is None else y + term
+    return y
+
+
+def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
+    """Offsets forward, and a hand-written exact backward (``ops.custom_gradient``):
+
+    * ``backward="gather"``: gathers only, no scatter: ``dx = sum_o dy[tr[:, o]] @ W_o^T``
+      through the transposed table (for a submanifold table, its own column ``K - 1 - o``,
+      since the relation is symmetric), and ``dW_o = x[table[:, o]]^T @ dy``.
+    * ``backward="pairs"`` (TensorFlow only): the ``pairs`` backward (active pairs, scatter-add).
+    """
+    k = kernel.shape[0]
+    submanifold = transposed is None
+    centre = k // 2 if submanifold else None
+    # contiguous (N_out,) columns: one transpose instead of K strided slices
+    columns = ops.unstack(ops.transpose(table), axis=0)
+
+    @ops.custom_gradient
+    def conv(x, kernel):
+        y = _offset_sum(x, kernel, columns, centre)
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream            # (N_out, Cout)
+            if backward == "pairs":
+                return _pairs_backward(x, kernel, table, dy, centre)
+            kt = ops.transpose(kernel, (0, 2, 1))                     # (K, Cout, Cin)
+            if submanifold:  # j at offset o of i  <=>  i at offset K - 1 - o of j
+                dx = _offset_sum(dy, ops.flip(kt, axis=0), columns, centre)
+            else:
+                back = ops.unstack(ops.transpose(transposed), axis=0)
+                dx = _offset_sum(dy, kt, back, None)
+            xe = _append_row(x, 0)
+            dks = [_matmul_tn(x if o == centre else _take(xe, col), dy)
+                   for o, col in enumerate(columns)]
+            return dx, ops.stack(dks)
+
+        return y, grad
+
+    return conv(x, kernel)
+
+
+def _pairs_backward(x, kernel, table, dy, centre):
+    """The backward pass of ``pairs`` (TensorFlow): per offset, the active pairs only."""
+    import tensorflow as tf
+
+    k = kernel.shape[0]
+    others = [o for o in range(k) if o != centre]
+    dks = [None] * k
+    if centre is None:
+        dx = tf.zeros_like(x)
+    else:
+        dx = tf.matmul(dy, kernel[centre], transpose_b=True)
+        dks[centre] = tf.matmul(x, dy, transpose_a=True)
+    for o, (out, inn) in zip(others, _pairs(table, tf.shape(x)[0], others)):
+        dyo = tf.gather(dy, out)
+        dx = tf.tensor_scatter_nd_add(dx, inn[:, None], tf.matmul(dyo, kernel[o], transpose_b=True))
+        dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
+    return dx, tf.stack(dks)
+
+
 def _conv_gather(x, kernel, table, transposed):
     """The first version: one ``(N_out, K*Cin)`` gather and one GEMM, gather-only backward."""
     k, cin, cout = kernel.shape
@@ -246,9 +327,10 @@ def _conv_gather(x, kernel, table, transposed):
 
 
 def default_algorithm() -> str:
-    """The algorithm ``"auto"`` picks: ``"pairs"`` on TensorFlow, ``"offsets"`` on JAX (whose
-    jit needs static shapes). ``cnncourse bench sparse`` measures all of them."""
-    return "pairs" if keras.backend.backend() == "tensorflow" else "offsets"
+    """The algorithm ``"auto"`` picks: ``"hybrid"`` on every backend (the fastest forward and
+    forward + backward measured by ``cnncourse bench sparse`` on a 2-core CPU, TensorFlow and
+    JAX; see README's benchmark section)."""
+    return "hybrid"
 
 
 def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
@@ -281,10 +363,14 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
     if algorithm == "auto":
         algorithm = default_algorithm()
+    if algorithm in ("pairs", "hybrid_pairs") and keras.backend.backend() != "tensorflow":
+        raise ValueError(f"algorithm={algorithm!r} needs the TensorFlow backend (dynamic "
+                         f"shapes); use 'hybrid' or 'offsets' under JAX")
+    if algorithm == "hybrid":
+        return _conv_hybrid(x, kernel, table, transposed)
+    if algorithm == "hybrid_pairs":
+        return _conv_hybrid(x, kernel, table, transposed, backward="pairs")
     if algorithm == "pairs":
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError("algorithm='pairs' needs the TensorFlow backend (dynamic shapes); "
-                             "use 'offsets' under JAX")
         return _conv_pairs(x, kernel, table, transposed is None)
     if algorithm == "offsets":
         return _conv_offsets(x, kernel, table)
