@@ -247,9 +247,11 @@ def _offset_sum(x, kernel, columns, centre):
 def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
     """Offsets forward, and a hand-written exact backward (``ops.custom_gradient``):
 
-    * ``backward="gather"``: gathers only, no scatter: ``dx = sum_o dy[tr[:, o]] @ W_o^T``
-      through the transposed table (for a submanifold table, its own column ``K - 1 - o``,
-      since the relation is symmetric), and ``dW_o = x[table[:, o]]^T @ dy``.
+    * ``backward="gather"``: gathers only, no scatter, one gather per offset. A pair ``(i, j,
+      o)`` (``table[i, o] == j``) is also ``tr[j, o'] == i`` with ``tr`` the transposed table
+      and ``o' = o`` (for a submanifold table, ``tr`` is the table itself and ``o' = K - 1 - o``,
+      the relation being symmetric). So ``G = dy[tr[:, o']]`` (zero rows where there is no
+      pair) gives both ``dx += G @ W_o^T`` and ``dW_o = x^T @ G``.
     * ``backward="pairs"`` (TensorFlow only): the ``pairs`` backward (active pairs, scatter-add).
     """
     k = kernel.shape[0]
@@ -266,15 +268,15 @@ def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
             dy = args[0] if upstream is None else upstream            # (N_out, Cout)
             if backward == "pairs":
                 return _pairs_backward(x, kernel, table, dy, centre)
-            kt = ops.transpose(kernel, (0, 2, 1))                     # (K, Cout, Cin)
-            if submanifold:  # j at offset o of i  <=>  i at offset K - 1 - o of j
-                dx = _offset_sum(dy, ops.flip(kt, axis=0), columns, centre)
-            else:
-                back = ops.unstack(ops.transpose(transposed), axis=0)
-                dx = _offset_sum(dy, kt, back, None)
-            xe = _append_row(x, 0)
-            dks = [_matmul_tn(x if o == centre else _take(xe, col), dy)
-                   for o, col in enumerate(columns)]
+            back = columns if submanifold else ops.unstack(ops.transpose(transposed), axis=0)
+            dye = _append_row(dy, 0)
+            dx, dks = None, [None] * k
+            for o in range(k):
+                src = k - 1 - o if submanifold else o  # the column of tr listing o's pairs
+                g = dy if o == centre else _take(dye, back[src])      # (N_in, Cout)
+                term = ops.matmul(g, ops.transpose(kernel[o]))        # (N_in, Cin)
+                dx = term if dx is None else dx + term
+                dks[o] = _matmul_tn(x, g)                             # (Cin, Cout)
             return dx, ops.stack(dks)
 
         return y, grad
