@@ -1,19 +1,20 @@
 """Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
 
 Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
-:mod:`cnncourse.sparse.rulebook` as integer tensors. Only active neighbour pairs do work: a
-convolution on TensorFlow (``algorithm="pairs"``, the default there) finds, per kernel offset,
-the output sites whose neighbour at that offset exists, gathers those input rows, multiplies
-them by that offset's ``(Cin, Cout)`` matrix (one GEMM) and scatter-adds the result. On a thin
-surface about a third of the ``N * k**3`` table entries are missing, and no work is spent on
-them; no ``(N, k**3 * Cin)`` matrix is ever built. The backward pass (``tf.custom_gradient``)
-reuses the same pairs: ``dx[in] += dy[out] @ W_o^T`` and ``dW_o = x[in]^T dy[out]``, exact.
-
-JAX's jit needs static shapes, so under JAX the default is ``algorithm="offsets"``: per
-offset, one gather of every output row (a missing neighbour reads an appended zero row) and one
-GEMM, with autodiff for the backward pass. ``algorithm="gather"`` is the first version (one
-``(N, k**3 * Cin)`` gathered matrix, one GEMM), kept so that ``cnncourse bench sparse`` can
-compare the three.
+:mod:`cnncourse.sparse.rulebook` as integer tensors. A convolution is a sum over the kernel
+offsets of one gather and one ``(Cin, Cout)`` GEMM each; no ``(N, k**3 * Cin)`` matrix is ever
+built. The default, ``algorithm="hybrid"`` (TensorFlow and JAX), gathers every output row per
+offset (a missing neighbour reads an appended zero row: static shapes, no scatter) and has a
+hand-written exact backward pass that is gather-only too: the transposed table (for a
+submanifold table, the table itself with its offsets reversed) lists, per input site, the
+output sites it feeds, so one gather of ``dy`` per offset gives both ``dx`` and ``dW``.
+``"pairs"`` (TensorFlow only) works on the active neighbour pairs alone (per offset: the pairs
+that exist, a GEMM and a scatter-add; on a thin surface about a third of the table is
+missing), ``"hybrid_pairs"`` is the hybrid forward with the pairs backward, ``"offsets"`` the
+hybrid forward with autodiff, and ``"gather"`` the first version (one ``(N, k**3 * Cin)``
+gathered matrix). ``cnncourse bench sparse`` measures them all; on a 2-core CPU the hybrid was
+fastest forward + backward (README's benchmark section), since scatter-adds and autodiff's
+scatter of the gather gradient cost more than the zero rows they skip.
 
 A table that does not belong to the layer raises a ValueError naming it: wrong shape or
 number of rows always; entries out of range, a downsample table passed as a submanifold table,
@@ -349,13 +350,15 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm="auto"):
     transposed : int tensor, shape (N_in, K), optional
         Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
         ``None`` for a submanifold table (then offset ``K // 2`` pairs every site with itself).
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather"}
+        ``"hybrid"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
+        zero row) and one GEMM; the backward pass (custom gradient, exact) gathers ``dy``
+        through the transposed table once per offset for both ``dx`` and ``dW``, no scatter.
         ``"pairs"`` (TensorFlow only): per offset, only the active neighbour pairs are gathered,
-        multiplied (one GEMM per offset) and scatter-added; the backward pass reuses the pairs.
-        ``"offsets"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
-        zero row) and one GEMM; static shapes, for JAX's jit. ``"gather"``: the first version,
-        one ``(N_out, K*Cin)`` gathered matrix and one GEMM (kept for the benchmark).
-        ``"auto"``: :func:`default_algorithm`.
+        multiplied and scatter-added; the backward pass reuses the pairs. ``"hybrid_pairs"``
+        (TensorFlow only): hybrid forward, pairs backward. ``"offsets"``: hybrid forward,
+        autodiff backward. ``"gather"``: the first version, one ``(N_out, K*Cin)`` gathered
+        matrix and one GEMM (kept for the benchmark). ``"auto"``: :func:`default_algorithm`.
 
     Returns
     -------
