@@ -299,13 +299,19 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
     n = coords.shape[0]
     p = k // 2
     d, h, w = (s + 2 * p for s in spatial_shape)
-    lin = linear_index(coords, spatial_shape, p)
-    if not _use_dense_grid(int(batch_size) * d * h * w, n, k**3, method):
+    size = int(batch_size) * d * h * w
+    if not _use_dense_grid(size, n, k**3, method):
+        lin = linear_index(coords, spatial_shape, p)
         keys, order = _sorted_keys(lin, coords)
         table = _row_lookup(keys, keys - (p * h * w + p * w + p), k, h * w, w)
         return _to_original_order(table, order, order, n)
     off = _offsets(k, True) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
-    grid = _fill_grid(lin, int(batch_size) * d * h * w, coords)
+    if size < 2**31:  # int32 arithmetic on the int32 coords: a third of int64's time
+        c = coords
+        lin = ((c[:, 0] * d + (c[:, 1] + p)) * h + (c[:, 2] + p)) * w + (c[:, 3] + p)
+    else:  # method='dense' forced on a huge grid
+        lin = linear_index(coords, spatial_shape, p)
+    grid = _fill_grid(lin, size, coords)
     try:
         return _grid_lookup(grid, lin, off, n)
     finally:
