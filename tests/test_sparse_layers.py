@@ -430,6 +430,11 @@ def test_tables_that_do_not_belong_to_the_layer_raise():
     swapped[:, 13] = (np.arange(st.num_sites) + 1) % st.num_sites
     with pytest.raises(ValueError, match="not a submanifold neighbour table"):
         subm(x, swapped)
+    lopsided = st.neighbors(3).copy()  # a neighbour seen from one side only
+    i = int(np.flatnonzero((lopsided[:, 0] < st.num_sites))[0])
+    lopsided[i, 0] = st.num_sites
+    with pytest.raises(ValueError, match="not symmetric"):
+        subm(x, lopsided)
     coarse, down, up = st.downsample(2)
     conv = L.SparseConv3D(4, 2)
     with pytest.raises(ValueError, match="rows but there are"):

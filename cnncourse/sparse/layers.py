@@ -136,6 +136,12 @@ def check_submanifold_table(neighbors, n_sites, layer="layer"):
         raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: its centre "
                          f"column (offset {centre}) must list every site itself (0, 1, 2, ...); "
                          f"a downsample table or a table of other sites was passed")
+    # the backward pass reads the table in reverse (j at offset o of i <=> i at offset K-1-o of j)
+    rows, cols = np.nonzero(values < n_sites)
+    if not np.array_equal(values[values[rows, cols], values.shape[1] - 1 - cols], rows):
+        raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: it is not "
+                         f"symmetric (site j at offset o of site i needs i at the opposite "
+                         f"offset of j); build it with neighbor_table / SparseTensor.neighbors")
 
 
 def check_strided_tables(table, transposed, n_in, layer="layer", names=("table", "transposed")):
@@ -259,7 +265,7 @@ def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
     submanifold = transposed is None
     centre = k // 2 if submanifold else None
     # contiguous (N_out,) columns: one transpose instead of K strided slices
-    columns = ops.unstack(ops.transpose(table), axis=0)
+    columns = ops.unstack(ops.transpose(table), num=k, axis=0)
 
     @ops.custom_gradient
     def conv(x, kernel):
@@ -269,7 +275,8 @@ def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
             dy = args[0] if upstream is None else upstream            # (N_out, Cout)
             if backward == "pairs":
                 return _pairs_backward(x, kernel, table, dy, centre)
-            back = columns if submanifold else ops.unstack(ops.transpose(transposed), axis=0)
+            back = (columns if submanifold
+                    else ops.unstack(ops.transpose(transposed), num=k, axis=0))
             dye = _append_row(dy, 0)
             dx, dks = None, [None] * k
             for o in range(k):
