@@ -369,7 +369,8 @@ def test_layer_errors_name_the_problem():
 
 # ---- algorithms, table checks, mixed precision ---------------------------------------------------
 
-ALGOS = ["pairs", "offsets", "gather"] if BACKEND == "tensorflow" else ["offsets", "gather"]
+ALGOS = (["hybrid", "hybrid_pairs", "pairs", "offsets", "gather"] if BACKEND == "tensorflow"
+         else ["hybrid", "offsets", "gather"])
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
@@ -411,7 +412,7 @@ def test_algorithm_is_a_checked_keyword_kept_in_the_config():
     assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "offsets"
     with pytest.raises(ValueError, match="algorithm must be one of"):
         L.SubmanifoldConv3D(4, 3, algorithm="fast")
-    assert L.default_algorithm() == ("pairs" if BACKEND == "tensorflow" else "offsets")
+    assert L.default_algorithm() == "hybrid"
 
 
 def test_tables_that_do_not_belong_to_the_layer_raise():
@@ -429,6 +430,11 @@ def test_tables_that_do_not_belong_to_the_layer_raise():
     swapped[:, 13] = (np.arange(st.num_sites) + 1) % st.num_sites
     with pytest.raises(ValueError, match="not a submanifold neighbour table"):
         subm(x, swapped)
+    lopsided = st.neighbors(3).copy()  # a neighbour seen from one side only
+    i = int(np.flatnonzero((lopsided[:, 0] < st.num_sites))[0])
+    lopsided[i, 0] = st.num_sites
+    with pytest.raises(ValueError, match="not symmetric"):
+        subm(x, lopsided)
     coarse, down, up = st.downsample(2)
     conv = L.SparseConv3D(4, 2)
     with pytest.raises(ValueError, match="rows but there are"):

@@ -203,9 +203,10 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     both_s, both_cpu = _times(lambda: _block(both(x, kernel, table_t, r)), repeat)
     if algorithm == "gather":  # the (N, 27 C) gathered matrix
         megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20
-    else:  # x, y, table, one offset's gathered rows and product
-        megabytes = (4 * n * channels + n * 27) * 4 / 2**20
-    return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes, fwd_cpu, both_cpu
+    else:  # x, x with its zero row, y, table (and its columns), one offset's rows and product
+        megabytes = (5 * n * channels + 2 * n * 27) * 4 / 2**20
+    pairs = int((table < n).sum())  # active neighbour pairs (the centre included)
+    return n, fwd_s, both_s, table_s * 1e3, table_peak, megabytes, fwd_cpu, both_cpu, pairs
 
 
 def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
@@ -219,7 +220,7 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
                 for occ in occupancies:
                     mask = shell_mask(size, occ) if shape == "shell" else ball_mask(size, occ)
                     (n, fwd, both, table_ms, table_mb, sparse_mb, fwd_cpu,
-                     both_cpu) = _sparse_times(mask, c, repeat)
+                     both_cpu, pairs) = _sparse_times(mask, c, repeat)
                     rows.append({
                         "grid": f"{size}^3", "shape": shape, "occ %": 100 * n / size**3,
                         "C": c, "sites": n,
@@ -229,7 +230,7 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
                         "f+b x": dense.both_s / both,
                         "table ms": table_ms, "table MB": table_mb,
                         "dense MB": dense.megabytes, "sparse MB": sparse_mb,
-                        "FLOP x": size**3 / n,
+                        "FLOP x": size**3 / n, "pair x": size**3 * 27 / pairs,
                         "fwd x cpu": dense.forward_cpu / fwd_cpu,
                         "f+b x cpu": dense.both_cpu / both_cpu,
                     })
@@ -237,7 +238,8 @@ def compare(sizes=(32, 64, 128), channels=(16, 32), shapes=("shell", "filled"),
     if verbose:
         print_table(rows, "Submanifold conv (k=3, C->C) vs dense Conv3D(padding='same'), batch 1, "
                           "float32; x = dense time / sparse time (wall-clock medians; 'x cpu': "
-                          "ratio of process CPU-time medians); FLOP x = grid / sites (the limit)")
+                          "ratio of process CPU-time medians); FLOP x = grid / sites; pair x = "
+                          "grid * 27 / active neighbour pairs (the FLOP limit of work on pairs)")
     return rows
 
 
@@ -257,28 +259,60 @@ def _goal(size, shape, channels, row) -> dict:
             "met": f"{'yes' if met_wall else 'no'}/{'yes' if met_cpu else 'no'}"}
 
 
-def algorithms(size=128, channels=32, occupancy=0.02, *, repeat=3, verbose=True) -> list[dict]:
-    """Forward and forward + backward of every algorithm of ``sparse_conv`` on one shell,
-    against dense ``Conv3D`` in the same run (``pairs`` needs TensorFlow)."""
+def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repeat=3,
+               verbose=True) -> list[dict]:
+    """Forward and forward + backward of every algorithm of ``sparse_conv`` on each of
+    ``shapes`` (a ``"shell"`` at ``occupancy``, or a ``"filled"`` ball at 5%), against dense
+    ``Conv3D`` in the same run (``pairs`` and ``hybrid_pairs`` need TensorFlow).
+
+    Also prints the arithmetic rates (GFLOP/s) of dense ``Conv3D`` and of the default
+    algorithm, and the rate the sparse pass would need for issue 15's forward goals: a goal is
+    out of reach on a CPU when that rate exceeds what the small per-offset GEMMs and gathers
+    can sustain next to the dense convolution's large, blocked GEMM.
+    """
     from cnncourse.sparse.layers import ALGORITHMS, default_algorithm
 
     _, backend = _backend()
     dense = _Dense(size, channels, repeat)
-    mask = shell_mask(size, occupancy)
-    rows = []
-    for algo in ALGORITHMS[1:]:
-        if algo == "pairs" and backend != "tensorflow":
-            continue
-        n, fwd, both, _, _, mb, fwd_cpu, both_cpu = _sparse_times(mask, channels, repeat, algo)
-        rows.append({"algorithm": algo, "sites": n, "sparse fwd ms": fwd * 1e3,
-                     "sparse f+b ms": both * 1e3, "fwd x": dense.forward_s / fwd,
-                     "f+b x": dense.both_s / both, "fwd x cpu": dense.forward_cpu / fwd_cpu,
-                     "f+b x cpu": dense.both_cpu / both_cpu, "sparse MB": mb})
+    flops_dense = 2 * size**3 * 27 * channels**2
+    rows, default = [], default_algorithm()
+    for shape in shapes:
+        mask = (shell_mask(size, occupancy) if shape == "shell" else ball_mask(size, 0.05))
+        for algo in ALGORITHMS[1:]:
+            if algo in ("pairs", "hybrid_pairs") and backend != "tensorflow":
+                continue
+            (n, fwd, both, _, _, mb, fwd_cpu, both_cpu,
+             pairs) = _sparse_times(mask, channels, repeat, algo)
+            rows.append({"shape": shape, "algorithm": algo,
+                         "default": "*" if algo == default else "",
+                         "sites": n, "pairs": pairs, "sparse fwd ms": fwd * 1e3,
+                         "sparse f+b ms": both * 1e3, "fwd x": dense.forward_s / fwd,
+                         "f+b x": dense.both_s / both, "fwd x cpu": dense.forward_cpu / fwd_cpu,
+                         "f+b x cpu": dense.both_cpu / both_cpu, "sparse MB": mb,
+                         "fwd GFLOP/s": 2 * pairs * channels**2 / fwd / 1e9})
     if verbose:
-        print_table(rows, f"Algorithms of sparse_conv on the {size}^3 shell, C={channels} "
-                          f"(default on {backend}: {default_algorithm()!r})")
-        best = max(rows, key=lambda r: r["f+b x cpu"])
-        print(f"fastest forward + backward (CPU time): {best['algorithm']}")
+        print_table(rows, f"Algorithms of sparse_conv at {size}^3, C={channels} (* = the "
+                          f"default on {backend}); dense Conv3D fwd {dense.forward_s * 1e3:.0f} "
+                          f"ms, f+b {dense.both_s * 1e3:.0f} ms; fwd GFLOP/s counts active "
+                          f"pairs only")
+        for shape in shapes:
+            mine = [r for r in rows if r["shape"] == shape]
+            for key, what in (("fwd x cpu", "forward"), ("f+b x cpu", "forward + backward")):
+                cpu = max(mine, key=lambda r: r[key])
+                wall = max(mine, key=lambda r: r[key[:-4]])
+                print(f"{shape}: fastest {what}: {cpu['algorithm']} by CPU time "
+                      f"({cpu[key]:.1f}x), {wall['algorithm']} by wall time "
+                      f"({wall[key[:-4]]:.1f}x)")
+        rate = flops_dense / dense.forward_s / 1e9
+        print(f"dense Conv3D forward: {rate:.0f} GFLOP/s ({flops_dense / 1e9:.0f} GFLOP)")
+        for shape in shapes:
+            row = next(r for r in rows if r["shape"] == shape and r["default"])
+            goal = GOALS.get((size, shape, channels), {}).get("fwd x")
+            if goal:
+                need = 2 * row["pairs"] * channels**2 * goal / dense.forward_s / 1e9
+                print(f"{shape}: forward >= {goal:g}x needs {need:.0f} GFLOP/s on the active "
+                      f"pairs ({need / rate:.0%} of dense Conv3D's rate); the default reaches "
+                      f"{row['fwd GFLOP/s']:.0f}")
     return rows
 
 
@@ -411,7 +445,7 @@ def occupancy_sweep(size=64, channels=32, occupancies=(0.01, 0.02, 0.05, 0.1, 0.
     rows = []
     for occ in occupancies:
         mask = np.ones((size,) * 3, bool) if occ >= 1 else ball_mask(size, occ)
-        n, fwd, both, *_, fwd_cpu, both_cpu = _sparse_times(mask, channels, repeat)
+        n, fwd, both, *_, fwd_cpu, both_cpu, _ = _sparse_times(mask, channels, repeat)
         rows.append({"occ %": 100 * n / size**3, "sites": n,
                      "dense fwd ms": dense.forward_s * 1e3, "sparse fwd ms": fwd * 1e3,
                      "fwd x": dense.forward_s / fwd, "dense f+b ms": dense.both_s * 1e3,
@@ -458,7 +492,7 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
         steps = train_steps(32, 2, 3, (8, 16), rounds=1, verbose=verbose)
     else:
         main = compare(repeat=repeat, verbose=verbose)
-        algos = algorithms(repeat=repeat, verbose=verbose)
+        algos = algorithms(shapes=("shell", "filled"), repeat=repeat, verbose=verbose)
         sweep = occupancy_sweep(repeat=repeat, verbose=verbose)
         scaling = table_scaling(verbose=verbose)
         steps = train_steps(verbose=verbose)

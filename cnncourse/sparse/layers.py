@@ -1,19 +1,20 @@
 """Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
 
 Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
-:mod:`cnncourse.sparse.rulebook` as integer tensors. Only active neighbour pairs do work: a
-convolution on TensorFlow (``algorithm="pairs"``, the default there) finds, per kernel offset,
-the output sites whose neighbour at that offset exists, gathers those input rows, multiplies
-them by that offset's ``(Cin, Cout)`` matrix (one GEMM) and scatter-adds the result. On a thin
-surface about a third of the ``N * k**3`` table entries are missing, and no work is spent on
-them; no ``(N, k**3 * Cin)`` matrix is ever built. The backward pass (``tf.custom_gradient``)
-reuses the same pairs: ``dx[in] += dy[out] @ W_o^T`` and ``dW_o = x[in]^T dy[out]``, exact.
-
-JAX's jit needs static shapes, so under JAX the default is ``algorithm="offsets"``: per
-offset, one gather of every output row (a missing neighbour reads an appended zero row) and one
-GEMM, with autodiff for the backward pass. ``algorithm="gather"`` is the first version (one
-``(N, k**3 * Cin)`` gathered matrix, one GEMM), kept so that ``cnncourse bench sparse`` can
-compare the three.
+:mod:`cnncourse.sparse.rulebook` as integer tensors. A convolution is a sum over the kernel
+offsets of one gather and one ``(Cin, Cout)`` GEMM each; no ``(N, k**3 * Cin)`` matrix is ever
+built. The default, ``algorithm="hybrid"`` (TensorFlow and JAX), gathers every output row per
+offset (a missing neighbour reads an appended zero row: static shapes, no scatter) and has a
+hand-written exact backward pass that is gather-only too: the transposed table (for a
+submanifold table, the table itself with its offsets reversed) lists, per input site, the
+output sites it feeds, so one gather of ``dy`` per offset gives both ``dx`` and ``dW``.
+``"pairs"`` (TensorFlow only) works on the active neighbour pairs alone (per offset: the pairs
+that exist, a GEMM and a scatter-add; on a thin surface about a third of the table is
+missing), ``"hybrid_pairs"`` is the hybrid forward with the pairs backward, ``"offsets"`` the
+hybrid forward with autodiff, and ``"gather"`` the first version (one ``(N, k**3 * Cin)``
+gathered matrix). ``cnncourse bench sparse`` measures them all; on a 2-core CPU the hybrid was
+fastest forward + backward (README's benchmark section), since scatter-adds and autodiff's
+scatter of the gather gradient cost more than the zero rows they skip.
 
 A table that does not belong to the layer raises a ValueError naming it: wrong shape or
 number of rows always; entries out of range, a downsample table passed as a submanifold table,
@@ -37,7 +38,7 @@ __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check
 _PACKAGE = "cnncourse.sparse"
 
 
-ALGORITHMS = ("auto", "pairs", "offsets", "gather")
+ALGORITHMS = ("auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather")
 
 
 def _take(x, indices):
@@ -165,6 +166,12 @@ def check_submanifold_table(neighbors, n_sites: int | None, layer: str = "layer"
         raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: its centre "
                          f"column (offset {centre}) must list every site itself (0, 1, 2, ...); "
                          f"a downsample table or a table of other sites was passed")
+    # the backward pass reads the table in reverse (j at offset o of i <=> i at offset K-1-o of j)
+    rows, cols = np.nonzero(values < n_sites)
+    if not np.array_equal(values[values[rows, cols], values.shape[1] - 1 - cols], rows):
+        raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: it is not "
+                         f"symmetric (site j at offset o of site i needs i at the opposite "
+                         f"offset of j); build it with neighbor_table / SparseTensor.neighbors")
 
 
 def check_strided_tables(table, transposed, n_in: int | None, layer: str = "layer",
@@ -287,6 +294,90 @@ def _conv_offsets(x, kernel, table):
     return y
 
 
+def _matmul_tn(a, b):
+    """``a^T @ b`` without materialising ``a^T`` where the backend can avoid it."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.matmul(a, b, transpose_a=True)
+    return ops.matmul(ops.transpose(a), b)
+
+
+def _offset_sum(x, kernel, columns, centre):
+    """``sum_o x[columns[o]] @ kernel[o]`` over all output rows (``x``'s appended last row is the
+    zero row missing neighbours read); offset ``centre`` (if any) pairs every row with itself
+    and needs no gather. One gather and one GEMM per offset, accumulated in place of a
+    ``(N, K * C)`` matrix."""
+    xe = _append_row(x, 0)
+    y = None if centre is None else ops.matmul(x, kernel[centre])
+    for o, col in enumerate(columns):
+        if o == centre:
+            continue
+        term = ops.matmul(_take(xe, col), kernel[o])
+        y = term if y is None else y + term
+    return y
+
+
+def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
+    """Offsets forward, and a hand-written exact backward (``ops.custom_gradient``):
+
+    * ``backward="gather"``: gathers only, no scatter, one gather per offset. A pair ``(i, j,
+      o)`` (``table[i, o] == j``) is also ``tr[j, o'] == i`` with ``tr`` the transposed table
+      and ``o' = o`` (for a submanifold table, ``tr`` is the table itself and ``o' = K - 1 - o``,
+      the relation being symmetric). So ``G = dy[tr[:, o']]`` (zero rows where there is no
+      pair) gives both ``dx += G @ W_o^T`` and ``dW_o = x^T @ G``.
+    * ``backward="pairs"`` (TensorFlow only): the ``pairs`` backward (active pairs, scatter-add).
+    """
+    k = kernel.shape[0]
+    submanifold = transposed is None
+    centre = k // 2 if submanifold else None
+    # contiguous (N_out,) columns: one transpose instead of K strided slices
+    columns = ops.unstack(ops.transpose(table), num=k, axis=0)
+
+    @ops.custom_gradient
+    def conv(x, kernel):
+        y = _offset_sum(x, kernel, columns, centre)
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream            # (N_out, Cout)
+            if backward == "pairs":
+                return _pairs_backward(x, kernel, table, dy, centre)
+            back = (columns if submanifold
+                    else ops.unstack(ops.transpose(transposed), num=k, axis=0))
+            dye = _append_row(dy, 0)
+            dx, dks = None, [None] * k
+            for o in range(k):
+                src = k - 1 - o if submanifold else o  # the column of tr listing o's pairs
+                g = dy if o == centre else _take(dye, back[src])      # (N_in, Cout)
+                term = ops.matmul(g, ops.transpose(kernel[o]))        # (N_in, Cin)
+                dx = term if dx is None else dx + term
+                dks[o] = _matmul_tn(x, g)                             # (Cin, Cout)
+            return dx, ops.stack(dks)
+
+        return y, grad
+
+    return conv(x, kernel)
+
+
+def _pairs_backward(x, kernel, table, dy, centre):
+    """The backward pass of ``pairs`` (TensorFlow): per offset, the active pairs only."""
+    import tensorflow as tf
+
+    k = kernel.shape[0]
+    others = [o for o in range(k) if o != centre]
+    dks = [None] * k
+    if centre is None:
+        dx = tf.zeros_like(x)
+    else:
+        dx = tf.matmul(dy, kernel[centre], transpose_b=True)
+        dks[centre] = tf.matmul(x, dy, transpose_a=True)
+    for o, (out, inn) in zip(others, _pairs(table, tf.shape(x)[0], others)):
+        dyo = tf.gather(dy, out)
+        dx = tf.tensor_scatter_nd_add(dx, inn[:, None], tf.matmul(dyo, kernel[o], transpose_b=True))
+        dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
+    return dx, tf.stack(dks)
+
+
 def _conv_gather(x, kernel, table, transposed):
     """The first version: one ``(N_out, K*Cin)`` gather and one GEMM, gather-only backward."""
     k, cin, cout = kernel.shape
@@ -313,20 +404,22 @@ def _conv_gather(x, kernel, table, transposed):
 
 
 def default_algorithm() -> str:
-    """The algorithm ``"auto"`` picks: ``"pairs"`` on TensorFlow, ``"offsets"`` on JAX (whose
-    jit needs static shapes). ``cnncourse bench sparse`` measures all of them.
+    """The algorithm ``"auto"`` picks: ``"hybrid"`` on every backend. In ``cnncourse bench
+    sparse`` at 128^3, C=32 on a 2-core CPU it was the fastest forward + backward on TensorFlow
+    (its forward is the ``offsets`` one) and equal to ``offsets`` within the noise on JAX; see
+    README's benchmark section.
 
     Returns
     -------
     str
-        ``"pairs"`` or ``"offsets"``, from ``keras.backend.backend()``.
+        ``"hybrid"``.
 
     Examples
     --------
-    >>> default_algorithm() in ("pairs", "offsets")
-    True
+    >>> default_algorithm()
+    'hybrid'
     """
-    return "pairs" if keras.backend.backend() == "tensorflow" else "offsets"
+    return "hybrid"
 
 
 def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
@@ -343,13 +436,15 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
     transposed : int tensor, shape (N_in, K), optional
         Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
         ``None`` for a submanifold table (then offset ``K // 2`` pairs every site with itself).
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather"}
+        ``"hybrid"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
+        zero row) and one GEMM; the backward pass (custom gradient, exact) gathers ``dy``
+        through the transposed table once per offset for both ``dx`` and ``dW``, no scatter.
         ``"pairs"`` (TensorFlow only): per offset, only the active neighbour pairs are gathered,
-        multiplied (one GEMM per offset) and scatter-added; the backward pass reuses the pairs.
-        ``"offsets"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
-        zero row) and one GEMM; static shapes, for JAX's jit. ``"gather"``: the first version,
-        one ``(N_out, K*Cin)`` gathered matrix and one GEMM (kept for the benchmark).
-        ``"auto"``: :func:`default_algorithm`.
+        multiplied and scatter-added; the backward pass reuses the pairs. ``"hybrid_pairs"``
+        (TensorFlow only): hybrid forward, pairs backward. ``"offsets"``: hybrid forward,
+        autodiff backward. ``"gather"``: the first version, one ``(N_out, K*Cin)`` gathered
+        matrix and one GEMM (kept for the benchmark). ``"auto"``: :func:`default_algorithm`.
 
     Returns
     -------
@@ -377,10 +472,14 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
     if algorithm == "auto":
         algorithm = default_algorithm()
+    if algorithm in ("pairs", "hybrid_pairs") and keras.backend.backend() != "tensorflow":
+        raise ValueError(f"algorithm={algorithm!r} needs the TensorFlow backend (dynamic "
+                         f"shapes); use 'hybrid' or 'offsets' under JAX")
+    if algorithm == "hybrid":
+        return _conv_hybrid(x, kernel, table, transposed)
+    if algorithm == "hybrid_pairs":
+        return _conv_hybrid(x, kernel, table, transposed, backward="pairs")
     if algorithm == "pairs":
-        if keras.backend.backend() != "tensorflow":
-            raise ValueError("algorithm='pairs' needs the TensorFlow backend (dynamic shapes); "
-                             "use 'offsets' under JAX")
         return _conv_pairs(x, kernel, table, transposed is None)
     if algorithm == "offsets":
         return _conv_offsets(x, kernel, table)
@@ -451,7 +550,7 @@ class _SparseConvBase(keras.layers.Layer):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs

@@ -32,6 +32,7 @@ seeing each other.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 
@@ -56,9 +57,16 @@ def kernel_offsets(kernel_size: int, *, centered: bool = True) -> np.ndarray:
     >>> kernel_offsets(3)[[0, 13, 26]].tolist()
     [[-1, -1, -1], [0, 0, 0], [1, 1, 1]]
     """
-    k = _kernel_size(kernel_size)
+    return _offsets(_kernel_size(kernel_size), bool(centered)).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _offsets(k: int, centered: bool) -> np.ndarray:
+    """Read-only :func:`kernel_offsets` (kept: rebuilding them costs ~0.1 ms per table)."""
     r = np.arange(k) - (k // 2 if centered else 0)
-    return np.array(list(itertools.product(r, r, r)), dtype=np.int64).reshape(k**3, 3)
+    out = np.array(list(itertools.product(r, r, r)), dtype=np.int64).reshape(k**3, 3)
+    out.flags.writeable = False
+    return out
 
 
 def linear_index(coords: np.ndarray, spatial_shape, pad: int = 0) -> np.ndarray:
@@ -143,6 +151,8 @@ def _fill_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
     n = lin.shape[0]
     ids = np.arange(n, dtype=np.int32)
     grid[lin] = ids
+    if n < 2 or (lin[1:] > lin[:-1]).all():  # strictly increasing (e.g. argwhere): no duplicate
+        return grid
     back = grid[lin]
     if not np.array_equal(back, ids):
         bad = int(np.flatnonzero(back != ids)[0])
@@ -157,6 +167,28 @@ def _fill_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
 def _release(grid: np.ndarray, lin: np.ndarray) -> None:
     grid[lin] = _EMPTY
     _POOL.give(grid)
+
+
+_LOOKUP_ROWS = 4096  # sites per block of the grid lookup: its index block stays in cache
+
+
+def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: int) -> np.ndarray:
+    """int32 ``(M, K)``: ``min(grid[base[i] + off[o]], missing)``.
+
+    Done in blocks of sites, so that the ``(rows, K)`` index block, the gathered block and its
+    clamp stay in cache (one pass over the table in memory instead of three: ~25% less time
+    than one vectorised ``grid[base[:, None] + off]`` at 128^3).
+    """
+    m, k = base.shape[0], off.shape[0]
+    out = np.empty((m, k), dtype=np.int32)
+    idx = np.empty((min(m, _LOOKUP_ROWS), k), dtype=np.intp)
+    for start in range(0, m, _LOOKUP_ROWS):
+        stop = min(start + _LOOKUP_ROWS, m)
+        block, ii = out[start:stop], idx[:stop - start]
+        np.add(base[start:stop, None], off[None, :], out=ii)
+        np.take(grid, ii, out=block, mode="clip")  # indices are in range by construction
+        np.minimum(block, missing, out=block)
+    return out
 
 
 def _use_dense_grid(grid_size: int, n: int, volume: int, method: str) -> bool:
@@ -267,19 +299,23 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
     n = coords.shape[0]
     p = k // 2
     d, h, w = (s + 2 * p for s in spatial_shape)
-    lin = linear_index(coords, spatial_shape, p)
-    if not _use_dense_grid(int(batch_size) * d * h * w, n, k**3, method):
+    size = int(batch_size) * d * h * w
+    if not _use_dense_grid(size, n, k**3, method):
+        lin = linear_index(coords, spatial_shape, p)
         keys, order = _sorted_keys(lin, coords)
         table = _row_lookup(keys, keys - (p * h * w + p * w + p), k, h * w, w)
         return _to_original_order(table, order, order, n)
-    off = kernel_offsets(k) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
-    grid = _fill_grid(lin, int(batch_size) * d * h * w, coords)
+    off = _offsets(k, True) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
+    if size < 2**31:  # int32 arithmetic on the int32 coords: a third of int64's time
+        c = coords
+        lin = ((c[:, 0] * d + (c[:, 1] + p)) * h + (c[:, 2] + p)) * w + (c[:, 3] + p)
+    else:  # method='dense' forced on a huge grid
+        lin = linear_index(coords, spatial_shape, p)
+    grid = _fill_grid(lin, size, coords)
     try:
-        table = grid[lin[:, None] + off[None, :]]
+        return _grid_lookup(grid, lin, off, n)
     finally:
         _release(grid, lin)
-    np.minimum(table, n, out=table)
-    return table
 
 
 def downsample_output_shape(spatial_shape, kernel_size: int, stride: int) -> tuple[int, int, int]:
@@ -361,13 +397,12 @@ def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
         lin_f = linear_index(coords, spatial_shape)
         base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1),
                             spatial_shape)
-        off = kernel_offsets(k, centered=False) @ np.array([h * w, w, 1], dtype=np.int64)
+        off = _offsets(k, False) @ np.array([h * w, w, 1], dtype=np.int64)
         grid = _fill_grid(lin_f, int(batch_size) * d * h * w, coords)
         try:
-            table = grid[base[:, None] + off[None, :]]
+            table = _grid_lookup(grid, base, off, n)
         finally:
             _release(grid, lin_f)
-        np.minimum(table, n, out=table)
     else:
         # pad by k on the far side of every axis so that a window never wraps onto the next row
         pshape = (d + k, h + k, w + k)
