@@ -4,7 +4,8 @@ Maaten 2017) in Keras 3, for CPU and GPU, TensorFlow or JAX backend.
 * :class:`SparseTensor` (NumPy): active sites ``(batch, z, y, x)`` with a feature row each.
 * :mod:`~cnncourse.sparse.rulebook` (NumPy): neighbour tables, built once per resolution.
 * :mod:`~cnncourse.sparse.layers` (Keras): submanifold / strided / inverse convolutions, pooling,
-  batch normalisation, global pooling, sparse-to-dense; per kernel offset one gather + one GEMM per convolution (no (N, 27*C) matrix).
+  batch normalisation, global pooling, sparse-to-dense; a convolution is one gather and one GEMM
+  per kernel offset (no (N, 27*C) matrix).
 * :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, a classifier, rotation
   augmentation and a batch generator for ``model.fit``.
 
