@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from cnncourse.rotations import random_rotation_matrices
+
 __all__ = ["make_nuclei_3d", "to_sparse", "CLASS_NAMES"]
 
 CLASS_NAMES = ("smooth", "lobulated")
@@ -41,18 +43,6 @@ def _check_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
     return int(value)
-
-
-def _random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Uniformly distributed rotation matrices (n, 3, 3) from random unit quaternions."""
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)
 
 
 def _unit(rng: np.random.Generator, shape) -> np.ndarray:
@@ -265,7 +255,7 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     # Ellipsoid axes (product 1) and rotations, same distributions for both classes.
     axes = np.exp(rng.normal(0.0, _PARAMS["axis_sigma"], size=(n, 3)))
     axes /= np.prod(axes, axis=1, keepdims=True) ** (1 / 3)
-    rot = _random_rotations(rng, n)
+    rot = random_rotation_matrices(n, seed=rng)
     if pose == "aligned":
         rot = np.broadcast_to(np.eye(3), (n, 3, 3))
     # Target volumes: equivalent-sphere radius (fraction of the half-size), same for both classes.
