@@ -31,8 +31,8 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
 
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """``{module: {intra-package modules it imports}}``; ``from pkg import mod`` counts as ``pkg.mod``
-    when ``pkg/mod`` is a module, else as ``pkg``. A package's ``__init__`` is not an edge of its own
-    submodules (importing ``a.b`` runs ``a/__init__`` first, but that is not a dependency of ``a.b``)."""
+    when ``pkg/mod`` is a module, else as ``pkg``. Only written imports count (the implicit import
+    of ``a/__init__`` when ``a.b`` is imported is not an edge)."""
     files = {_module_name(p): p for p in root.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
@@ -91,15 +91,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _is_parent_package(a: str, b: str) -> bool:
-    return b.startswith(a + ".")
-
-
 def test_no_import_cycles():
-    graph = import_graph()
-    # a package's __init__ re-exporting its submodules is the usual shape, not a circle
-    graph = {m: {t for t in ts if not _is_parent_package(t, m)} for m, ts in graph.items()}
-    found = cycles(graph)
+    found = cycles(import_graph())
     assert not found, "import circles in cnncourse (make the arrows point down):\n" + "\n".join(
         " <-> ".join(c) for c in found)
 
@@ -115,6 +108,5 @@ if __name__ == "__main__":
     g = import_graph()
     for m in sorted(g):
         print(f"{m}: {', '.join(sorted(g[m])) or '-'}")
-    g = {m: {t for t in ts if not _is_parent_package(t, m)} for m, ts in g.items()}
     found = cycles(g)
     print("cycles:", "; ".join(" <-> ".join(c) for c in found) if found else "none")
