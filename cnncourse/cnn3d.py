@@ -6,13 +6,11 @@ Volumes are NumPy arrays (n, D, H, W) with axes (z, y, x); the models take (n, D
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 __all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
            "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
-           "slice_explorer", "bench_cnn3d"]
+           "slice_explorer"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,37 +428,6 @@ def slice_explorer(volume, mask=None, *, spacing=(1.0, 1.0, 1.0)):
                for k, s in zip("zyx", volume.shape)}
     out = widgets.interactive_output(draw, sliders)
     return widgets.VBox([widgets.HBox(list(sliders.values())), out])
-
-
-# --------------------------------------------------------------------------------------------
-# Benchmark
-
-
-def bench_cnn3d() -> None:
-    """``cnncourse bench cnn3d``: seconds per training epoch of the notebook's 3D CNN, with and
-    without rotation augmentation, at the fast-mode and full-mode sizes."""
-    from cnncourse import bench
-    from cnncourse.data.synthetic3d import make_nuclei_3d
-    from cnncourse.device import describe, import_keras
-
-    keras = import_keras()
-    rows = []
-    for mode, (n, size) in (("fast", FAST_SIZE), ("full", FULL_SIZE)):
-        volumes, _, y = make_nuclei_3d(n, size, seed=0)
-        for augment in (False, True):
-            keras.utils.set_random_seed(0)
-            model = _build_cnn3d(volumes.shape[1:] + (1,))
-            train_cnn3d(model, volumes, y, epochs=1, augment=augment)  # warm-up: traces
-            ds = make_dataset(volumes, y, augment=augment, shuffle=True)
-            times = []
-            for _ in range(2):
-                start = time.perf_counter()
-                model.fit(ds, epochs=1, verbose=0, shuffle=False)
-                times.append(time.perf_counter() - start)
-            rows.append({"mode": mode, "volumes": f"{n} x {size}^3", "augment": augment,
-                         "s/epoch": float(np.median(times)),
-                         "ms/volume": 1000 * float(np.median(times)) / n})
-    bench.print_table(rows, title=f"3D CNN training, seconds per epoch ({describe()})")
 
 
 #: (n_train, size) used by the 3D CNN notebook in fast and full mode (and by the benchmark).

@@ -93,8 +93,9 @@ def _check_weights(X: np.ndarray, w, b) -> tuple[np.ndarray, float]:
     return w, float(b.reshape(()))
 
 
-def _small_blas():
-    """Single-threaded BLAS for the small matrix products of these networks.
+def _small_blas(threads: int | None = 1):
+    """BLAS limited to ``threads`` (default single-threaded) for the small matrix products of these
+    networks; ``None`` leaves the library default.
 
     On a busy 2-core machine, NumPy's and SciPy's OpenBLAS thread pools spin against each other
     and make L-BFGS on a tiny network about 10x slower; one thread is fastest for such sizes.
@@ -103,7 +104,9 @@ def _small_blas():
         from threadpoolctl import threadpool_limits
     except ImportError:  # threadpoolctl comes with scikit-learn; without it, just run
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if threads is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 # --------------------------------------------------------------------------------------------
@@ -538,6 +541,10 @@ class MLP:
     51
     """
 
+    #: BLAS threads while training (:func:`_small_blas`); ``None``: the library default (the
+    #: benchmark ``cnncourse bench mlp`` compares both on an instance).
+    blas_threads: int | None = 1
+
     def __init__(self, sizes: Sequence[int], *, activation: str = "relu", output: str = "softmax",
                  l2: float = 0.0, seed: int = 0):
         sizes = tuple(sizes)
@@ -690,7 +697,7 @@ class MLP:
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
         n = X.shape[0]
-        with _small_blas():
+        with _small_blas(self.blas_threads):
             self._sgd_epochs(X, y, rng, n, lr, int(epochs), int(batch_size), X_val, y_val, history)
         return history
 
@@ -729,7 +736,7 @@ class MLP:
             loss, grads = self.loss(X, y)
             return loss, np.concatenate([grads[k].ravel() for k in self.params])
 
-        with _small_blas():
+        with _small_blas(self.blas_threads):
             res = minimize(f, self.get_flat(), jac=True, method="L-BFGS-B",
                            options={"maxiter": int(maxiter)})
         self.set_flat(res.x)
@@ -773,53 +780,3 @@ class TwoLayerNet(MLP):
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, **kwargs):
         super().__init__((n_in, n_hidden, n_out), **kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# Benchmark (``cnncourse bench mlp``)
-
-
-def bench() -> None:
-    """Time the training loops of notebook 04: one epoch on 60 samples (one full-batch step plus a
-    validation pass on 1,500 samples) with Keras ``fit``, with ``train_on_batch``/``test_on_batch``,
-    and the L-BFGS fits of the 1-D profile in NumPy with 1 BLAS thread vs the default."""
-    from cnncourse.bench import median_time, print_table
-    from cnncourse.device import import_keras
-
-    keras = import_keras()
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 2)).astype("float32"), rng.integers(0, 3, 60)
-    Xv, yv = rng.normal(size=(1500, 2)).astype("float32"), rng.integers(0, 3, 1500)
-
-    def model():
-        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(256, activation="relu"),
-                              keras.layers.Dense(256, activation="relu"), keras.layers.Dense(3)])
-        m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-        return m
-
-    m1, m2, epochs = model(), model(), 20
-    fit = median_time(lambda: m1.fit(X, y, batch_size=60, epochs=epochs, validation_data=(Xv, yv),
-                                      verbose=0), repeat=3, warmup=1) / epochs
-    on_batch = median_time(lambda: (m2.train_on_batch(X, y), m2.test_on_batch(Xv, yv)),
-                           repeat=20, warmup=2)
-    print_table([{"loop": f"model.fit(epochs={epochs}, validation_data=...)", "ms per epoch": 1e3 * fit},
-                 {"loop": "train_on_batch + test_on_batch", "ms per epoch": 1e3 * on_batch}],
-                title="Keras, 2-256-256-3 network, 60 training / 1500 validation samples")
-
-    x = np.linspace(-1, 1, 256)[:, None]
-    t = np.sin(6 * x) + 0.5 * np.cos(17 * x)
-
-    def lbfgs():
-        MLP((1, 16, 1), activation="tanh", output="linear").fit_lbfgs(x, t, maxiter=300)
-
-    global _small_blas
-    single = median_time(lbfgs, repeat=3)
-    saved, _small_blas = _small_blas, contextlib.nullcontext
-    try:
-        default = median_time(lbfgs, repeat=3)
-    finally:
-        _small_blas = saved
-    print_table([{"BLAS threads": "1 (as fit_lbfgs does)", "s per fit": single},
-                 {"BLAS threads": "library default", "s per fit": default}],
-                title="NumPy MLP 1-16-1, L-BFGS 300 iterations on 256 points")

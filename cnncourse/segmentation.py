@@ -797,34 +797,3 @@ def _keras():
     from cnncourse.device import import_keras
 
     return import_keras()
-
-
-def bench() -> None:
-    """``cnncourse bench segmentation``: time per image of the three ways to label every pixel
-    (untrained weights: the time does not depend on them), with their multiply-adds per pixel."""
-    from cnncourse import device
-    from cnncourse.bench import median_time, print_table
-
-    window = 17
-    model = build_window_classifier(window, width=8, hidden=32)
-    dense = _to_fully_convolutional(model)
-    unet = _build_unet(depth=2, width=8)
-    rng = np.random.default_rng(0)
-    rows = []
-    for side in (64, 128, 256):
-        image = rng.random((side, side)).astype(np.float32)
-        n = side * side
-        runs = {
-            "sliding window": (lambda: predict_sliding_window(model, image),
-                               multiply_adds(model, (window, window, 1))),
-            "fully convolutional": (lambda: predict_dense(dense, image, window=window),
-                                    multiply_adds(dense, (side + window - 1,) * 2 + (1,)) / n),
-            "U-Net": (lambda: predict_unet(unet, image), multiply_adds(unet, (side, side, 1)) / n),
-        }
-        slow = None
-        for name, (fn, macs) in runs.items():
-            seconds = median_time(fn, repeat=3 if side <= 128 or name != "sliding window" else 1)
-            slow = slow or seconds
-            rows.append({"image": f"{side}x{side}", "method": name, "MACs/pixel": f"{macs:,.0f}",
-                         "ms/image": 1000 * seconds, "speed-up": f"{slow / seconds:.1f}x"})
-    print_table(rows, title=f"segmentation: time per image ({device.describe()})")
