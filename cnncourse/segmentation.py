@@ -528,28 +528,38 @@ def _build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
 
 
 def _n_poolings(model) -> int:
+    """Number of ``MaxPooling2D`` / ``AveragePooling2D`` layers of ``model`` (the default depth of
+    :func:`predict_unet`)."""
     keras = _keras()
     pools = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
     return sum(1 for layer in model.layers if isinstance(layer, pools))
 
 
-def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
+def predict_unet(model, image, *, depth=None, mode="reflect") -> np.ndarray:
     """Run a U-Net on one image of any size: pad to a multiple of ``2**depth``, predict, crop.
-
-    ``depth`` is the number of 2x2 pooling layers of ``model``.
 
     Parameters
     ----------
     model : keras.Model
         A U-Net with input ``(None, None, C)`` and an output the size of its input.
     image : ndarray, shape (H, W) or (H, W, C), float
+    depth : int, optional
+        How many times the U-Net halves the image (its input sides must be multiples of
+        ``2**depth``). Default: the number of ``MaxPooling2D`` / ``AveragePooling2D`` layers of
+        ``model``; give it when the model downsamples another way (e.g. strided convolutions).
+    mode : str
+        ``np.pad`` mode for the padding to a multiple of ``2**depth``.
 
     Returns
     -------
     ndarray, float32, shape (H, W) for one output class, else (H, W, n_classes)
     """
     image = _image(image).astype(np.float32)
-    m = 2 ** _n_poolings(model)
+    if depth is None:
+        depth = _n_poolings(model)
+    elif isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        raise ValueError(f"depth: expected an int >= 0 (the number of halvings), got {depth!r}")
+    m = 2 ** int(depth)
     h, w = image.shape[:2]
     ph, pw = -h % m, -w % m
     pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
@@ -559,7 +569,8 @@ def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
     out = np.asarray(model(x[None], training=False))
     if out.ndim != 4 or out.shape[1:3] != x.shape[:2]:
         raise ValueError(f"model: on an input of shape {x.shape} it gives shape {out.shape[1:]}; "
-                         "a U-Net's output must have the input's height and width")
+                         "a U-Net's output must have the input's height and width (if it halves "
+                         f"the image more than depth={depth} times, pass depth=)")
     out = out[0, :h, :w]
     return out[..., 0] if out.shape[-1] == 1 else out
 
