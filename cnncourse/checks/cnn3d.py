@@ -224,6 +224,9 @@ class _Crashed:
 
 
 def _catching(fn):
+    import functools
+
+    @functools.wraps(fn)   # (so that checks.library_shortcut sees the learner's function)
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)

@@ -241,8 +241,8 @@ def _same_classifier(got, expected):
     if not _is_model(got):
         return False, f"expected a keras.Model, got {type(got).__name__}"
     if _is_library_classifier(got):
-        return False, ("that is the library's network (cnncourse.sparse.sparse_classifier or the "
-                       "checker's reference): assemble it yourself from the layers")
+        return False, ("that is the library's network (cnncourse.sparse.net._build_sparse_classifier "
+                       "or the checker's reference): assemble it yourself from the layers")
     levels = sum(1 for layer in expected.layers if type(layer).__name__ == "SubmanifoldConv3D")
     x = _probe_batch(levels)
     _randomize(expected)

@@ -20,7 +20,7 @@ _LAYERS = ("sparse_conv", "SubmanifoldConv3D", "SparseConv3D", "SparseInverseCon
            "SparseMaxPool3D", "SparseAvgPool3D", "SparseBatchNormalization",
            "SparseGlobalPool3D", "SparseToDense")
 _NET = ("network_inputs", "network_input_layers", "bucket_size", "pad_to_buckets",
-        "sparse_classifier", "rotate_sites",
+        "rotate_sites",
         "rotate_batch", "random_rotations", "split_samples", "SparseBatches", "EpochTimer")
 
 __all__ = ["SparseTensor", "validate_coords", "neighbor_table", "downsample_table", "rulebook",

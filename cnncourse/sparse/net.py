@@ -17,7 +17,7 @@ from cnncourse.sparse.tensor import SparseTensor
 keras = import_keras()  # this module is loaded on first use (cnncourse.sparse.__getattr__)
 
 __all__ = ["network_inputs", "network_input_layers", "bucket_size", "pad_to_buckets",
-           "sparse_classifier", "rotate_sites",
+           "rotate_sites",
            "rotate_batch", "random_rotations", "split_samples", "SparseBatches", "EpochTimer"]
 
 
@@ -153,11 +153,14 @@ def network_input_layers(levels: int, channels: int, *, kernel_size: int = 3,
     return inputs
 
 
-def sparse_classifier(in_channels: int, *, widths=(16, 32, 64), convs_per_level: int = 1,
-                      kernel_size: int = 3, pool_size: int = 2, dropout: float = 0.3,
-                      head: str = "avg_max", name: str = "sparse_cnn"):
+def _build_sparse_classifier(in_channels: int, *, widths=(16, 32, 64), convs_per_level: int = 1,
+                             kernel_size: int = 3, pool_size: int = 2, dropout: float = 0.3,
+                             head: str = "avg_max", name: str = "sparse_cnn"):
     """Binary classifier: per level ``convs_per_level`` x (SubmanifoldConv3D, BatchNorm, ReLU),
     then sparse max pooling to the next level; global pooling, dropout, one sigmoid unit.
+
+    The library's reference network of notebook 13's exercise ``build_sparse_classifier``
+    (private: the learner builds it; tests, round-trips and checks use this one).
 
     Parameters
     ----------
@@ -377,7 +380,7 @@ class SparseBatches(keras.utils.PyDataset):
     spatial_shape : tuple of 3 int
     batch_size : int
     levels : int
-        Levels of the network (as in :func:`sparse_classifier`).
+        Levels of the network (as in :func:`_build_sparse_classifier`).
     augment : bool
         Random 3D rotation of every sample, drawn anew each epoch (:func:`rotate_batch`).
     shuffle : bool
