@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse._validate import array
 from cnncourse.rotations import random_rotation_matrices
 
 __all__ = ["random_rotation_matrices", "rotation_matrix", "random_flip", "RandomRotation3D"]
@@ -38,13 +39,8 @@ def rotation_matrix(axis, angle: float) -> np.ndarray:
 
 
 def _check_volume(volume, name="volume", ndim=3) -> np.ndarray:
-    volume = np.asarray(volume)
-    if volume.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric or bool array, got dtype {volume.dtype}")
-    if volume.ndim != ndim:
-        want = "(D, H, W)" if ndim == 3 else "(n, D, H, W)"
-        raise ValueError(f"{name}: expected shape {want}, got {volume.shape}")
-    return volume
+    return array(volume, name, ndim=ndim, shape="(D, H, W)" if ndim == 3 else "(n, D, H, W)",
+                 kinds="biuf", what="a numeric or bool array")
 
 
 def _rotate_volume(volume, matrix, *, order: int = 1, mode: str = "nearest") -> np.ndarray:

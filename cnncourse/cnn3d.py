@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse._validate import array
+from cnncourse._validate import spacing as _spacing
+
 __all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
            "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
            "slice_explorer"]
@@ -294,17 +297,7 @@ def _plt():
 
 
 def _check_volume(volume, name="volume"):
-    volume = np.asarray(volume)
-    if volume.ndim != 3:
-        raise ValueError(f"{name}: expected shape (D, H, W), got {volume.shape}")
-    return volume
-
-
-def _check_spacing(spacing):
-    spacing = np.asarray(spacing, dtype=float)
-    if spacing.shape != (3,) or np.any(spacing <= 0):
-        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
-    return spacing
+    return array(volume, name, ndim=3, shape="(D, H, W)")
 
 
 def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmin=None, vmax=None,
@@ -313,7 +306,7 @@ def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmi
     (fixed x), at ``index`` (z, y, x), default the centre. ``spacing`` sets the aspect ratio, so
     an anisotropic stack is drawn with its true proportions."""
     volume = _check_volume(volume)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     if index is None:
         index = tuple(s // 2 for s in volume.shape)
     index = tuple(int(i) for i in index)
@@ -344,7 +337,7 @@ def show_slices(volume, index=None, *, spacing=(1.0, 1.0, 1.0), cmap="gray", vmi
 def show_projections(volume, *, spacing=(1.0, 1.0, 1.0), cmap="magma", title=None, axes=None):
     """Maximum-intensity projections of ``volume`` (D, H, W) along z, y and x."""
     volume = _check_volume(volume)
-    sz, sy, sx = _check_spacing(spacing)
+    sz, sy, sx = _spacing(spacing)
     plt = _plt()
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
@@ -371,7 +364,7 @@ def show_isosurface(volume, level=0.5, *, spacing=(1.0, 1.0, 1.0), ax=None, titl
     from skimage.measure import marching_cubes
 
     volume = _check_volume(volume)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     is_mask = volume.dtype == bool
     vol = np.pad(np.asarray(volume, dtype=np.float32), 2, mode="constant" if is_mask else "edge")
     smooth = (0.8 if is_mask else 0.0) if smooth is None else float(smooth)

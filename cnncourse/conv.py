@@ -26,6 +26,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnncourse._validate import array
+
 __all__ = [
     "TALK_IMAGE", "TALK_KERNEL", "TALK_RESULT", "output_size", "same_padding", "correlate2d",
     "convolve2d", "conv2d_loops", "conv2d", "im2col", "pool2d", "apply_kernel", "sobel",
@@ -139,12 +141,7 @@ def _resolve_padding(padding, h, w, kh, kw, sh, sw) -> tuple[tuple[int, int], tu
 
 
 def _as_2d(a, name: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim != 2:
-        raise ValueError(f"{name}: expected a 2D array (H, W), got shape {a.shape}")
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    return a
+    return array(a, name, ndim=2, shape="(H, W)", kinds="biuf")
 
 
 def correlate2d(image, kernel) -> np.ndarray:

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from cnncourse._validate import labels
 from cnncourse.losses import binary_focal_loss
 
 __all__ = [
@@ -33,12 +34,7 @@ __all__ = [
 
 
 def _labels(y, name="y") -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{name}: expected a 1D array of 0/1 labels, got shape {y.shape}")
-    if y.dtype.kind not in "biuf" or not np.all((y == 0) | (y == 1)):
-        raise ValueError(f"{name}: expected labels 0 and 1 only")
-    return y.astype(np.int64)
+    return labels(y, name, n_classes=2)
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from cnncourse._validate import array
+from cnncourse._validate import labels as _labels
 from cnncourse.neurons import relu, sigmoid  # notebook 02's stable sigmoid and ReLU, re-exported
 
 __all__ = [
@@ -47,43 +49,13 @@ __all__ = [
 # Input validation
 
 
-def _float_array(name: str, x, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """``x`` as a float64 array of the given number of dimensions, else a ValueError naming ``name``."""
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}") from None
-    ndims = (ndim,) if isinstance(ndim, int) else ndim
-    if ndims is not None and a.ndim not in ndims:
-        want = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(f"{name}: expected a {want} array, got shape {a.shape}")
-    return a
-
-
-def _labels(name: str, y, n: int, n_classes: int | None = None) -> np.ndarray:
-    """Integer class labels (N,) in ``[0, n_classes)``, else a ValueError naming ``name``."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{name}: expected shape ({n},) (one label per sample), got {y.shape}")
-    if y.dtype.kind == "b":
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"{name}: expected integer class labels, got dtype {y.dtype}")
-    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
-    return y.astype(np.int64)
-
-
-def _binary(name: str, y, n: int) -> np.ndarray:
-    y = _labels(name, y, n, n_classes=2)
-    return y.astype(np.float64)
+def _array(x, name: str, ndim=None) -> np.ndarray:
+    """``x`` as a float64 array with ``ndim`` dimensions (an int or a tuple of allowed ones)."""
+    return array(x, name, ndim=ndim, dtype=np.float64)
 
 
 def _check_weights(X: np.ndarray, w, b) -> tuple[np.ndarray, float]:
-    w = _float_array("w", w, 1)
+    w = _array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w: expected shape ({X.shape[1]},) (one weight per feature of X), "
                          f"got {w.shape}")
@@ -148,7 +120,7 @@ def log_softmax(scores, axis: int = -1):
     -------
     ndarray, float64, same shape as ``scores`` (all values <= 0).
     """
-    s = _float_array("scores", scores)
+    s = _array(scores, "scores")
     if s.ndim == 0:
         raise ValueError("scores: expected at least a 1-D array of class scores, got a scalar")
     shifted = s - np.max(s, axis=axis, keepdims=True)
@@ -169,7 +141,7 @@ def relu_backward(dout, x):
     -------
     dx : ndarray, same shape as ``x``.
     """
-    dout, x = _float_array("dout", dout), _float_array("x", x)
+    dout, x = _array(dout, "dout"), _array(x, "x")
     if dout.shape != x.shape:
         raise ValueError(f"dout: expected shape {x.shape} (the shape of x), got {dout.shape}")
     return dout * (x > 0)
@@ -180,9 +152,9 @@ def relu_backward(dout, x):
 
 
 def _logistic_inputs(w, b, X, y):
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     w, b = _check_weights(X, w, b)
-    y = _binary("y", y, X.shape[0])
+    y = _labels(y, "y", n=X.shape[0], n_classes=2).astype(np.float64)
     return w, b, X, y
 
 
@@ -253,14 +225,14 @@ def logistic_regression_gd(X, y, *, lr: float = 0.5, epochs: int = 200, w0=None,
     losses : ndarray, shape (epochs + 1,)
         The loss before each step and after the last one.
     """
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
-    w = np.zeros(X.shape[1]) if w0 is None else _float_array("w0", w0, 1).copy()
+    w = np.zeros(X.shape[1]) if w0 is None else _array(w0, "w0", ndim=1).copy()
     w, b = _check_weights(X, w, b0)
-    y = _binary("y", y, X.shape[0])
+    y = _labels(y, "y", n=X.shape[0], n_classes=2).astype(np.float64)
     losses = [logistic_nll(w, b, X, y)]
     for _ in range(int(epochs)):
         dw, db = logistic_nll_grad(w, b, X, y)
@@ -274,8 +246,8 @@ def logistic_regression_gd(X, y, *, lr: float = 0.5, epochs: int = 200, w0=None,
 
 
 def _softmax_inputs(scores, y):
-    scores = _float_array("scores", scores, 2)
-    y = _labels("y", y, scores.shape[0], scores.shape[1])
+    scores = _array(scores, "scores", ndim=2)
+    y = _labels(y, "y", n=scores.shape[0], n_classes=scores.shape[1])
     return scores, y
 
 
@@ -333,14 +305,14 @@ def softmax_regression_gd(X, y, n_classes: int, *, lr: float = 0.5, epochs: int 
     b : ndarray, shape (K,)
     losses : ndarray, shape (epochs + 1,)
     """
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     if int(n_classes) != n_classes or n_classes < 2:
         raise ValueError(f"n_classes: expected an integer >= 2, got {n_classes}")
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
-    y = _labels("y", y, X.shape[0], int(n_classes))
+    y = _labels(y, "y", n=X.shape[0], n_classes=int(n_classes))
     W, b = np.zeros((X.shape[1], int(n_classes))), np.zeros(int(n_classes))
     losses = [softmax_nll(X @ W + b, y)]
     for _ in range(int(epochs)):
@@ -355,13 +327,13 @@ def softmax_regression_gd(X, y, n_classes: int, *, lr: float = 0.5, epochs: int 
 
 
 def _dense_inputs(x, W, b=None):
-    x = _float_array("x", x, 2)
-    W = _float_array("W", W, 2)
+    x = _array(x, "x", ndim=2)
+    W = _array(W, "W", ndim=2)
     if W.shape[0] != x.shape[1]:
         raise ValueError(f"W: expected {x.shape[1]} rows (one per input feature of x, "
                          f"shape {x.shape}), got shape {W.shape}")
     if b is not None:
-        b = _float_array("b", b, 1)
+        b = _array(b, "b", ndim=1)
         if b.shape != (W.shape[1],):
             raise ValueError(f"b: expected shape ({W.shape[1]},) (one bias per unit), got {b.shape}")
     return x, W, b
@@ -406,7 +378,7 @@ def dense_backward(dout, x, W) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ``dout.sum(axis=0)``.
     """
     x, W, _ = _dense_inputs(x, W)
-    dout = _float_array("dout", dout, 2)
+    dout = _array(dout, "dout", ndim=2)
     if dout.shape != (x.shape[0], W.shape[1]):
         raise ValueError(f"dout: expected shape {(x.shape[0], W.shape[1])} (N, H), got {dout.shape}")
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
@@ -424,7 +396,7 @@ def mse_loss(pred, target) -> tuple[float, np.ndarray]:
     loss : float
     dpred : ndarray, same shape as ``pred``
     """
-    pred, target = _float_array("pred", pred), _float_array("target", target)
+    pred, target = _array(pred, "pred"), _array(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"target: expected shape {pred.shape} (the shape of pred), got {target.shape}")
     diff = pred - target
@@ -494,7 +466,7 @@ def relative_error(a, b) -> float:
     -------
     float (0.0 when both are all zeros)
     """
-    a, b = _float_array("a", a), _float_array("b", b)
+    a, b = _array(a, "a"), _array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"b: expected shape {a.shape} (the shape of a), got {b.shape}")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
@@ -580,7 +552,7 @@ class MLP:
                 f"output={self.output!r}, l2={self.l2})")
 
     def _check_X(self, X) -> np.ndarray:
-        X = _float_array("X", X, 2)
+        X = _array(X, "X", ndim=2)
         if X.shape[1] != self.sizes[0]:
             raise ValueError(f"X: expected {self.sizes[0]} features per sample, got shape {X.shape}")
         return X
@@ -614,8 +586,8 @@ class MLP:
 
     def _check_y(self, y, n):
         if self.output == "softmax":
-            return _labels("y", y, n, self.sizes[-1])
-        y = _float_array("y", y, (1, 2))
+            return _labels(y, "y", n=n, n_classes=self.sizes[-1])
+        y = _array(y, "y", ndim=(1, 2))
         if y.ndim == 1:
             y = y[:, None]
         if y.shape != (n, self.sizes[-1]):
@@ -664,7 +636,7 @@ class MLP:
 
     def set_flat(self, theta) -> None:
         """Set all parameters from a vector made by :meth:`get_flat`."""
-        theta = _float_array("theta", theta, 1)
+        theta = _array(theta, "theta", ndim=1)
         if theta.size != self.n_params:
             raise ValueError(f"theta: expected {self.n_params} values, got {theta.size}")
         start = 0

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from cnncourse._validate import integer
+
 __all__ = ["lenet5", "LENET5_PARAMS", "mlp", "small_cnn", "augmentation", "RandomRot90",
            "layer_params", "feature_maps"]
 
@@ -39,9 +41,7 @@ def _shape(input_shape, name="input_shape") -> tuple[int, int, int]:
 
 
 def _n_classes(n_classes) -> int:
-    if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes: expected an int >= 1, got {n_classes!r}")
-    return int(n_classes)
+    return integer(n_classes, "n_classes", minimum=1)
 
 
 def _head(keras, x, n_classes):

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse._validate import array
+from cnncourse._validate import spacing as _spacing
+
 __all__ = ["MEASURES", "volume", "surface_area", "mesh", "sphericity", "solidity", "extent",
            "principal_axes", "measure", "measure_matrix"]
 
@@ -35,21 +38,8 @@ MEASURES = ("volume", "surface_area", "sphericity", "solidity", "extent", "axis_
 
 
 def _check_masks(masks, *, name: str = "masks", ndim: int = 4) -> np.ndarray:
-    masks = np.asarray(masks)
-    if masks.dtype != bool:
-        raise TypeError(f"{name}: expected a bool array, got dtype {masks.dtype} "
-                        "(use mask > 0 to make one)")
-    if masks.ndim != ndim:
-        shape = "(n, D, H, W)" if ndim == 4 else "(D, H, W)"
-        raise ValueError(f"{name}: expected shape {shape}, got {masks.shape}")
-    return masks
-
-
-def _check_spacing(spacing) -> np.ndarray:
-    spacing = np.asarray(spacing, dtype=float)
-    if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
-    return spacing
+    return array(masks, name, ndim=ndim, shape="(n, D, H, W)" if ndim == 4 else "(D, H, W)",
+                 kinds="b", what="a bool array", hint=" (use mask > 0 to make one)")
 
 
 def _check_nonempty(masks: np.ndarray, name: str = "masks") -> None:
@@ -62,7 +52,7 @@ def _check_nonempty(masks: np.ndarray, name: str = "masks") -> None:
 def volume(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Volumes (n,) float64 of bool masks (n, D, H, W): voxel count times the voxel volume."""
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     return masks.reshape(len(masks), -1).sum(axis=1) * float(np.prod(spacing))
 
 
@@ -79,7 +69,7 @@ def mesh(mask, spacing=(1.0, 1.0, 1.0), *, smooth: float = 0.8):
     from skimage.measure import marching_cubes
 
     mask = _check_masks(mask, name="mask", ndim=3)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     if not mask.any():
         raise ValueError("mask: is empty; a mesh needs at least one voxel")
     if not smooth >= 0:
@@ -124,7 +114,7 @@ def solidity(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     _check_nonempty(masks)
     out = np.empty(len(masks))
     for i, m in enumerate(masks):
-        out[i] = _mesh_measures(m, _check_spacing(spacing))["solidity"]
+        out[i] = _mesh_measures(m, _spacing(spacing))["solidity"]
     return out
 
 
@@ -138,7 +128,7 @@ def _regions(masks: np.ndarray, spacing: np.ndarray) -> list:
 def extent(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Extent (n,) float64: volume / axis-aligned bounding-box volume (skimage's ``extent``)."""
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     return np.array([r.extent for r in _regions(masks, spacing)])
 
@@ -160,7 +150,7 @@ def principal_axes(masks, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
     array([[32., 24., 16.]])
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     out = np.empty((len(masks), 3))
     for i, region in enumerate(_regions(masks, spacing)):
@@ -190,7 +180,7 @@ def measure(masks, spacing=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
     (1.0, 1.0)
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     vol = volume(masks, spacing)
     per_mask = [_mesh_measures(m, spacing) for m in masks]

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse._validate import array
+from cnncourse._validate import binary as _binary
+
 __all__ = [
     "extract_windows", "build_window_classifier", "predict_sliding_window", "predict_dense",
     "predict_unet", "dice", "iou", "error_map", "separate_instances", "match_instances", "tiles",
@@ -38,12 +41,7 @@ __all__ = [
 
 
 def _image(image, name="image") -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {image.dtype}")
-    return image
+    return array(image, name, ndim=(2, 3), shape="(H, W) or (H, W, C)", kinds="biuf")
 
 
 def _window_size(size, name="size") -> int:
@@ -51,21 +49,6 @@ def _window_size(size, name="size") -> int:
         raise ValueError(f"{name}: expected an odd positive int (the window has a centre pixel), "
                          f"got {size!r}")
     return int(size)
-
-
-def _binary(mask, name) -> np.ndarray:
-    """A 0/1 or boolean array as bool; anything else (probabilities, labels > 1) raises."""
-    mask = np.asarray(mask)
-    if mask.dtype == bool:
-        return mask
-    if mask.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a boolean or 0/1 array, got dtype {mask.dtype}")
-    if not np.all((mask == 0) | (mask == 1)):
-        raise ValueError(f"{name}: expected a binary mask (bool or 0/1); it has other values "
-                         f"(e.g. {mask[(mask != 0) & (mask != 1)].flat[0]!r}). Threshold "
-                         "probabilities first (prob > 0.5) and turn instance labels into a mask "
-                         "(labels > 0).")
-    return mask.astype(bool)
 
 
 # --------------------------------------------------------------------------------------------

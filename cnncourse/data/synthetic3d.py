@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from cnncourse._validate import integer
 from cnncourse.rotations import random_rotation_matrices
 
 __all__ = ["make_nuclei_3d", "to_sparse", "CLASS_NAMES"]
@@ -35,14 +36,6 @@ __all__ = ["make_nuclei_3d", "to_sparse", "CLASS_NAMES"]
 CLASS_NAMES = ("smooth", "lobulated")
 
 _CHUNK_VOXELS = 1 << 22  # voxels evaluated at once (bounds memory at large sizes)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _unit(rng: np.random.Generator, shape) -> np.ndarray:
@@ -231,11 +224,11 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     >>> volumes.shape, volumes.dtype, masks.dtype, y.tolist()
     ((4, 24, 24, 24), dtype('float32'), dtype('bool'), [0, 1, 1, 0])
     """
-    n = _check_int("n", n, 1)
-    size = _check_int("size", size, 16)
+    n = integer(n, "n", minimum=1)
+    size = integer(size, "size", minimum=16)
     if size > 256:
         raise ValueError(f"size: expected an int from 16 to 256, got {size}")
-    seed = _check_int("seed", seed, 0)
+    seed = integer(seed, "seed", minimum=0)
     if isinstance(difficulty, (bool, np.bool_)) or not isinstance(difficulty, (int, float, np.number)):
         raise TypeError(f"difficulty: expected a float in [0, 1], got {type(difficulty).__name__}")
     difficulty = float(difficulty)
