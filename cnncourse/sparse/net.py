@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from cnncourse.device import import_keras
+from cnncourse.rotations import random_rotation_matrices
 from cnncourse.sparse.tensor import SparseTensor
 
 keras = import_keras()  # this module is loaded on first use (cnncourse.sparse.__getattr__)
@@ -220,10 +221,10 @@ def split_samples(coords, features, n_samples: int | None = None):
 
 
 def random_rotations(n: int, rng=None) -> np.ndarray:
-    """``n`` uniformly distributed 3D rotation matrices, float64 (n, 3, 3)."""
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.random(int(n), random_state=rng).as_matrix().reshape(int(n), 3, 3)
+    """``n`` uniformly distributed 3D rotation matrices, float64 (n, 3, 3), drawn from ``rng`` (a
+    seed or a ``numpy.random.Generator``) by the course's one sampler,
+    :func:`cnncourse.rotations.random_rotation_matrices`."""
+    return random_rotation_matrices(int(n), seed=rng)
 
 
 def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
