@@ -5,7 +5,7 @@ Maaten 2017) in Keras 3, for CPU and GPU, TensorFlow or JAX backend.
 * :mod:`~cnncourse.sparse.rulebook` (NumPy): neighbour tables, built once per resolution.
 * :mod:`~cnncourse.sparse.layers` (Keras): submanifold / strided / inverse convolutions, pooling,
   batch normalisation, global pooling, sparse-to-dense; one gather + one GEMM per convolution.
-* :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, a classifier, rotation
+* :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, rotation
   augmentation and a batch generator for ``model.fit``.
 
 Importing this package is cheap; the Keras layers load on first use.
