@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnncourse._validate import array
+from cnncourse.rotations import random_rotation_matrices
+
 __all__ = ["random_rotation_matrices", "rotation_matrix", "random_flip", "RandomRotation3D"]
 
 
@@ -35,38 +38,9 @@ def rotation_matrix(axis, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
-def random_rotation_matrices(n: int, *, seed=None) -> np.ndarray:
-    """``n`` rotation matrices (n, 3, 3) float64, uniformly distributed over all 3D rotations.
-
-    A uniform random unit quaternion (four Gaussian numbers, normalised) gives a uniform rotation;
-    random Euler angles would not (they crowd near the poles).
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n: expected an int >= 0, got {n!r}")
-    rng = np.random.default_rng(seed)
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    return _quaternion_to_matrix(q, np)
-
-
-def _quaternion_to_matrix(q, xp):
-    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    rows = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
-    return xp.stack([xp.stack(r, axis=-1) for r in rows], axis=1)
-
-
 def _check_volume(volume, name="volume", ndim=3) -> np.ndarray:
-    volume = np.asarray(volume)
-    if volume.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric or bool array, got dtype {volume.dtype}")
-    if volume.ndim != ndim:
-        want = "(D, H, W)" if ndim == 3 else "(n, D, H, W)"
-        raise ValueError(f"{name}: expected shape {want}, got {volume.shape}")
-    return volume
+    return array(volume, name, ndim=ndim, shape="(D, H, W)" if ndim == 3 else "(n, D, H, W)",
+                 kinds="biuf", what="a numeric or bool array")
 
 
 def _rotate_volume(volume, matrix, *, order: int = 1, mode: str = "nearest") -> np.ndarray:

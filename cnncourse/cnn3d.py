@@ -6,10 +6,12 @@ Volumes are NumPy arrays (n, D, H, W) with axes (z, y, x); the models take (n, D
 """
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+from cnncourse._validate import array
+from cnncourse._validate import spacing as _spacing
 
 if TYPE_CHECKING:  # annotations only
     import ipywidgets
@@ -22,7 +24,7 @@ if TYPE_CHECKING:  # annotations only
 
 __all__ = ["conv3d_params", "activation_memory", "make_dataset", "RotatedBatches", "DenseBatches",
            "train_cnn3d", "predict_scores", "show_slices", "show_projections", "show_isosurface",
-           "slice_explorer", "bench_cnn3d"]
+           "slice_explorer"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,17 +514,7 @@ def _plt():
 
 
 def _check_volume(volume, name="volume"):
-    volume = np.asarray(volume)
-    if volume.ndim != 3:
-        raise ValueError(f"{name}: expected shape (D, H, W), got {volume.shape}")
-    return volume
-
-
-def _check_spacing(spacing):
-    spacing = np.asarray(spacing, dtype=float)
-    if spacing.shape != (3,) or np.any(spacing <= 0):
-        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
-    return spacing
+    return array(volume, name, ndim=3, shape="(D, H, W)")
 
 
 def show_slices(volume: np.ndarray, index: Sequence[int] | None = None, *,
@@ -571,7 +563,7 @@ def show_slices(volume: np.ndarray, index: Sequence[int] | None = None, *,
     [[3.0, 7.0, 11.0], [15.0, 19.0, 23.0]]
     """
     volume = _check_volume(volume)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     if index is None:
         index = tuple(s // 2 for s in volume.shape)
     index = tuple(int(i) for i in index)
@@ -627,7 +619,7 @@ def show_projections(volume: np.ndarray, *, spacing: Sequence[float] = (1.0, 1.0
         ``volume`` not 3-D; ``spacing`` not 3 positive numbers.
     """
     volume = _check_volume(volume)
-    sz, sy, sx = _check_spacing(spacing)
+    sz, sy, sx = _spacing(spacing)
     plt = _plt()
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
@@ -684,7 +676,7 @@ def show_isosurface(volume: np.ndarray, level: float = 0.5, *,
     from skimage.measure import marching_cubes
 
     volume = _check_volume(volume)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     is_mask = volume.dtype == bool
     vol = np.pad(np.asarray(volume, dtype=np.float32), 2, mode="constant" if is_mask else "edge")
     smooth = (0.8 if is_mask else 0.0) if smooth is None else float(smooth)
@@ -760,37 +752,6 @@ def slice_explorer(volume: np.ndarray, mask: np.ndarray | None = None, *,
                for k, s in zip("zyx", volume.shape)}
     out = widgets.interactive_output(draw, sliders)
     return widgets.VBox([widgets.HBox(list(sliders.values())), out])
-
-
-# --------------------------------------------------------------------------------------------
-# Benchmark
-
-
-def bench_cnn3d() -> None:
-    """``cnncourse bench cnn3d``: seconds per training epoch of the notebook's 3D CNN, with and
-    without rotation augmentation, at the fast-mode and full-mode sizes."""
-    from cnncourse import bench
-    from cnncourse.data.synthetic3d import make_nuclei_3d
-    from cnncourse.device import describe, import_keras
-
-    keras = import_keras()
-    rows = []
-    for mode, (n, size) in (("fast", FAST_SIZE), ("full", FULL_SIZE)):
-        volumes, _, y = make_nuclei_3d(n, size, seed=0)
-        for augment in (False, True):
-            keras.utils.set_random_seed(0)
-            model = _build_cnn3d(volumes.shape[1:] + (1,))
-            train_cnn3d(model, volumes, y, epochs=1, augment=augment)  # warm-up: traces
-            ds = make_dataset(volumes, y, augment=augment, shuffle=True)
-            times = []
-            for _ in range(2):
-                start = time.perf_counter()
-                model.fit(ds, epochs=1, verbose=0, shuffle=False)
-                times.append(time.perf_counter() - start)
-            rows.append({"mode": mode, "volumes": f"{n} x {size}^3", "augment": augment,
-                         "s/epoch": float(np.median(times)),
-                         "ms/volume": 1000 * float(np.median(times)) / n})
-    bench.print_table(rows, title=f"3D CNN training, seconds per epoch ({describe()})")
 
 
 #: (n_train, size) used by the 3D CNN notebook in fast and full mode (and by the benchmark).

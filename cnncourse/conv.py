@@ -27,11 +27,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
+from cnncourse._validate import array
+
 __all__ = [
     "TALK_IMAGE", "TALK_KERNEL", "TALK_RESULT", "output_size", "same_padding", "correlate2d",
     "convolve2d", "conv2d_loops", "conv2d", "im2col", "pool2d", "apply_kernel", "sobel",
     "gaussian", "sharpen", "laplacian_of_gaussian", "box", "classic_kernels",
-    "bench",
 ]
 
 #: The talk's "simple example of 2D convolution": image, kernel and the convolved feature.
@@ -141,12 +142,7 @@ def _resolve_padding(padding, h, w, kh, kw, sh, sw) -> tuple[tuple[int, int], tu
 
 
 def _as_2d(a, name: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim != 2:
-        raise ValueError(f"{name}: expected a 2D array (H, W), got shape {a.shape}")
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    return a
+    return array(a, name, ndim=2, shape="(H, W)", kinds="biuf")
 
 
 def correlate2d(image: ArrayLike, kernel: ArrayLike) -> np.ndarray:
@@ -512,27 +508,3 @@ def classic_kernels(sigma: float = 1.5) -> dict[str, np.ndarray]:
     return {"Sobel x (vertical edges)": sobel("x"), "Sobel y (horizontal edges)": sobel("y"),
             f"Gaussian blur (sigma={sigma:g})": gaussian(sigma), "sharpen": sharpen(),
             f"Laplacian of Gaussian (sigma={sigma:g})": laplacian_of_gaussian(sigma)}
-
-
-# --------------------------------------------------------------------------------------------
-# Benchmark (``cnncourse bench conv``)
-
-
-def bench() -> None:
-    """Loops vs im2col vs TensorFlow on one batch; printed as a table."""
-    from cnncourse.bench import median_time, print_table
-    from cnncourse.device import import_tensorflow
-
-    tf = import_tensorflow()
-    rng = np.random.default_rng(0)
-    rows = []
-    for n, size, cin, cout, k in [(1, 64, 3, 8, 3), (8, 64, 16, 32, 3), (8, 32, 3, 6, 5)]:
-        x = rng.standard_normal((n, size, size, cin)).astype(np.float32)
-        w = rng.standard_normal((k, k, cin, cout)).astype(np.float32)
-        t_loops = median_time(lambda: conv2d_loops(x, w), repeat=3)
-        t_vec = median_time(lambda: conv2d(x, w), repeat=3)
-        t_tf = median_time(lambda: tf.nn.conv2d(x, w, 1, "VALID").numpy(), repeat=3)
-        rows.append({"input (N,H,W,C)": f"({n},{size},{size},{cin})", "kernel": f"{k}x{k}x{cin}x{cout}",
-                     "loops ms": t_loops * 1e3, "im2col ms": t_vec * 1e3, "tf.nn.conv2d ms": t_tf * 1e3,
-                     "loops / im2col": t_loops / t_vec})
-    print_table(rows, title="conv2d: NumPy loops vs im2col vs TensorFlow (median wall time)")

@@ -9,7 +9,8 @@ import contextlib
 import functools
 import os
 
-from cnncourse import config  # noqa: F401  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
+# No import of cnncourse.config here (config.pick imports this module): `import cnncourse.device`
+# runs cnncourse/__init__ first, which imports config, which sets TF_CPP_MIN_LOG_LEVEL.
 
 
 @contextlib.contextmanager

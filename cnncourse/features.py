@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cnncourse._validate import array
+
 __all__ = ["NUCLEUS_PROPERTIES", "PIXEL_CLASSES", "PIXEL_FEATURES", "group_touching",
            "nuclei_features", "pixel_features", "pixel_classes", "sample_per_class"]
 
@@ -28,12 +30,7 @@ PIXEL_FEATURES = ("intensity", "gradient")
 
 
 def _image(image, name: str = "image") -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 2:
-        raise ValueError(f"{name}: expected a 2D grey image of shape (H, W), got shape {image.shape}")
-    if image.dtype.kind not in "uif" or image.dtype.kind == "b":
-        raise TypeError(f"{name}: expected a numeric image, got dtype {image.dtype}")
-    return image
+    return array(image, name, ndim=2, shape="(H, W) (a grey image)", kinds="uif", what="a numeric image")
 
 
 def _labels(labels, shape=None, name: str = "labels") -> np.ndarray:

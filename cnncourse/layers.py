@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnncourse.augment import _quaternion_to_matrix
-from cnncourse.detection import binary_focal_loss
 from cnncourse.device import import_keras
+from cnncourse.losses import binary_focal_loss
+from cnncourse.rotations import _quaternion_to_matrix
 
 keras = import_keras()
 ops = keras.ops

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from cnncourse.data.synthetic2d import _check_count as _count
-from cnncourse.data.synthetic2d import _check_unit as _unit
+from cnncourse._validate import integer, unit
 from cnncourse.data.synthetic2d import make_mitosis_patches
 
 if TYPE_CHECKING:  # annotations only
@@ -77,13 +76,13 @@ def make_bags(n_bags: int, n_instances: int = 9, *, patch_size: int = 32, seed: 
     >>> x.shape, y.tolist(), bool((y_inst.max(1) == y).all())
     ((4, 9, 32, 32, 3), [0, 1, 1, 0], True)
     """
-    n_bags = _count("n_bags", n_bags)
-    k = _count("n_instances", n_instances)
-    _count("patch_size", patch_size, minimum=16)
-    max_witnesses = _count("max_witnesses", max_witnesses)
+    n_bags = integer(n_bags, "n_bags", minimum=1)
+    k = integer(n_instances, "n_instances", minimum=1)
+    integer(patch_size, "patch_size", minimum=16)
+    max_witnesses = integer(max_witnesses, "max_witnesses", minimum=1)
     if max_witnesses > k:
         raise ValueError(f"max_witnesses: expected at most n_instances={k}, got {max_witnesses}")
-    positive_fraction = _unit("positive_fraction", positive_fraction)
+    positive_fraction = unit(positive_fraction, "positive_fraction")
     rng = np.random.default_rng(seed)
     y = np.zeros(n_bags, np.int64)
     y[: int(round(n_bags * positive_fraction))] = 1
@@ -202,8 +201,8 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, batc
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs,
                                                        restore_best_weights=True))
     keras.utils.set_random_seed(seed)
-    return model.fit(x, y.astype(np.float32), epochs=_count("epochs", epochs),
-                     batch_size=_count("batch_size", batch_size), validation_data=validation_data,
+    return model.fit(x, y.astype(np.float32), epochs=integer(epochs, "epochs", minimum=1),
+                     batch_size=integer(batch_size, "batch_size", minimum=1), validation_data=validation_data,
                      callbacks=callbacks, shuffle=True, verbose=0)
 
 

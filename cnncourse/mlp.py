@@ -33,6 +33,8 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cnncourse._validate import array
+from cnncourse._validate import labels as _labels
 from cnncourse.neurons import relu, sigmoid  # notebook 02's stable sigmoid and ReLU, re-exported
 
 __all__ = [
@@ -48,43 +50,13 @@ __all__ = [
 # Input validation
 
 
-def _float_array(name: str, x, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """``x`` as a float64 array of the given number of dimensions, else a ValueError naming ``name``."""
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}") from None
-    ndims = (ndim,) if isinstance(ndim, int) else ndim
-    if ndims is not None and a.ndim not in ndims:
-        want = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(f"{name}: expected a {want} array, got shape {a.shape}")
-    return a
-
-
-def _labels(name: str, y, n: int, n_classes: int | None = None) -> np.ndarray:
-    """Integer class labels (N,) in ``[0, n_classes)``, else a ValueError naming ``name``."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{name}: expected shape ({n},) (one label per sample), got {y.shape}")
-    if y.dtype.kind == "b":
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"{name}: expected integer class labels, got dtype {y.dtype}")
-    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got {y.min()}..{y.max()}")
-    return y.astype(np.int64)
-
-
-def _binary(name: str, y, n: int) -> np.ndarray:
-    y = _labels(name, y, n, n_classes=2)
-    return y.astype(np.float64)
+def _array(x, name: str, ndim=None) -> np.ndarray:
+    """``x`` as a float64 array with ``ndim`` dimensions (an int or a tuple of allowed ones)."""
+    return array(x, name, ndim=ndim, dtype=np.float64)
 
 
 def _check_weights(X: np.ndarray, w, b) -> tuple[np.ndarray, float]:
-    w = _float_array("w", w, 1)
+    w = _array(w, "w", ndim=1)
     if w.shape[0] != X.shape[1]:
         raise ValueError(f"w: expected shape ({X.shape[1]},) (one weight per feature of X), "
                          f"got {w.shape}")
@@ -94,8 +66,9 @@ def _check_weights(X: np.ndarray, w, b) -> tuple[np.ndarray, float]:
     return w, float(b.reshape(()))
 
 
-def _small_blas():
-    """Single-threaded BLAS for the small matrix products of these networks.
+def _small_blas(threads: int | None = 1):
+    """BLAS limited to ``threads`` (default single-threaded) for the small matrix products of these
+    networks; ``None`` leaves the library default.
 
     On a busy 2-core machine, NumPy's and SciPy's OpenBLAS thread pools spin against each other
     and make L-BFGS on a tiny network about 10x slower; one thread is fastest for such sizes.
@@ -104,7 +77,9 @@ def _small_blas():
         from threadpoolctl import threadpool_limits
     except ImportError:  # threadpoolctl comes with scikit-learn; without it, just run
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if threads is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +131,7 @@ def log_softmax(scores: ArrayLike, axis: int = -1) -> np.ndarray:
     ValueError
         ``scores`` a scalar. A value that is not a number (``TypeError``).
     """
-    s = _float_array("scores", scores)
+    s = _array(scores, "scores")
     if s.ndim == 0:
         raise ValueError("scores: expected at least a 1-D array of class scores, got a scalar")
     shifted = s - np.max(s, axis=axis, keepdims=True)
@@ -182,7 +157,7 @@ def relu_backward(dout: ArrayLike, x: ArrayLike) -> np.ndarray:
     ValueError
         ``dout`` of another shape than ``x``. A value that is not a number (``TypeError``).
     """
-    dout, x = _float_array("dout", dout), _float_array("x", x)
+    dout, x = _array(dout, "dout"), _array(x, "x")
     if dout.shape != x.shape:
         raise ValueError(f"dout: expected shape {x.shape} (the shape of x), got {dout.shape}")
     return dout * (x > 0)
@@ -193,9 +168,9 @@ def relu_backward(dout: ArrayLike, x: ArrayLike) -> np.ndarray:
 
 
 def _logistic_inputs(w, b, X, y):
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     w, b = _check_weights(X, w, b)
-    y = _binary("y", y, X.shape[0])
+    y = _labels(y, "y", n=X.shape[0], n_classes=2).astype(np.float64)
     return w, b, X, y
 
 
@@ -287,14 +262,14 @@ def logistic_regression_gd(X: ArrayLike, y: ArrayLike, *, lr: float = 0.5, epoch
         non-negative integer; ``w0`` not of shape (D,). A value that is not a number
         (``TypeError``).
     """
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
-    w = np.zeros(X.shape[1]) if w0 is None else _float_array("w0", w0, 1).copy()
+    w = np.zeros(X.shape[1]) if w0 is None else _array(w0, "w0", ndim=1).copy()
     w, b = _check_weights(X, w, b0)
-    y = _binary("y", y, X.shape[0])
+    y = _labels(y, "y", n=X.shape[0], n_classes=2).astype(np.float64)
     losses = [logistic_nll(w, b, X, y)]
     for _ in range(int(epochs)):
         dw, db = logistic_nll_grad(w, b, X, y)
@@ -308,8 +283,8 @@ def logistic_regression_gd(X: ArrayLike, y: ArrayLike, *, lr: float = 0.5, epoch
 
 
 def _softmax_inputs(scores, y):
-    scores = _float_array("scores", scores, 2)
-    y = _labels("y", y, scores.shape[0], scores.shape[1])
+    scores = _array(scores, "scores", ndim=2)
+    y = _labels(y, "y", n=scores.shape[0], n_classes=scores.shape[1])
     return scores, y
 
 
@@ -386,14 +361,14 @@ def softmax_regression_gd(X: ArrayLike, y: ArrayLike, n_classes: int, *, lr: flo
         non-negative integer; ``y`` not one label in ``[0, n_classes)`` per row. A value that is
         not a number (``TypeError``).
     """
-    X = _float_array("X", X, 2)
+    X = _array(X, "X", ndim=2)
     if int(n_classes) != n_classes or n_classes < 2:
         raise ValueError(f"n_classes: expected an integer >= 2, got {n_classes}")
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs}")
-    y = _labels("y", y, X.shape[0], int(n_classes))
+    y = _labels(y, "y", n=X.shape[0], n_classes=int(n_classes))
     W, b = np.zeros((X.shape[1], int(n_classes))), np.zeros(int(n_classes))
     losses = [softmax_nll(X @ W + b, y)]
     for _ in range(int(epochs)):
@@ -408,13 +383,13 @@ def softmax_regression_gd(X: ArrayLike, y: ArrayLike, n_classes: int, *, lr: flo
 
 
 def _dense_inputs(x, W, b=None):
-    x = _float_array("x", x, 2)
-    W = _float_array("W", W, 2)
+    x = _array(x, "x", ndim=2)
+    W = _array(W, "W", ndim=2)
     if W.shape[0] != x.shape[1]:
         raise ValueError(f"W: expected {x.shape[1]} rows (one per input feature of x, "
                          f"shape {x.shape}), got shape {W.shape}")
     if b is not None:
-        b = _float_array("b", b, 1)
+        b = _array(b, "b", ndim=1)
         if b.shape != (W.shape[1],):
             raise ValueError(f"b: expected shape ({W.shape[1]},) (one bias per unit), got {b.shape}")
     return x, W, b
@@ -472,7 +447,7 @@ def dense_backward(dout: ArrayLike, x: ArrayLike,
         :func:`dense_forward`. A value that is not a number (``TypeError``).
     """
     x, W, _ = _dense_inputs(x, W)
-    dout = _float_array("dout", dout, 2)
+    dout = _array(dout, "dout", ndim=2)
     if dout.shape != (x.shape[0], W.shape[1]):
         raise ValueError(f"dout: expected shape {(x.shape[0], W.shape[1])} (N, H), got {dout.shape}")
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
@@ -496,7 +471,7 @@ def mse_loss(pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
         ``target`` of another shape than ``pred``. A value that is not a number
         (``TypeError``).
     """
-    pred, target = _float_array("pred", pred), _float_array("target", target)
+    pred, target = _array(pred, "pred"), _array(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"target: expected shape {pred.shape} (the shape of pred), got {target.shape}")
     diff = pred - target
@@ -577,7 +552,7 @@ def relative_error(a: ArrayLike, b: ArrayLike) -> float:
     ValueError
         ``a`` and ``b`` of different shapes. A value that is not a number (``TypeError``).
     """
-    a, b = _float_array("a", a), _float_array("b", b)
+    a, b = _array(a, "a"), _array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"b: expected shape {a.shape} (the shape of a), got {b.shape}")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
@@ -624,6 +599,10 @@ class MLP:
     51
     """
 
+    #: BLAS threads while training (:func:`_small_blas`); ``None``: the library default (the
+    #: benchmark ``cnncourse bench mlp`` compares both on an instance).
+    blas_threads: int | None = 1
+
     def __init__(self, sizes: Sequence[int], *, activation: str = "relu", output: str = "softmax",
                  l2: float = 0.0, seed: int = 0):
         sizes = tuple(sizes)
@@ -659,7 +638,7 @@ class MLP:
                 f"output={self.output!r}, l2={self.l2})")
 
     def _check_X(self, X) -> np.ndarray:
-        X = _float_array("X", X, 2)
+        X = _array(X, "X", ndim=2)
         if X.shape[1] != self.sizes[0]:
             raise ValueError(f"X: expected {self.sizes[0]} features per sample, got shape {X.shape}")
         return X
@@ -693,8 +672,8 @@ class MLP:
 
     def _check_y(self, y, n):
         if self.output == "softmax":
-            return _labels("y", y, n, self.sizes[-1])
-        y = _float_array("y", y, (1, 2))
+            return _labels(y, "y", n=n, n_classes=self.sizes[-1])
+        y = _array(y, "y", ndim=(1, 2))
         if y.ndim == 1:
             y = y[:, None]
         if y.shape != (n, self.sizes[-1]):
@@ -743,7 +722,7 @@ class MLP:
 
     def set_flat(self, theta) -> None:
         """Set all parameters from a vector made by :meth:`get_flat`."""
-        theta = _float_array("theta", theta, 1)
+        theta = _array(theta, "theta", ndim=1)
         if theta.size != self.n_params:
             raise ValueError(f"theta: expected {self.n_params} values, got {theta.size}")
         start = 0
@@ -776,7 +755,7 @@ class MLP:
         rng = np.random.default_rng(seed)
         history: dict[str, list[float]] = {"loss": []}
         n = X.shape[0]
-        with _small_blas():
+        with _small_blas(self.blas_threads):
             self._sgd_epochs(X, y, rng, n, lr, int(epochs), int(batch_size), X_val, y_val, history)
         return history
 
@@ -815,7 +794,7 @@ class MLP:
             loss, grads = self.loss(X, y)
             return loss, np.concatenate([grads[k].ravel() for k in self.params])
 
-        with _small_blas():
+        with _small_blas(self.blas_threads):
             res = minimize(f, self.get_flat(), jac=True, method="L-BFGS-B",
                            options={"maxiter": int(maxiter)})
         self.set_flat(res.x)
@@ -859,53 +838,3 @@ class TwoLayerNet(MLP):
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, **kwargs):
         super().__init__((n_in, n_hidden, n_out), **kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# Benchmark (``cnncourse bench mlp``)
-
-
-def bench() -> None:
-    """Time the training loops of notebook 04: one epoch on 60 samples (one full-batch step plus a
-    validation pass on 1,500 samples) with Keras ``fit``, with ``train_on_batch``/``test_on_batch``,
-    and the L-BFGS fits of the 1-D profile in NumPy with 1 BLAS thread vs the default."""
-    from cnncourse.bench import median_time, print_table
-    from cnncourse.device import import_keras
-
-    keras = import_keras()
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 2)).astype("float32"), rng.integers(0, 3, 60)
-    Xv, yv = rng.normal(size=(1500, 2)).astype("float32"), rng.integers(0, 3, 1500)
-
-    def model():
-        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(256, activation="relu"),
-                              keras.layers.Dense(256, activation="relu"), keras.layers.Dense(3)])
-        m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-        return m
-
-    m1, m2, epochs = model(), model(), 20
-    fit = median_time(lambda: m1.fit(X, y, batch_size=60, epochs=epochs, validation_data=(Xv, yv),
-                                      verbose=0), repeat=3, warmup=1) / epochs
-    on_batch = median_time(lambda: (m2.train_on_batch(X, y), m2.test_on_batch(Xv, yv)),
-                           repeat=20, warmup=2)
-    print_table([{"loop": f"model.fit(epochs={epochs}, validation_data=...)", "ms per epoch": 1e3 * fit},
-                 {"loop": "train_on_batch + test_on_batch", "ms per epoch": 1e3 * on_batch}],
-                title="Keras, 2-256-256-3 network, 60 training / 1500 validation samples")
-
-    x = np.linspace(-1, 1, 256)[:, None]
-    t = np.sin(6 * x) + 0.5 * np.cos(17 * x)
-
-    def lbfgs():
-        MLP((1, 16, 1), activation="tanh", output="linear").fit_lbfgs(x, t, maxiter=300)
-
-    global _small_blas
-    single = median_time(lbfgs, repeat=3)
-    saved, _small_blas = _small_blas, contextlib.nullcontext
-    try:
-        default = median_time(lbfgs, repeat=3)
-    finally:
-        _small_blas = saved
-    print_table([{"BLAS threads": "1 (as fit_lbfgs does)", "s per fit": single},
-                 {"BLAS threads": "library default", "s per fit": default}],
-                title="NumPy MLP 1-16-1, L-BFGS 300 iterations on 256 points")

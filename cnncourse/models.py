@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from cnncourse._validate import integer
+
 if TYPE_CHECKING:  # annotations only
     import keras
 
 __all__ = ["lenet5", "LENET5_PARAMS", "mlp", "small_cnn", "augmentation", "RandomRot90",
-           "layer_params", "feature_maps", "bench"]
+           "layer_params", "feature_maps"]
 
 #: Parameters of LeNet-5 per layer for a 32x32x1 input and 10 classes (fully connected C3,
 #: as in Keras re-implementations): 61,706 in all.
@@ -42,9 +44,7 @@ def _shape(input_shape, name="input_shape") -> tuple[int, int, int]:
 
 
 def _n_classes(n_classes) -> int:
-    if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes: expected an int >= 1, got {n_classes!r}")
-    return int(n_classes)
+    return integer(n_classes, "n_classes", minimum=1)
 
 
 def _head(keras, x, n_classes):
@@ -372,25 +372,6 @@ def feature_maps(model: keras.Model, x: np.ndarray,
     if len(chosen) == 1:
         outputs = [outputs]
     return {layer.name: np.asarray(out) for layer, out in zip(chosen, outputs)}
-
-
-def bench() -> None:
-    """Training throughput of LeNet-5 vs the MLP of similar size on 32x32x3 patches."""
-    from cnncourse.bench import median_time, print_table
-
-    keras = _keras()
-    rng = np.random.default_rng(0)
-    x = rng.random((2048, 32, 32, 3), dtype=np.float32)
-    y = rng.integers(0, 2, 2048)
-    rows = []
-    for label, model in [("LeNet-5 (relu, max)", lenet5((32, 32, 3), 2, activation="relu",
-                                                        pooling="max")),
-                         ("MLP 3072-20-2", mlp((32, 32, 3), (20,), 2))]:
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-        t = median_time(lambda m=model: m.fit(x, y, batch_size=64, epochs=1, verbose=0), repeat=3)
-        rows.append({"model": label, "params": model.count_params(), "s / epoch (2048)": t,
-                     "images / s": 2048 / t})
-    print_table(rows, title="one training epoch on 2048 random 32x32x3 images, batch 64")
 
 
 def _rot90():

@@ -30,6 +30,9 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cnncourse._validate import array
+from cnncourse._validate import spacing as _spacing
+
 __all__ = ["MEASURES", "volume", "surface_area", "mesh", "sphericity", "solidity", "extent",
            "principal_axes", "measure", "measure_matrix"]
 
@@ -38,21 +41,8 @@ MEASURES = ("volume", "surface_area", "sphericity", "solidity", "extent", "axis_
 
 
 def _check_masks(masks, *, name: str = "masks", ndim: int = 4) -> np.ndarray:
-    masks = np.asarray(masks)
-    if masks.dtype != bool:
-        raise TypeError(f"{name}: expected a bool array, got dtype {masks.dtype} "
-                        "(use mask > 0 to make one)")
-    if masks.ndim != ndim:
-        shape = "(n, D, H, W)" if ndim == 4 else "(D, H, W)"
-        raise ValueError(f"{name}: expected shape {shape}, got {masks.shape}")
-    return masks
-
-
-def _check_spacing(spacing) -> np.ndarray:
-    spacing = np.asarray(spacing, dtype=float)
-    if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise ValueError(f"spacing: expected 3 positive numbers (z, y, x), got {spacing.tolist()}")
-    return spacing
+    return array(masks, name, ndim=ndim, shape="(n, D, H, W)" if ndim == 4 else "(D, H, W)",
+                 kinds="b", what="a bool array", hint=" (use mask > 0 to make one)")
 
 
 def _check_nonempty(masks: np.ndarray, name: str = "masks") -> None:
@@ -88,7 +78,7 @@ def volume(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.
     [16.0]
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     return masks.reshape(len(masks), -1).sum(axis=1) * float(np.prod(spacing))
 
 
@@ -135,7 +125,7 @@ def mesh(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0), *,
     from skimage.measure import marching_cubes
 
     mask = _check_masks(mask, name="mask", ndim=3)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     if not mask.any():
         raise ValueError("mask: is empty; a mesh needs at least one voxel")
     if not smooth >= 0:
@@ -238,7 +228,7 @@ def solidity(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> n
     _check_nonempty(masks)
     out = np.empty(len(masks))
     for i, m in enumerate(masks):
-        out[i] = _mesh_measures(m, _check_spacing(spacing))["solidity"]
+        out[i] = _mesh_measures(m, _spacing(spacing))["solidity"]
     return out
 
 
@@ -277,7 +267,7 @@ def extent(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.
     0.778
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     return np.array([r.extent for r in _regions(masks, spacing)])
 
@@ -317,7 +307,7 @@ def principal_axes(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)
     array([[32., 24., 16.]])
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     out = np.empty((len(masks), 3))
     for i, region in enumerate(_regions(masks, spacing)):
@@ -365,7 +355,7 @@ def measure(masks: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> di
     (1.0, 1.0)
     """
     masks = _check_masks(masks)
-    spacing = _check_spacing(spacing)
+    spacing = _spacing(spacing)
     _check_nonempty(masks)
     vol = volume(masks, spacing)
     per_mask = [_mesh_measures(m, spacing) for m in masks]

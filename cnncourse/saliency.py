@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # annotations only
     import keras
     import matplotlib.figure
 
+from cnncourse._validate import array
+
 __all__ = ["build_classifier", "train_classifier", "predict_logits", "weighted_layers",
            "randomize_top", "windows_to_pixels", "hematoxylin", "top_fraction_mask",
            "normalize_maps", "show_maps"]
@@ -29,10 +31,7 @@ def _keras():
 
 
 def _images(images, name="images") -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"{name}: expected shape (N, H, W, C), got {images.shape}")
-    return images
+    return array(images, name, ndim=4, shape="(N, H, W, C)")
 
 
 def build_classifier(mean: ArrayLike, variance: ArrayLike, *,

@@ -32,6 +32,9 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:  # annotations only
     import keras
 
+from cnncourse._validate import array
+from cnncourse._validate import binary as _binary
+
 __all__ = [
     "extract_windows", "build_window_classifier", "predict_sliding_window", "predict_dense",
     "predict_unet", "dice", "iou", "error_map", "separate_instances", "match_instances", "tiles",
@@ -44,12 +47,7 @@ __all__ = [
 
 
 def _image(image, name="image") -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {image.dtype}")
-    return image
+    return array(image, name, ndim=(2, 3), shape="(H, W) or (H, W, C)", kinds="biuf")
 
 
 def _window_size(size, name="size") -> int:
@@ -57,21 +55,6 @@ def _window_size(size, name="size") -> int:
         raise ValueError(f"{name}: expected an odd positive int (the window has a centre pixel), "
                          f"got {size!r}")
     return int(size)
-
-
-def _binary(mask, name) -> np.ndarray:
-    """A 0/1 or boolean array as bool; anything else (probabilities, labels > 1) raises."""
-    mask = np.asarray(mask)
-    if mask.dtype == bool:
-        return mask
-    if mask.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a boolean or 0/1 array, got dtype {mask.dtype}")
-    if not np.all((mask == 0) | (mask == 1)):
-        raise ValueError(f"{name}: expected a binary mask (bool or 0/1); it has other values "
-                         f"(e.g. {mask[(mask != 0) & (mask != 1)].flat[0]!r}). Threshold "
-                         "probabilities first (prob > 0.5) and turn instance labels into a mask "
-                         "(labels > 0).")
-    return mask.astype(bool)
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,28 +519,38 @@ def _build_unet(depth=2, width=8, *, channels=1, n_classes=1, name="unet"):
 
 
 def _n_poolings(model) -> int:
+    """Number of ``MaxPooling2D`` / ``AveragePooling2D`` layers of ``model`` (the default depth of
+    :func:`predict_unet`)."""
     keras = _keras()
     pools = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
     return sum(1 for layer in model.layers if isinstance(layer, pools))
 
 
-def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
+def predict_unet(model, image, *, depth=None, mode="reflect") -> np.ndarray:
     """Run a U-Net on one image of any size: pad to a multiple of ``2**depth``, predict, crop.
-
-    ``depth`` is the number of 2x2 pooling layers of ``model``.
 
     Parameters
     ----------
     model : keras.Model
         A U-Net with input ``(None, None, C)`` and an output the size of its input.
     image : ndarray, shape (H, W) or (H, W, C), float
+    depth : int, optional
+        How many times the U-Net halves the image (its input sides must be multiples of
+        ``2**depth``). Default: the number of ``MaxPooling2D`` / ``AveragePooling2D`` layers of
+        ``model``; give it when the model downsamples another way (e.g. strided convolutions).
+    mode : str
+        ``np.pad`` mode for the padding to a multiple of ``2**depth``.
 
     Returns
     -------
     ndarray, float32, shape (H, W) for one output class, else (H, W, n_classes)
     """
     image = _image(image).astype(np.float32)
-    m = 2 ** _n_poolings(model)
+    if depth is None:
+        depth = _n_poolings(model)
+    elif isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        raise ValueError(f"depth: expected an int >= 0 (the number of halvings), got {depth!r}")
+    m = 2 ** int(depth)
     h, w = image.shape[:2]
     ph, pw = -h % m, -w % m
     pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
@@ -567,7 +560,8 @@ def predict_unet(model, image, *, mode="reflect") -> np.ndarray:
     out = np.asarray(model(x[None], training=False))
     if out.ndim != 4 or out.shape[1:3] != x.shape[:2]:
         raise ValueError(f"model: on an input of shape {x.shape} it gives shape {out.shape[1:]}; "
-                         "a U-Net's output must have the input's height and width")
+                         "a U-Net's output must have the input's height and width (if it halves "
+                         f"the image more than depth={depth} times, pass depth=)")
     out = out[0, :h, :w]
     return out[..., 0] if out.shape[-1] == 1 else out
 
@@ -807,34 +801,3 @@ def _keras():
     from cnncourse.device import import_keras
 
     return import_keras()
-
-
-def bench() -> None:
-    """``cnncourse bench segmentation``: time per image of the three ways to label every pixel
-    (untrained weights: the time does not depend on them), with their multiply-adds per pixel."""
-    from cnncourse import device
-    from cnncourse.bench import median_time, print_table
-
-    window = 17
-    model = build_window_classifier(window, width=8, hidden=32)
-    dense = _to_fully_convolutional(model)
-    unet = _build_unet(depth=2, width=8)
-    rng = np.random.default_rng(0)
-    rows = []
-    for side in (64, 128, 256):
-        image = rng.random((side, side)).astype(np.float32)
-        n = side * side
-        runs = {
-            "sliding window": (lambda: predict_sliding_window(model, image),
-                               multiply_adds(model, (window, window, 1))),
-            "fully convolutional": (lambda: predict_dense(dense, image, window=window),
-                                    multiply_adds(dense, (side + window - 1,) * 2 + (1,)) / n),
-            "U-Net": (lambda: predict_unet(unet, image), multiply_adds(unet, (side, side, 1)) / n),
-        }
-        slow = None
-        for name, (fn, macs) in runs.items():
-            seconds = median_time(fn, repeat=3 if side <= 128 or name != "sliding window" else 1)
-            slow = slow or seconds
-            rows.append({"image": f"{side}x{side}", "method": name, "MACs/pixel": f"{macs:,.0f}",
-                         "ms/image": 1000 * seconds, "speed-up": f"{slow / seconds:.1f}x"})
-    print_table(rows, title=f"segmentation: time per image ({device.describe()})")

@@ -173,6 +173,8 @@ def test_training_windows():
     cs.training_windows(lambda images, masks, n, size, seed=0: seg._training_windows(
         images, masks, n, size, seed=seed, foreground_fraction=0.5))
     assert last().status == "failed" and "write it yourself" in last().message, last().message
+    cs.training_windows(lambda images, masks, n, size, seed=0: (seg._sample_pixels(masks[0], n), 0))
+    assert last().status == "failed" and "_sample_pixels" in last().message, last().message
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,6 +227,8 @@ def test_build_unet():
     from cnncourse import segmentation as seg
 
     cs.build_unet(lambda depth, width: seg._build_unet(depth, width))
+    assert last().status == "failed" and "write it yourself" in last().message, last().message
+    cs.build_unet(seg._build_unet)  # the reference itself, handed in as the answer
     assert last().status == "failed" and "write it yourself" in last().message, last().message
 
 

@@ -122,7 +122,11 @@ def test_build_sparse_classifier():
 
 
 def test_build_sparse_classifier_refuses_the_library_network():
-    from cnncourse.sparse import sparse_classifier
+    from cnncourse.sparse.net import _build_sparse_classifier
 
-    S.build_sparse_classifier(lambda w, d=0.3: sparse_classifier(1, widths=w, dropout=d))
+    S.build_sparse_classifier(lambda w, d=0.3: _build_sparse_classifier(1, widths=w, dropout=d))
+    assert last().status == "failed" and "library" in last().message, last().message
+    assert "_build_sparse_classifier" in last().message, last().message  # named by library_shortcut
+    S.build_sparse_classifier(lambda w, d=0.3: _build_sparse_classifier(1, widths=w, dropout=d,
+                                                                         name="mine"))
     assert last().status == "failed" and "library" in last().message, last().message

@@ -81,6 +81,29 @@ def test_bench_unknown_name():
         main(["bench", "nope"])
 
 
+def test_bench_topics_live_in_one_package_with_one_signature():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from cnncourse import bench
+
+    found = {m.name for m in pkgutil.iter_modules(bench.__path__)}
+    assert found == set(bench.BENCHMARKS)
+    for topic, module in bench.BENCHMARKS.items():
+        params = inspect.signature(importlib.import_module(module).run).parameters
+        assert [(n, p.kind, p.default) for n, p in params.items()] == [
+            ("fast", inspect.Parameter.KEYWORD_ONLY, None),
+            ("verbose", inspect.Parameter.KEYWORD_ONLY, True)], topic
+
+
+def test_bench_conv_prints_its_table(monkeypatch, capsys):
+    monkeypatch.setattr(config, "FAST", True)
+    assert main(["bench", "conv"]) == 0
+    out = capsys.readouterr().out
+    assert "conv2d: NumPy loops vs im2col vs TensorFlow" in out and "(1,64,64,3)" in out
+
+
 def test_grading_setup_writes_an_nbgrader_course(tmp_path, capsys):
     course = tmp_path / "course"
     assert main(["grading", "setup", str(course), "--only", "01_perceptron_nand"]) == 0

@@ -60,7 +60,9 @@ SAVE = textwrap.dedent('''
                                               seed=1), {"x": img(2, 16, 16, 16, 1)})
     volumes, masks, _ = data.make_nuclei_3d(2, 16, seed=0)[:3]
     st = sparse.SparseTensor(*data.to_sparse(masks, mode="foreground", volumes=volumes), (16, 16, 16), 2)
-    net = sparse.sparse_classifier(in_channels=1, widths=(4, 8))
+    from cnncourse.sparse.net import _build_sparse_classifier
+
+    net = _build_sparse_classifier(in_channels=1, widths=(4, 8))
     keep("sparse_classifier", net, sparse.network_inputs(st, 2))
     (out / "made.json").write_text(json.dumps(made))
 ''')

@@ -149,6 +149,30 @@ def test_unet_shapes_and_skip_connections():
         seg._build_unet(depth=0)
 
 
+def test_predict_unet_takes_the_depth_of_a_model_without_pooling_layers():
+    """The padding multiple is an argument: a U-Net that halves with strided convolutions (no
+    pooling layer to count) needs depth=; the default counts pooling layers, whatever their names."""
+    import keras
+
+    L = keras.layers
+    inputs = keras.Input((None, None, 1))
+    x = L.Conv2D(2, 3, strides=2, padding="same")(inputs)
+    x = L.Conv2D(2, 3, strides=2, padding="same")(x)
+    out = L.Conv2D(1, 1, activation="sigmoid")(L.UpSampling2D(4)(x))
+    model = keras.Model(inputs, out)
+    image = np.random.default_rng(0).random((10, 13))
+    with pytest.raises(ValueError, match="pass depth="):
+        seg.predict_unet(model, image)
+    assert seg.predict_unet(model, image, depth=2).shape == (10, 13)
+    with pytest.raises(ValueError, match="depth: expected an int >= 0"):
+        seg.predict_unet(model, image, depth=-1)
+    renamed = seg._build_unet(depth=2, width=2, name="mine")
+    for layer in renamed.layers:
+        if "pool" in layer.name:
+            layer.name = layer.name.replace("pool", "p")
+    assert seg.predict_unet(renamed, image).shape == (10, 13)
+
+
 # --------------------------------------------------------------------------------------------
 # scores
 

@@ -267,7 +267,8 @@ def test_pool_gradients_match_finite_differences_float64(mode):
 # ---- structure: leaks, equivariance ----------------------------------------------------------
 
 def test_samples_in_a_batch_never_leak():
-    from cnncourse.sparse import network_inputs, sparse_classifier
+    from cnncourse.sparse import network_inputs
+    from cnncourse.sparse.net import _build_sparse_classifier as sparse_classifier
 
     st, *_ = random_sparse(batch=3, side=6, channels=1, empty=())
     keras.utils.set_random_seed(0)
@@ -320,7 +321,8 @@ def test_get_config_round_trips(layer):
 
 
 def test_model_saves_and_loads(tmp_path):
-    from cnncourse.sparse import network_inputs, sparse_classifier
+    from cnncourse.sparse import network_inputs
+    from cnncourse.sparse.net import _build_sparse_classifier as sparse_classifier
 
     st, *_ = random_sparse(batch=2, side=6, channels=1, empty=())
     model = sparse_classifier(1, widths=(4, 4))
@@ -332,7 +334,8 @@ def test_model_saves_and_loads(tmp_path):
 
 
 def test_fit_runs_on_sparse_batches_and_trains_every_weight():
-    from cnncourse.sparse import SparseBatches, sparse_classifier
+    from cnncourse.sparse import SparseBatches
+    from cnncourse.sparse.net import _build_sparse_classifier as sparse_classifier
 
     rng = np.random.default_rng(0)
     blobs = [np.argwhere(rng.random((4, 4, 4)) < 0.3) + 2 for _ in range(8)]  # fit when rotated
@@ -455,7 +458,8 @@ def test_tables_that_do_not_belong_to_the_layer_raise():
 
 
 def test_mixed_precision_counts_and_sums_in_float32():
-    from cnncourse.sparse import network_inputs, sparse_classifier
+    from cnncourse.sparse import network_inputs
+    from cnncourse.sparse.net import _build_sparse_classifier as sparse_classifier
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -416,8 +416,12 @@ def library_shortcut(fn: Callable, name: str) -> str | None:
     A learner who answers ``build_unet`` with ``seg.build_unet`` (or a function whose body only
     calls it) has not done the exercise. ``fn`` is a shortcut when it *is* a ``cnncourse``
     function called ``name`` (leading underscores ignored), or when its code (nested functions
-    included) reaches one through a global name or a ``cnncourse`` module attribute.
+    included) reaches one through a global name or a ``cnncourse`` module attribute. A checker's
+    wrapper made with ``functools.wraps`` is seen through (``__wrapped__``).
     """
+    import inspect
+
+    fn = inspect.unwrap(fn) if callable(fn) else fn
     target = name.lstrip("_")
     if not target or target == "<lambda>":
         return None

@@ -226,6 +226,9 @@ class _Crashed:
 
 
 def _catching(fn):
+    import functools
+
+    @functools.wraps(fn)   # (so that checks.library_shortcut sees the learner's function)
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
@@ -319,11 +322,21 @@ def _same_cnn3d(got, expected):
     ok, why, g, e = _copy_and_compare(got, expected, x)
     _CNN_RESULTS[id(got)] = (g, e)
     if ok:
-        from cnncourse.checks.sparse import _bn_momentum
-
         why = _bn_momentum(got)
         ok = not why
     return ok, why
+
+
+def _bn_momentum(model) -> str:
+    """An explanation if a batch normalisation of ``model`` does not use momentum 0.9, else ""."""
+    import keras
+
+    found = sorted({round(float(layer.momentum), 4) for layer in model.layers
+                    if isinstance(layer, keras.layers.BatchNormalization)} - {0.9})
+    if found:
+        return (f"a batch normalisation has momentum={found[0]}: use momentum=0.9, so that the "
+                "running averages used at test time forget the start of a short training")
+    return ""
 
 
 def _logit(p):

@@ -242,8 +242,8 @@ def _same_classifier(got, expected):
     if not _is_model(got):
         return False, f"expected a keras.Model, got {type(got).__name__}"
     if _is_library_classifier(got):
-        return False, ("that is the library's network (cnncourse.sparse.sparse_classifier or the "
-                       "checker's reference): assemble it yourself from the layers")
+        return False, ("that is the library's network (cnncourse.sparse.net._build_sparse_classifier "
+                       "or the checker's reference): assemble it yourself from the layers")
     levels = sum(1 for layer in expected.layers if type(layer).__name__ == "SubmanifoldConv3D")
     x = _probe_batch(levels)
     _randomize(expected)
@@ -276,6 +276,8 @@ def _same_classifier(got, expected):
     got.set_weights(expected.get_weights())
     g = _run(got, x)
     record["copied"] = g
+    from cnncourse.checks.cnn3d import _bn_momentum
+
     bad = _bn_momentum(got)
     if bad:
         return False, bad
@@ -283,18 +285,6 @@ def _same_classifier(got, expected):
         return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
                        f"expected {np.round(e.ravel(), 4).tolist()}")
     return True, ""
-
-
-def _bn_momentum(model) -> str:
-    """An explanation if a batch normalisation of ``model`` does not use momentum 0.9, else ""."""
-    import keras
-
-    found = sorted({round(float(layer.momentum), 4) for layer in model.layers
-                    if isinstance(layer, keras.layers.BatchNormalization)} - {0.9})
-    if found:
-        return (f"a batch normalisation has momentum={found[0]}: use momentum=0.9, so that the "
-                "running averages used at test time forget the start of a short training")
-    return ""
 
 
 def _record(g, key):

@@ -11,10 +11,10 @@ Both take a ``difficulty`` in [0, 1] (0 = easy, 1 = hard; 0.5 is the default use
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import ndimage
+
+from cnncourse._validate import integer, unit
 
 __all__ = ["make_nuclei_2d", "make_mitosis_patches"]
 
@@ -23,22 +23,6 @@ __all__ = ["make_nuclei_2d", "make_mitosis_patches"]
 # --------------------------------------------------------------------------------------------
 # argument checks
 # --------------------------------------------------------------------------------------------
-def _check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_unit(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value}")
-    return float(value)
-
-
 def _smooth_noise(rng, shape, sigma, dtype=np.float32):
     """Gaussian-filtered white noise over the last two axes, rescaled to unit standard deviation."""
     noise = rng.standard_normal(shape, dtype=np.float32)
@@ -145,9 +129,9 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0,
     >>> images.shape, images.dtype, labels.dtype
     ((2, 64, 64), dtype('float32'), dtype('int32'))
     """
-    n_images = _check_count("n_images", n_images)
-    size = _check_count("size", size, minimum=32)
-    difficulty = _check_unit("difficulty", difficulty)
+    n_images = integer(n_images, "n_images", minimum=1)
+    size = integer(size, "size", minimum=32)
+    difficulty = unit(difficulty, "difficulty")
     d = difficulty
     rng = np.random.default_rng(seed)
 
@@ -339,10 +323,10 @@ def _combine_hed(H, E, D):
 
 def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     """:func:`make_mitosis_patches` plus the subtype of each patch (see :func:`_subtypes`)."""
-    n = _check_count("n", n)
-    size = _check_count("size", size, minimum=16)
-    difficulty = _check_unit("difficulty", difficulty)
-    positive_fraction = _check_unit("positive_fraction", positive_fraction)
+    n = integer(n, "n", minimum=1)
+    size = integer(size, "size", minimum=16)
+    difficulty = unit(difficulty, "difficulty")
+    positive_fraction = unit(positive_fraction, "positive_fraction")
     d = difficulty
     rng = np.random.default_rng(seed)
     S = size / 32.0                                      # object scale

@@ -28,31 +28,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from cnncourse._validate import integer
+from cnncourse.rotations import random_rotation_matrices
+
 __all__ = ["make_nuclei_3d", "to_sparse", "CLASS_NAMES"]
 
 CLASS_NAMES = ("smooth", "lobulated")
 
 _CHUNK_VOXELS = 1 << 22  # voxels evaluated at once (bounds memory at large sizes)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Uniformly distributed rotation matrices (n, 3, 3) from random unit quaternions."""
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)
 
 
 def _unit(rng: np.random.Generator, shape) -> np.ndarray:
@@ -249,11 +232,11 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     >>> volumes.shape, volumes.dtype, masks.dtype, y.tolist()
     ((4, 24, 24, 24), dtype('float32'), dtype('bool'), [0, 1, 1, 0])
     """
-    n = _check_int("n", n, 1)
-    size = _check_int("size", size, 16)
+    n = integer(n, "n", minimum=1)
+    size = integer(size, "size", minimum=16)
     if size > 256:
         raise ValueError(f"size: expected an int from 16 to 256, got {size}")
-    seed = _check_int("seed", seed, 0)
+    seed = integer(seed, "seed", minimum=0)
     if isinstance(difficulty, (bool, np.bool_)) or not isinstance(difficulty, (int, float, np.number)):
         raise TypeError(f"difficulty: expected a float in [0, 1], got {type(difficulty).__name__}")
     difficulty = float(difficulty)
@@ -273,7 +256,7 @@ def make_nuclei_3d(n: int, size: int = 32, *, seed: int = 0, difficulty: float =
     # Ellipsoid axes (product 1) and rotations, same distributions for both classes.
     axes = np.exp(rng.normal(0.0, _PARAMS["axis_sigma"], size=(n, 3)))
     axes /= np.prod(axes, axis=1, keepdims=True) ** (1 / 3)
-    rot = _random_rotations(rng, n)
+    rot = random_rotation_matrices(n, seed=rng)
     if pose == "aligned":
         rot = np.broadcast_to(np.eye(3), (n, 3, 3))
     # Target volumes: equivalent-sphere radius (fraction of the half-size), same for both classes.

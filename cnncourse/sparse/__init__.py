@@ -6,7 +6,7 @@ Maaten 2017) in Keras 3, for CPU and GPU, TensorFlow or JAX backend.
 * :mod:`~cnncourse.sparse.layers` (Keras): submanifold / strided / inverse convolutions, pooling,
   batch normalisation, global pooling, sparse-to-dense; a convolution is one gather and one GEMM
   per kernel offset (no (N, 27*C) matrix).
-* :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, a classifier, rotation
+* :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, rotation
   augmentation and a batch generator for ``model.fit``.
 
 Importing this package is cheap; the Keras layers load on first use.
@@ -21,7 +21,7 @@ _LAYERS = ("sparse_conv", "SubmanifoldConv3D", "SparseConv3D", "SparseInverseCon
            "SparseMaxPool3D", "SparseAvgPool3D", "SparseBatchNormalization",
            "SparseGlobalPool3D", "SparseToDense")
 _NET = ("network_inputs", "network_input_layers", "bucket_size", "pad_to_buckets",
-        "sparse_classifier", "rotate_sites",
+        "rotate_sites",
         "rotate_batch", "random_rotations", "split_samples", "SparseBatches", "EpochTimer")
 
 __all__ = ["SparseTensor", "validate_coords", "neighbor_table", "downsample_table", "rulebook",
@@ -35,4 +35,6 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f"{__name__}.layers"), name)
     if name in _NET:
         return getattr(importlib.import_module(f"{__name__}.net"), name)
+    if name == "bench":  # its old home: the benchmark is cnncourse.bench.sparse now
+        return importlib.import_module("cnncourse.bench.sparse")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,12 +13,13 @@ from typing import Sequence
 import numpy as np
 
 from cnncourse.device import import_keras
+from cnncourse.rotations import random_rotation_matrices
 from cnncourse.sparse.tensor import SparseTensor
 
 keras = import_keras()  # this module is loaded on first use (cnncourse.sparse.__getattr__)
 
 __all__ = ["network_inputs", "network_input_layers", "bucket_size", "pad_to_buckets",
-           "sparse_classifier", "rotate_sites",
+           "rotate_sites",
            "rotate_batch", "random_rotations", "split_samples", "SparseBatches", "EpochTimer"]
 
 
@@ -155,12 +156,15 @@ def network_input_layers(levels: int, channels: int, *, kernel_size: int = 3,
     return inputs
 
 
-def sparse_classifier(in_channels: int, *, widths: Sequence[int] = (16, 32, 64),
-                      convs_per_level: int = 1, kernel_size: int = 3, pool_size: int = 2,
-                      dropout: float = 0.3, head: str = "avg_max",
-                      name: str = "sparse_cnn") -> keras.Model:
+def _build_sparse_classifier(in_channels: int, *, widths: Sequence[int] = (16, 32, 64),
+                              convs_per_level: int = 1, kernel_size: int = 3, pool_size: int = 2,
+                              dropout: float = 0.3, head: str = "avg_max",
+                              name: str = "sparse_cnn") -> keras.Model:
     """Binary classifier: per level ``convs_per_level`` x (SubmanifoldConv3D, BatchNorm, ReLU),
     then sparse max pooling to the next level; global pooling, dropout, one sigmoid unit.
+
+    The library's reference network of notebook 13's exercise ``build_sparse_classifier``
+    (private: the learner builds it; tests, round-trips and checks use this one).
 
     Parameters
     ----------
@@ -243,10 +247,10 @@ def split_samples(coords: np.ndarray, features: np.ndarray,
 
 
 def random_rotations(n: int, rng=None) -> np.ndarray:
-    """``n`` uniformly distributed 3D rotation matrices, float64 (n, 3, 3)."""
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.random(int(n), random_state=rng).as_matrix().reshape(int(n), 3, 3)
+    """``n`` uniformly distributed 3D rotation matrices, float64 (n, 3, 3), drawn from ``rng`` (a
+    seed or a ``numpy.random.Generator``) by the course's one sampler,
+    :func:`cnncourse.rotations.random_rotation_matrices`."""
+    return random_rotation_matrices(int(n), seed=rng)
 
 
 def rotate_sites(coords, features, spatial_shape, rotation=None, *, rng=None):
@@ -403,7 +407,7 @@ class SparseBatches(keras.utils.PyDataset):
     spatial_shape : tuple of 3 int
     batch_size : int
     levels : int
-        Levels of the network (as in :func:`sparse_classifier`).
+        Levels of the network (as in :func:`_build_sparse_classifier`).
     augment : bool
         Random 3D rotation of every sample, drawn anew each epoch (:func:`rotate_batch`).
     shuffle : bool

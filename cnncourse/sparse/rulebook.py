@@ -87,22 +87,103 @@ def _kernel_size(kernel_size) -> int:
     return int(kernel_size)
 
 
+def _spatial_shape(spatial_shape) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(s) for s in spatial_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"spatial_shape must be 3 positive integers (D, H, W); got "
+                         f"{spatial_shape!r}") from None
+    if len(shape) != 3 or any(s < 1 for s in shape) or any(
+            s != float(t) for s, t in zip(shape, spatial_shape)):
+        raise ValueError(f"spatial_shape must be 3 positive integers (D, H, W); got "
+                         f"{spatial_shape!r}")
+    if any(s >= 2**30 for s in shape):
+        raise ValueError(f"spatial_shape {shape} is too large (each side must be < 2**30)")
+    return shape
+
+
+def validate_coords(coords, spatial_shape, batch_size=None, *, name: str = "coords"):
+    """Check site coordinates and return them as a C-contiguous int32 array.
+
+    Parameters
+    ----------
+    coords : array_like of int, shape (N, 4)
+        Rows ``(batch, z, y, x)``; any integer dtype (returned as int32).
+    spatial_shape : tuple of 3 int
+        ``(D, H, W)``; every ``z`` must lie in ``[0, D)`` and so on.
+    batch_size : int, optional
+        Number of samples; every batch index must lie in ``[0, batch_size)``. Default: the
+        largest batch index + 1 (required when there are no sites).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    coords : ndarray of int32, shape (N, 4)
+    spatial_shape : tuple of 3 int
+    batch_size : int
+
+    Raises
+    ------
+    ValueError
+        Wrong rank or number of columns, a non-integer dtype, a coordinate outside the grid or
+        the batch, or a site listed twice. Nothing is clipped or dropped.
+    """
+    spatial_shape = _spatial_shape(spatial_shape)
+    arr = np.asarray(coords)
+    if arr.dtype == bool or arr.dtype.kind not in "iu":
+        if arr.size == 0 and arr.dtype.kind == "f" and arr.ndim == 2 and arr.shape[1] == 4:
+            arr = arr.astype(np.int32)  # np.zeros((0, 4)) is a harmless empty site list
+        else:
+            raise ValueError(f"{name} must be an integer array of (batch, z, y, x) rows; got "
+                             f"dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4) with rows (batch, z, y, x); got shape "
+                         f"{arr.shape}")
+    n = arr.shape[0]
+    if batch_size is None:
+        if n == 0:
+            raise ValueError(f"batch_size is required when {name} is empty")
+        batch_size = int(arr[:, 0].max()) + 1
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 0:
+        raise ValueError(f"batch_size must be a non-negative integer; got {batch_size!r}")
+    batch_size = int(batch_size)
+    if n:
+        upper = np.array((batch_size,) + spatial_shape, dtype=np.int64)
+        wide = arr.astype(np.int64, copy=False)
+        bad = (wide < 0) | (wide >= upper)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            col = int(np.flatnonzero(bad[row])[0])
+            axis = ("batch", "z", "y", "x")[col]
+            raise ValueError(f"{name}[{row}] = {tuple(int(v) for v in arr[row])}: {axis} = "
+                             f"{int(arr[row, col])} is outside [0, {int(upper[col])}) "
+                             f"(batch_size={batch_size}, spatial_shape={spatial_shape})")
+    coords32 = np.ascontiguousarray(arr, dtype=np.int32)
+    if n > 1:
+        lin = linear_index(coords32, spatial_shape)
+        order = np.argsort(lin, kind="stable")
+        dup = np.flatnonzero(lin[order][1:] == lin[order][:-1])
+        if dup.size:
+            first, second = int(order[dup[0]]), int(order[dup[0] + 1])
+            raise ValueError(f"{name} lists the site {tuple(int(v) for v in coords32[first])} "
+                             f"more than once (rows {first} and {second}); a site may appear "
+                             f"only once ({dup.size} duplicate row(s) in all)")
+    return coords32, spatial_shape, batch_size
+
+
 def check_coords(coords, spatial_shape, batch_size) -> np.ndarray:
     """Cheap checks (dtype, shape, range; O(N)) before a table is built; returns int32 coords.
 
     Duplicates are detected while the table is built. The full check with the first offending
-    row named is :func:`cnncourse.sparse.tensor.validate_coords`.
+    row named is :func:`validate_coords`.
     """
     arr = np.asarray(coords)
     if arr.dtype == bool or arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[1] != 4:
-        from cnncourse.sparse.tensor import validate_coords
-
         return validate_coords(arr, spatial_shape, batch_size)[0]  # raises with details
     if arr.shape[0]:
         upper = np.array((batch_size,) + tuple(spatial_shape))
         if (arr.min(axis=0) < 0).any() or (arr.max(axis=0) >= upper).any():
-            from cnncourse.sparse.tensor import validate_coords
-
             validate_coords(arr, spatial_shape, batch_size)  # raises, naming the row
     return np.ascontiguousarray(arr, dtype=np.int32)
 

@@ -1,5 +1,14 @@
-"""Benchmarks (``cnncourse bench NAME``): speed is measured here and printed as tables, never
+"""Benchmarks (``cnncourse bench TOPIC``): speed is measured here and printed as tables, never
 asserted by a test. Compare numbers measured in the same run: shared machines are noisy.
+
+One module a topic, ``cnncourse/bench/<topic>.py``, each with the same entry point::
+
+    run(*, fast: bool | None = None, verbose: bool = True) -> dict
+
+``fast`` chooses the quick version (default: ``config.FAST``, i.e. ``CNNCOURSE_FAST=1``);
+``verbose`` prints the tables; the return value holds what was measured, by table name (lists of
+row dicts). This package's ``__init__`` holds only what the topics share (:func:`median_time`,
+:func:`print_table`) and imports no topic module: ``run("conv")`` imports ``cnncourse.bench.conv``.
 """
 from __future__ import annotations
 
@@ -8,15 +17,10 @@ import statistics
 import time
 from typing import Callable, Sequence
 
-# name -> "module:function"; each function takes no argument and prints its table(s).
+#: The topics, each a module ``cnncourse.bench.<topic>`` with ``run(*, fast=None, verbose=True)``.
 BENCHMARKS: dict[str, str] = {
-    "conv": "cnncourse.conv:bench",
-    "lenet": "cnncourse.models:bench",
-    "data": "cnncourse.data.bench:main",
-    "sparse": "cnncourse.sparse.bench:main",
-    "mlp": "cnncourse.mlp:bench",
-    "cnn3d": "cnncourse.cnn3d:bench_cnn3d",
-    "segmentation": "cnncourse.segmentation:bench",
+    topic: f"{__name__}.{topic}"
+    for topic in ("cnn3d", "conv", "data", "lenet", "mlp", "segmentation", "sparse")
 }
 
 
@@ -48,10 +52,9 @@ def print_table(rows: Sequence[dict], title: str | None = None) -> None:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
 
 
-def run(name: str) -> None:
-    """Run the benchmark ``name`` (or every one for ``"all"``)."""
+def run(name: str, *, fast: bool | None = None, verbose: bool = True) -> dict:
+    """Run the benchmark ``name`` (or every one for ``"all"``); return ``{topic: its result}``."""
     if name != "all" and name not in BENCHMARKS:
         raise SystemExit(f"unknown benchmark {name!r}; choose from: all, {', '.join(sorted(BENCHMARKS))}")
-    for key in sorted(BENCHMARKS) if name == "all" else [name]:
-        module, func = BENCHMARKS[key].split(":")
-        getattr(importlib.import_module(module), func)()
+    return {topic: importlib.import_module(BENCHMARKS[topic]).run(fast=fast, verbose=verbose)
+            for topic in (sorted(BENCHMARKS) if name == "all" else [name])}

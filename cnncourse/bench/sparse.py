@@ -37,7 +37,7 @@ from cnncourse import config
 from cnncourse.bench import median_time, print_table
 
 __all__ = ["shell_mask", "ball_mask", "compare", "occupancy_sweep", "algorithms",
-           "table_scaling", "train_steps", "GOALS", "run", "main"]
+           "table_scaling", "train_steps", "GOALS", "run"]
 
 # issue 15's targets: (grid, shape, C) -> {column: minimum ratio}, and the table build time
 GOALS = {(128, "shell", 32): {"fwd x": 30.0, "f+b x": 25.0},
@@ -319,7 +319,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
 _SCALING_SCRIPT = r"""
 import json, resource, sys, time, tracemalloc
 import numpy as np
-from cnncourse.sparse import bench, rulebook
+from cnncourse.sparse import rulebook; from cnncourse.bench import sparse as bench
 size, batch, inner = (int(v) for v in sys.argv[1:4])
 shell = np.argwhere(bench.shell_mask(inner, 0.02)).astype(np.int32) + (size - inner) // 2
 coords = np.concatenate([np.column_stack([np.full(len(shell), b, np.int32), shell])
@@ -501,7 +501,3 @@ def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
     return {"main": main, "algorithms": algos, "sweep": sweep, "scaling": scaling,
             "steps": steps}
 
-
-def main() -> None:
-    """Entry point of ``cnncourse bench sparse``."""
-    run()

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from cnncourse import config
 from cnncourse.bench import median_time, print_table
 
 # Sizes benchmarked per generator: (mode, args, kwargs). "fast" is the CNNCOURSE_FAST=1 size a
@@ -94,10 +95,15 @@ def generator_rows(sizes: dict | None = None) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
-def main() -> None:
-    """Print the two tables (``cnncourse bench data``)."""
-    print_table(loader_rows(), "real images in data/ (cnncourse.data.load_*)")
-    rows, notes = generator_rows()
-    print_table(rows, "synthetic generators (seed 0, default difficulty; fast = CNNCOURSE_FAST size)")
-    for note in notes:
-        print(f"note: {note}")
+def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
+    """The two tables, ``{"loaders": rows, "generators": rows}``; fast: the fast-mode sizes only."""
+    fast = config.FAST if fast is None else fast
+    sizes = {name: [c for c in cases if c[0] == "fast"] for name, cases in SIZES.items()} if fast else SIZES
+    loaders = loader_rows(repeat=1 if fast else 5)
+    rows, notes = generator_rows(sizes)
+    if verbose:
+        print_table(loaders, "real images in data/ (cnncourse.data.load_*)")
+        print_table(rows, "synthetic generators (seed 0, default difficulty; fast = CNNCOURSE_FAST size)")
+        for note in notes:
+            print(f"note: {note}")
+    return {"loaders": loaders, "generators": rows}
