@@ -507,7 +507,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, e
     ...       epochs=1)
     Traceback (most recent call last):
     ...
-    ValueError: y: expected labels 0 and 1 only
+    ValueError: y: labels must lie in [0, 2) (labels 0 and 1 only), got 0..2
     """
     from cnncourse.device import import_keras
 

@@ -1,11 +1,15 @@
 """Plots shared by several notebooks: image grids, training curves, ROC curves, confusion matrices,
-label overlays. Each function draws with matplotlib and returns the ``Figure``.
+label overlays, and views of 3D volumes (orthogonal slices, projections, isosurface). Each
+function draws with matplotlib and returns the ``Figure``.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+
+from cnncourse._validate import array
+from cnncourse._validate import spacing as _spacing
 
 if TYPE_CHECKING:  # annotations only
     import matplotlib.axes
@@ -263,4 +267,200 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, *, alpha: float = 0.4,
     ax.axis("off")
     if title:
         ax.set_title(title)
+    return ax.figure
+
+
+# --------------------------------------------------------------------------------------------
+# Volumes (D, H, W): slices, projections, isosurface (notebooks 12 and 13)
+
+
+def _check_volume(volume, name="volume"):
+    return array(volume, name, ndim=3, shape="(D, H, W)")
+
+
+def show_slices(volume: np.ndarray, index: Sequence[int] | None = None, *,
+                spacing: Sequence[float] = (1.0, 1.0, 1.0), cmap: str = "gray",
+                vmin: float | None = None, vmax: float | None = None, title: str | None = None,
+                axes: Sequence[matplotlib.axes.Axes] | None = None) -> matplotlib.figure.Figure:
+    """Three orthogonal slices through ``volume`` (D, H, W): xy (fixed z), xz (fixed y) and yz
+    (fixed x), at ``index`` (z, y, x), default the centre. ``spacing`` sets the aspect ratio, so
+    an anisotropic stack is drawn with its true proportions.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+        Any real dtype (bool masks too).
+    index : tuple of 3 int, optional
+        ``(z, y, x)`` inside the volume; default ``(D // 2, H // 2, W // 2)``.
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    cmap : str
+    vmin, vmax : float, optional
+        Colour range shared by the three panels; default the volume's min and max.
+    title : str, optional
+        Title over the figure.
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; default a new 1 x 3 figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels titled ``"xy at z=.."``, ``"xz at y=.."``, ``"yz at x=.."`` showing
+        ``volume[z]``, ``volume[:, y]``, ``volume[:, :, x]``.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers; ``index`` outside the volume.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = show_slices(np.arange(24.0).reshape(2, 3, 4), (1, 2, 3))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['xy at z=1', 'xz at y=2', 'yz at x=3']
+    >>> fig.axes[2].images[0].get_array().tolist()             # volume[:, :, 3]
+    [[3.0, 7.0, 11.0], [15.0, 19.0, 23.0]]
+    """
+    volume = _check_volume(volume)
+    spacing = _spacing(spacing)
+    if index is None:
+        index = tuple(s // 2 for s in volume.shape)
+    index = tuple(int(i) for i in index)
+    if len(index) != 3 or any(not 0 <= i < s for i, s in zip(index, volume.shape)):
+        raise ValueError(f"index: expected (z, y, x) inside {volume.shape}, got {index}")
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    z, y, x = index
+    sz, sy, sx = spacing
+    vmin = float(volume.min()) if vmin is None else vmin
+    vmax = float(volume.max()) if vmax is None else vmax
+    panels = [(volume[z], f"xy at z={z}", sy / sx, "x", "y"),
+              (volume[:, y], f"xz at y={y}", sz / sx, "x", "z"),
+              (volume[:, :, x], f"yz at x={x}", sz / sy, "y", "z")]
+    for ax, (img, label, aspect, xl, yl) in zip(axes, panels):
+        ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, aspect=aspect, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes[0].figure
+
+
+def show_projections(volume: np.ndarray, *, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                     cmap: str = "magma", title: str | None = None,
+                     axes: Sequence[matplotlib.axes.Axes] | None = None
+                     ) -> matplotlib.figure.Figure:
+    """Maximum-intensity projections of ``volume`` (D, H, W) along z, y and x.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    cmap : str
+    title : str, optional
+        Title over the figure.
+    axes : sequence of 3 matplotlib Axes, optional
+        Where to draw; default a new 1 x 3 figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels ``volume.max(axis=0)``, ``.max(axis=1)``, ``.max(axis=2)``.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers.
+    """
+    volume = _check_volume(volume)
+    sz, sy, sx = _spacing(spacing)
+    plt = _plt()
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    panels = [(volume.max(axis=0), "max over z (xy)", sy / sx),
+              (volume.max(axis=1), "max over y (xz)", sz / sx),
+              (volume.max(axis=2), "max over x (yz)", sz / sy)]
+    for ax, (img, label, aspect) in zip(axes, panels):
+        ax.imshow(img, cmap=cmap, aspect=aspect, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes[0].figure
+
+
+def show_isosurface(volume: np.ndarray, level: float = 0.5, *,
+                    spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                    ax: matplotlib.axes.Axes | None = None, title: str | None = None,
+                    color: str = "tab:orange", elev: float = 20, azim: float = 30,
+                    smooth: float | None = None) -> matplotlib.figure.Figure:
+    """Draw the ``level`` isosurface of ``volume`` (D, H, W) (a bool mask works, level 0.5) as a
+    shaded 3D mesh (marching cubes from scikit-image, drawn with mpl_toolkits.mplot3d).
+
+    ``smooth`` is the sigma (voxels) of a Gaussian applied first; by default 0.8 for a bool mask
+    (hides the voxel staircase, as in :func:`cnncourse.morphometrics.mesh`) and 0 otherwise.
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+        Float intensities or a bool mask.
+    level : float
+        Strictly between the (smoothed, padded) volume's min and max.
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+    ax : matplotlib 3D Axes, optional
+        Where to draw (``projection="3d"``); default a new figure.
+    title, color : str
+    elev, azim : float
+        View angles in degrees.
+    smooth : float, optional
+        Gaussian sigma in voxels (see above).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``spacing`` not 3 positive numbers; ``level`` not inside the
+        volume's range (e.g. an empty mask).
+    """
+    from scipy import ndimage
+    from skimage.measure import marching_cubes
+
+    volume = _check_volume(volume)
+    spacing = _spacing(spacing)
+    is_mask = volume.dtype == bool
+    vol = np.pad(np.asarray(volume, dtype=np.float32), 2, mode="constant" if is_mask else "edge")
+    smooth = (0.8 if is_mask else 0.0) if smooth is None else float(smooth)
+    if smooth > 0:
+        vol = ndimage.gaussian_filter(vol, smooth * spacing.min() / spacing)
+    if not vol.min() < level < vol.max():
+        raise ValueError(f"level: expected a value between the volume's min and max "
+                         f"({vol.min():.3g}, {vol.max():.3g}), got {level}")
+    verts, faces, _, _ = marching_cubes(vol, level, spacing=tuple(spacing))
+    plt = _plt()
+    if ax is None:
+        fig = plt.figure(figsize=(3.5, 3.5))
+        ax = fig.add_subplot(projection="3d")
+    ax.plot_trisurf(verts[:, 2], verts[:, 1], faces, verts[:, 0], color=color, lw=0, shade=True)
+    extent = np.array(vol.shape) * spacing
+    ax.set_box_aspect(extent[::-1])
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("z")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_zticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
     return ax.figure

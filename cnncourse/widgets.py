@@ -15,12 +15,14 @@ the plots are drawn and closed, and the HTML tables are still updated. The drawi
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from cnncourse import conv, neurons
+from cnncourse._validate import array
+from cnncourse.viz import show_slices
 
 if TYPE_CHECKING:  # annotations only
     import ipywidgets
@@ -28,7 +30,8 @@ if TYPE_CHECKING:  # annotations only
     import matplotlib.figure
 
 __all__ = ["plot_perceptron", "perceptron_table_html", "perceptron_explorer", "plot_activations",
-           "activation_table_html", "activation_explorer", "find_widget"]
+           "activation_table_html", "activation_explorer", "find_widget", "draw_conv_step",
+           "kernel_slider", "slice_explorer"]
 
 
 def _plt():
@@ -582,3 +585,54 @@ def kernel_slider(image: ArrayLike | None = None,
 
     out = widgets.interactive_output(show, {"step": step})
     return widgets.VBox([widgets.HBox([play, step]), out])
+
+
+def slice_explorer(volume: np.ndarray, mask: np.ndarray | None = None, *,
+                   spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> ipywidgets.VBox:
+    """An ipywidgets slice explorer: sliders for z, y, x move three orthogonal slices through
+    ``volume`` (D, H, W); ``mask`` (D, H, W) bool, if given, is outlined in colour. Returns the
+    widget (display it, or let the notebook show it as the cell's value).
+
+    Parameters
+    ----------
+    volume : ndarray, shape (D, H, W)
+    mask : bool ndarray, shape (D, H, W), optional
+    spacing : tuple of 3 float
+        Voxel size (z, y, x), e.g. in µm; sets the aspect ratio of each panel.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        A row of three ``IntSlider`` (z, y, x) above the output of
+        :func:`cnncourse.viz.show_slices`.
+
+    Raises
+    ------
+    ValueError
+        ``volume`` not 3-D; ``mask`` not bool or of another shape.
+    """
+    import ipywidgets as widgets
+
+    volume = array(volume, "volume", ndim=3, shape="(D, H, W)")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != volume.shape or mask.dtype != bool:
+            raise ValueError(f"mask: expected a bool array of shape {volume.shape}, got "
+                             f"{mask.dtype} {mask.shape}")
+    plt = _plt()
+    vmin, vmax = float(volume.min()), float(volume.max())
+
+    def draw(z, y, x):
+        fig = show_slices(volume, (z, y, x), spacing=spacing, vmin=vmin, vmax=vmax)
+        if mask is not None:
+            for ax, m in zip(fig.axes, (mask[z], mask[:, y], mask[:, :, x])):
+                if m.any() and not m.all():
+                    ax.contour(m, levels=[0.5], colors="tab:orange", linewidths=1)
+        plt.show()
+
+    sliders = {k: widgets.IntSlider(value=s // 2, min=0, max=s - 1, description=k,
+                                    continuous_update=False)
+               for k, s in zip("zyx", volume.shape)}
+    out = widgets.interactive_output(draw, sliders)
+    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cnncourse import cnn3d  # noqa: E402
+from cnncourse import cnn3d, viz, widgets  # noqa: E402
 from cnncourse.data.synthetic3d import make_nuclei_3d  # noqa: E402
 
 
@@ -138,7 +138,7 @@ def test_pictures(tiny):
     v = volumes[0]                                              # (16, 16, 16)
     # slices: the three planes through the index, in the order xy, xz, yz, with the spacing's
     # aspect ratios (z is twice as thick: the xz and yz panels are twice as tall per row)
-    fig = cnn3d.show_slices(v, (3, 5, 7), spacing=(2, 1, 1), title="nucleus")
+    fig = viz.show_slices(v, (3, 5, 7), spacing=(2, 1, 1), title="nucleus")
     panels = _panels(fig)
     assert [p[0] for p in panels] == ["xy at z=3", "xz at y=5", "yz at x=7"]
     for (_, shown, _), expected in zip(panels, (v[3], v[:, 5], v[:, :, 7])):
@@ -146,45 +146,45 @@ def test_pictures(tiny):
     assert [p[2] for p in panels] == [1.0, 2.0, 2.0]
     assert fig._suptitle.get_text() == "nucleus"
     # the default index is the centre, and the three panels share one colour range
-    centre = _panels(cnn3d.show_slices(v))
+    centre = _panels(viz.show_slices(v))
     np.testing.assert_array_equal(centre[0][1], v[8])
     assert {fig.axes[i].images[0].get_clim() for i in range(3)} == {(float(v.min()), float(v.max()))}
     # projections: the maximum along z, y and x
-    proj = _panels(cnn3d.show_projections(v, spacing=(2, 1, 1)))
+    proj = _panels(viz.show_projections(v, spacing=(2, 1, 1)))
     assert [p[0] for p in proj] == ["max over z (xy)", "max over y (xz)", "max over x (yz)"]
     for (_, shown, _), axis in zip(proj, (0, 1, 2)):
         np.testing.assert_array_equal(shown, v.max(axis=axis))
     # isosurfaces: one 3D axes holding one mesh; without smoothing, the level-0.5 surface of a
     # mask spans exactly the mask's voxels, stretched by the spacing (x, y, z on the axes)
     zs, ys, xs = np.nonzero(masks[0])
-    iso = cnn3d.show_isosurface(masks[0], smooth=0, spacing=(2, 1, 1), title="surface")
+    iso = viz.show_isosurface(masks[0], smooth=0, spacing=(2, 1, 1), title="surface")
     (ax,) = iso.axes
     assert ax.name == "3d" and ax.get_title() == "surface" and len(ax.collections) == 1
     extent = (ax.xy_dataLim.width, ax.xy_dataLim.height, ax.zz_dataLim.width)
     np.testing.assert_allclose(extent, (np.ptp(xs) + 1, np.ptp(ys) + 1, 2 * (np.ptp(zs) + 1)))
     # smoothed (the default for a mask) and a float volume: a surface of about the same size
     for volume, kwargs in ((masks[0], {}), (v, {"level": 0.4})):
-        ax = cnn3d.show_isosurface(volume, **kwargs).axes[0]
+        ax = viz.show_isosurface(volume, **kwargs).axes[0]
         extent = (ax.xy_dataLim.width, ax.xy_dataLim.height, ax.zz_dataLim.width)
         np.testing.assert_allclose(extent, (np.ptp(xs) + 1, np.ptp(ys) + 1, np.ptp(zs) + 1),
                                    atol=1.5)
     # the explorer: three sliders z, y, x at the centre with the volume's ranges, then the output
-    widget = cnn3d.slice_explorer(v, masks[0])
+    widget = widgets.slice_explorer(v, masks[0])
     sliders, out = widget.children
     assert [(s.description, s.value, s.min, s.max) for s in sliders.children] == [
         ("z", 8, 0, 15), ("y", 8, 0, 15), ("x", 8, 0, 15)]
     assert type(out).__name__ == "Output"
     plt.close("all")
     with pytest.raises(ValueError, match=r"volume: expected shape \(D, H, W\)"):
-        cnn3d.show_slices(volumes)
+        viz.show_slices(volumes)
     with pytest.raises(ValueError, match="index"):
-        cnn3d.show_slices(volumes[0], index=(0, 0, 99))
+        viz.show_slices(volumes[0], index=(0, 0, 99))
     with pytest.raises(ValueError, match="level"):
-        cnn3d.show_isosurface(volumes[0], level=5.0)
+        viz.show_isosurface(volumes[0], level=5.0)
     with pytest.raises(ValueError, match="mask: expected a bool array"):
-        cnn3d.slice_explorer(volumes[0], masks[0, :4])
+        widgets.slice_explorer(volumes[0], masks[0, :4])
     with pytest.raises(ValueError, match="spacing"):
-        cnn3d.show_projections(volumes[0], spacing=(1, 1))
+        viz.show_projections(volumes[0], spacing=(1, 1))
 
 
 def test_nuclei_in_one_pose():
