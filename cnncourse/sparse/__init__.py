@@ -35,6 +35,4 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f"{__name__}.layers"), name)
     if name in _NET:
         return getattr(importlib.import_module(f"{__name__}.net"), name)
-    if name == "bench":  # its old home: the benchmark is cnncourse.bench.sparse now
-        return importlib.import_module("cnncourse.bench.sparse")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
