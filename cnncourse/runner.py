@@ -12,11 +12,57 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import TextIO
 
 import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets import DottedObjectName, Type
+
+# How long one wait for a kernel message may last before the socket is checked again (seconds).
+POLL_SLICE = 1.0
+
+
+class _SlicedChannel(AsyncZMQSocketChannel):
+    """A kernel channel that waits for a message in short slices.
+
+    pyzmq's asyncio poll can miss a socket's wake-up (zeromq/pyzmq#1558); the message is then only
+    seen when the poll's timeout ends, where pyzmq checks the socket once more. nbclient waits for a
+    cell's reply with the cell's whole timeout, so a missed wake-up stalled a finished cell for that
+    long (600 s, then it went on as if nothing happened). Each slice here ends with that check.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE if deadline is None else max(0.0, deadline - time.monotonic())
+            if await self.socket.poll(int(1000 * min(POLL_SLICE, left))):
+                return await self._recv()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise Empty
+
+
+class _SlicedKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(_SlicedChannel)
+    iopub_channel_class = Type(_SlicedChannel)
+    stdin_channel_class = Type(_SlicedChannel)
+    control_channel_class = Type(_SlicedChannel)
+
+
+class _SlicedKernelManager(AsyncKernelManager):
+    client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
+
+
+def notebook_client(nb, *, timeout: int, cwd: Path | str, **options) -> NotebookClient:
+    """An nbclient ``NotebookClient`` for ``nb`` (python3 kernel, working directory ``cwd``, at most
+    ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply."""
+    return NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                          kernel_manager_class=_SlicedKernelManager,
+                          resources={"metadata": {"path": str(cwd)}}, **options)
 
 
 @dataclass
@@ -81,9 +127,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO = sys.stderr)
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}},
-                            on_cell_executed=on_cell_executed)
+    client = notebook_client(nb, timeout=timeout, cwd=path.parent, on_cell_executed=on_cell_executed)
     start = time.perf_counter()
     error = None
     try:

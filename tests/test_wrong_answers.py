@@ -14,9 +14,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from cnncourse import config, lessons
+from cnncourse.runner import notebook_client
 
 VERDICTS = ("✅", "❌", "⏳", "💥")
 SPECS = sorted((Path(__file__).parent / "wrong_answers").glob("nb*.py"))
@@ -84,8 +83,7 @@ def _text(cell) -> str:
 def test_wrong_answers_are_explained_and_the_notebook_goes_on(spec_path):
     spec = _load(spec_path)
     nb, where_is = wrong_lesson(spec.NOTEBOOK, spec.WRONG)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(config.SOLUTIONS_DIR)}}).execute()
+    notebook_client(nb, timeout=600, cwd=config.SOLUTIONS_DIR).execute()
     problems = []
     for k, entry in enumerate(spec.WRONG):
         verdict = next((_text(c) for c in nb.cells[where_is[k] + 1:]
