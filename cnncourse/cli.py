@@ -155,8 +155,11 @@ def _run(args) -> int:
 
 
 def _bench(args) -> int:
-    from cnncourse import bench
+    from cnncourse import bench, device
 
+    if args.onednn and not device.use_onednn():
+        print("--onednn: TF_ENABLE_ONEDNN_OPTS is set to something else; unset it", file=sys.stderr)
+        return 2
     bench.run(args.name)
     return 0
 
@@ -195,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("bench", help="speed benchmarks, printed as tables")
     p.add_argument("name", help=f"one of: all, {', '.join(sorted(bench.BENCHMARKS)) or '(none yet)'}")
+    p.add_argument("--onednn", action="store_true",
+                   help="TensorFlow with oneDNN's CPU kernels (as notebooks 10, 12 and 13 use): "
+                        "the faster dense baseline on CPUs where it is off by default")
     p.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)

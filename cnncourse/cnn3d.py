@@ -416,7 +416,8 @@ def train_cnn3d(model: keras.Model, volumes: np.ndarray, y: np.ndarray, *, epoch
         resampler in a ``tf.data`` pipeline (:func:`make_dataset`; TensorFlow backend only).
         At most one of ``rotate`` and ``augment``.
     validation : (volumes, y), optional
-        Evaluated after every epoch (loss and AUC in the history).
+        Evaluated after every epoch (loss and AUC in the history). Without it only the loss is
+        tracked (an AUC metric costs time in every step).
     verbose : int
         Passed to ``model.fit``.
     callbacks : sequence of keras.callbacks.Callback
@@ -424,8 +425,8 @@ def train_cnn3d(model: keras.Model, volumes: np.ndarray, y: np.ndarray, *, epoch
     Returns
     -------
     keras.callbacks.History
-        ``history.history`` holds ``loss`` and ``auc`` per epoch (and ``val_loss``,
-        ``val_auc`` with ``validation``).
+        ``history.history`` holds ``loss`` per epoch (and ``auc``, ``val_loss``, ``val_auc``
+        with ``validation``).
 
     Raises
     ------
@@ -445,8 +446,9 @@ def train_cnn3d(model: keras.Model, volumes: np.ndarray, y: np.ndarray, *, epoch
     # that training ends with does not depend much on the last few batches
     steps = epochs * -(-len(volumes) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+    metrics = [] if validation is None else [keras.metrics.AUC(name="auc")]
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy",
+                  metrics=metrics)
     val = None
     if validation is not None:
         vv, vy = _check_xy(*validation)

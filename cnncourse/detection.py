@@ -456,9 +456,10 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, e
           class_weight: dict[int, float] | None = None,
           validation_data: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
           verbose: int = 0) -> keras.callbacks.History:
-    """Compile ``model`` (Adam, ``loss``, AUC metric named ``auc``) and fit it; return the History.
+    """Compile ``model`` (Adam, ``loss``) and fit it; return the History.
 
-    ``validation_data`` adds ``val_loss`` and ``val_auc`` per epoch (learning curves).
+    ``validation_data`` adds an AUC metric: ``auc``, ``val_loss`` and ``val_auc`` per epoch
+    (learning curves). Without it only the loss is tracked (the metric costs time in every step).
     Shuffling is seeded by ``seed`` (``keras.utils.set_random_seed``), so the same call gives
     the same numbers.
 
@@ -489,7 +490,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, e
     Returns
     -------
     keras.callbacks.History
-        ``history.history`` holds ``loss`` and ``auc`` lists of length ``epochs`` (and
+        ``history.history`` holds a ``loss`` list of length ``epochs`` (and ``auc``,
         ``val_loss``, ``val_auc`` with ``validation_data``).
 
     Raises
@@ -513,8 +514,8 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, e
 
     keras = import_keras()
     y = _labels(y).astype(np.float32)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
-                  metrics=[keras.metrics.AUC(name="auc")])
+    metrics = [] if validation_data is None else [keras.metrics.AUC(name="auc")]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
     keras.utils.set_random_seed(seed)
     return model.fit(x, y, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
                      validation_data=validation_data, verbose=verbose, shuffle=True)

@@ -112,3 +112,9 @@ def test_grading_setup_writes_an_nbgrader_course(tmp_path, capsys):
     assert source.read_bytes() == (config.SOLUTIONS_DIR / source.name).read_bytes()
     assert main(["grading", "setup", str(course), "--only", "99_nope"]) == 2
     assert "no solution notebook" in capsys.readouterr().err
+
+
+def test_bench_onednn_refuses_a_contrary_setting(monkeypatch, capsys):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert main(["bench", "conv", "--onednn"]) == 2
+    assert "TF_ENABLE_ONEDNN_OPTS" in capsys.readouterr().err
