@@ -44,17 +44,21 @@ def configure(c: traitlets.config.Config) -> None:
 
     Generation uses :class:`ClearSolutions` in place of nbgrader's own; autograding first runs
     :class:`RequireChecksPassed`, puts back grade cells missing from a submission (a lesson has no
-    hidden-test cells), and allows 10 minutes per cell.
+    hidden-test cells), and allows 10 minutes per cell. Notebooks run with the course runner's
+    kernel manager (:class:`SlicedExecute`): with nbclient's own, a missed socket wake-up held a
+    finished cell until its timeout (600 s, seen in ``make test``).
     """
     from nbgrader.converters import Autograde, GenerateAssignment
     from nbgrader.preprocessors import ClearSolutions as NbgraderClearSolutions
+    from nbgrader.preprocessors import Execute
 
-    clear_solutions, require_checks_passed = _preprocessors()
+    clear_solutions, require_checks_passed, sliced_execute = _preprocessors()
     c.GenerateAssignment.preprocessors = [
         clear_solutions if pp is NbgraderClearSolutions else pp
         for pp in GenerateAssignment.class_traits()["preprocessors"].default()]
     c.Autograde.autograde_preprocessors = [
-        require_checks_passed, *Autograde.class_traits()["autograde_preprocessors"].default()]
+        require_checks_passed, *(sliced_execute if pp is Execute else pp
+                                 for pp in Autograde.class_traits()["autograde_preprocessors"].default())]
     c.OverwriteCells.add_missing_cells = True
     c.Execute.timeout = 600
 
@@ -78,7 +82,9 @@ def assert_checks_passed(before: int) -> None:
 def _preprocessors():
     from nbgrader import utils
     from nbgrader.preprocessors import ClearSolutions as Base
-    from nbgrader.preprocessors import NbGraderPreprocessor
+    from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+
+    from cnncourse.runner import SlicedKernelManager
 
     class ClearSolutions(Base):
         """nbgrader's ClearSolutions with the lessons' stubs (hidden tests are left for
@@ -102,14 +108,22 @@ def _preprocessors():
                                "_cg.assert_checks_passed(_cc_before)")
             return cell, resources
 
-    return ClearSolutions, RequireChecksPassed
+    class SlicedExecute(Execute):
+        """nbgrader's Execute with :class:`cnncourse.runner.SlicedKernelManager` (nbgrader passes
+        its kernel manager class as an argument, so configuration cannot change it)."""
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("kernel_manager_class", SlicedKernelManager)
+            super().__init__(*args, **kwargs)
+
+    return ClearSolutions, RequireChecksPassed, SlicedExecute
 
 
 def __getattr__(name: str):
     # nbgrader is an optional dependency: its subclasses are made when nbgrader asks for them.
-    if name in ("ClearSolutions", "RequireChecksPassed"):
-        clear, require = _preprocessors()
-        return clear if name == "ClearSolutions" else require
+    names = ("ClearSolutions", "RequireChecksPassed", "SlicedExecute")
+    if name in names:
+        return _preprocessors()[names.index(name)]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

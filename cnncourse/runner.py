@@ -53,7 +53,11 @@ class _SlicedKernelClient(AsyncKernelClient):
     control_channel_class = Type(_SlicedChannel)
 
 
-class _SlicedKernelManager(AsyncKernelManager):
+class SlicedKernelManager(AsyncKernelManager):
+    """The kernel manager for nbclient / nbconvert / nbgrader executions: its client's channels
+    wait in slices (:class:`_SlicedChannel`), so a missed socket wake-up costs 1 s, not the cell
+    timeout. Pass it as ``kernel_manager_class`` (traitlets config: ``c.Execute.kernel_manager_class``)."""
+
     client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
 
 
@@ -61,7 +65,7 @@ def notebook_client(nb, *, timeout: int, cwd: Path | str, **options) -> Notebook
     """An nbclient ``NotebookClient`` for ``nb`` (python3 kernel, working directory ``cwd``, at most
     ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply."""
     return NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                          kernel_manager_class=_SlicedKernelManager,
+                          kernel_manager_class=SlicedKernelManager,
                           resources={"metadata": {"path": str(cwd)}}, **options)
 
 

@@ -70,3 +70,17 @@ def test_autograde_full_marks_for_the_solution_zero_for_the_lesson(course):
     max_score = scores["solved"][1]
     assert max_score > 0
     assert scores == {"solved": (max_score, max_score), "unsolved": (0.0, max_score)}
+
+
+def test_autograding_runs_kernels_with_the_sliced_waits():
+    from nbgrader.preprocessors import Execute
+    from traitlets.config import Config
+
+    from cnncourse.runner import SlicedKernelManager
+
+    c = Config()
+    grading.configure(c)
+    executes = [pp for pp in c.Autograde.autograde_preprocessors if issubclass(pp, Execute)]
+    assert executes == [grading.SlicedExecute]
+    assert grading.SlicedExecute(config=c).kernel_manager_class is SlicedKernelManager
+    assert grading.SlicedExecute(config=c).timeout == 600
