@@ -45,8 +45,7 @@ def configure(c: traitlets.config.Config) -> None:
     Generation uses :class:`ClearSolutions` in place of nbgrader's own; autograding first runs
     :class:`RequireChecksPassed`, puts back grade cells missing from a submission (a lesson has no
     hidden-test cells), and allows 10 minutes per cell. Notebooks run with the course runner's
-    kernel manager (:class:`SlicedExecute`): with nbclient's own, a missed socket wake-up held a
-    finished cell until its timeout (600 s, seen in ``make test``).
+    kernel manager (:class:`SlicedExecute`), like ``cnncourse run`` and the wrong-answer test.
     """
     from nbgrader.converters import Autograde, GenerateAssignment
     from nbgrader.preprocessors import ClearSolutions as NbgraderClearSolutions

@@ -31,9 +31,10 @@ class _SlicedChannel(AsyncZMQSocketChannel):
     """A kernel channel that waits for a message in short slices.
 
     pyzmq's asyncio poll can miss a socket's wake-up (zeromq/pyzmq#1558); the message is then only
-    seen when the poll's timeout ends, where pyzmq checks the socket once more. nbclient waits for a
-    cell's reply with the cell's whole timeout, so a missed wake-up stalled a finished cell for that
-    long (600 s, then it went on as if nothing happened). Each slice here ends with that check.
+    seen when the poll's timeout ends, where pyzmq checks the socket once more, and nbclient waits
+    for a cell's reply with the cell's whole timeout. Each slice here ends with that check. (The
+    occasional ~600 s stall of notebook runs in ``make test`` was suspected to be this; it still
+    happens with these slices, so its cause lies elsewhere.)
     """
 
     async def get_msg(self, timeout: float | None = None) -> dict:
@@ -55,8 +56,8 @@ class _SlicedKernelClient(AsyncKernelClient):
 
 class SlicedKernelManager(AsyncKernelManager):
     """The kernel manager for nbclient / nbconvert / nbgrader executions: its client's channels
-    wait in slices (:class:`_SlicedChannel`), so a missed socket wake-up costs 1 s, not the cell
-    timeout. Pass it as ``kernel_manager_class`` (traitlets config: ``c.Execute.kernel_manager_class``)."""
+    wait in slices (:class:`_SlicedChannel`), so a missed client-side socket wake-up costs 1 s,
+    not the cell timeout. Pass it as ``kernel_manager_class`` (nbgrader: :class:`grading.SlicedExecute`)."""
 
     client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
 
