@@ -372,8 +372,8 @@ def test_layer_errors_name_the_problem():
 
 # ---- algorithms, table checks, mixed precision ---------------------------------------------------
 
-ALGOS = (["hybrid", "hybrid_pairs", "pairs", "offsets", "gather"] if BACKEND == "tensorflow"
-         else ["hybrid", "offsets", "gather"])
+ALGOS = (["blocked", "hybrid", "pairs", "gather"] if BACKEND == "tensorflow"
+         else ["blocked", "hybrid", "gather"])
 
 
 @pytest.mark.parametrize("algorithm", ALGOS)
@@ -410,12 +410,39 @@ def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
         np.testing.assert_allclose(np.asarray(got_d), full[mask], **TIGHT)
 
 
+@pytest.mark.parametrize("what", ["submanifold", "strided"])
+def test_blocked_spans_several_padded_blocks(monkeypatch, what):
+    """With 256-row blocks, ~1000 sites make several blocks and a padded last one (rows that
+    must neither reach the output nor the kernel's gradient)."""
+    monkeypatch.setattr(L, "BLOCK_VALUES", 1)
+    assert L._block_rows(27 * 2) == 256
+    st, _, _ = random_sparse(batch=2, side=10, p=0.5, empty=())
+    if what == "submanifold":
+        table, tr, k, n_out = st.neighbors(3), None, 27, st.num_sites
+    else:
+        coarse, table, tr = st.downsample(2)
+        k, n_out = 8, coarse.num_sites
+    assert st.num_sites > 2 * 256 and st.num_sites % 256
+    rng = np.random.default_rng(5)
+    x, w = st.features, rng.standard_normal((k, 2, 3))
+    r = rng.standard_normal((n_out, 3))
+    got = L.sparse_conv(x, w, table, tr, algorithm="blocked")
+    np.testing.assert_allclose(np.asarray(got), np.asarray(
+        L.sparse_conv(x, w, table, tr, algorithm="gather")), **TIGHT)
+    for algorithm_grads, ref_grads in zip(
+            grads(lambda x, w: ops.sum(L.sparse_conv(x, w, table, tr, algorithm="blocked") * r),
+                  x, w),
+            grads(lambda x, w: ops.sum(L.sparse_conv(x, w, table, tr, algorithm="gather") * r),
+                  x, w)):
+        np.testing.assert_allclose(algorithm_grads, ref_grads, **TIGHT)
+
+
 def test_algorithm_is_a_checked_keyword_kept_in_the_config():
-    layer = L.SubmanifoldConv3D(4, 3, algorithm="offsets")
-    assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "offsets"
+    layer = L.SubmanifoldConv3D(4, 3, algorithm="hybrid")
+    assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "hybrid"
     with pytest.raises(ValueError, match="algorithm must be one of"):
         L.SubmanifoldConv3D(4, 3, algorithm="fast")
-    assert L.default_algorithm() == "hybrid"
+    assert L.default_algorithm() == "blocked"
 
 
 def test_tables_that_do_not_belong_to_the_layer_raise():

@@ -263,7 +263,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
                verbose=True) -> list[dict]:
     """Forward and forward + backward of every algorithm of ``sparse_conv`` on each of
     ``shapes`` (a ``"shell"`` at ``occupancy``, or a ``"filled"`` ball at 5%), against dense
-    ``Conv3D`` in the same run (``pairs`` and ``hybrid_pairs`` need TensorFlow).
+    ``Conv3D`` in the same run (``pairs`` needs TensorFlow).
 
     Also prints the arithmetic rates (GFLOP/s) of dense ``Conv3D`` and of the default
     algorithm, and the rate the sparse pass would need for issue 15's forward goals: a goal is
@@ -279,7 +279,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
     for shape in shapes:
         mask = (shell_mask(size, occupancy) if shape == "shell" else ball_mask(size, 0.05))
         for algo in ALGORITHMS[1:]:
-            if algo in ("pairs", "hybrid_pairs") and backend != "tensorflow":
+            if algo == "pairs" and backend != "tensorflow":
                 continue
             (n, fwd, both, _, _, mb, fwd_cpu, both_cpu,
              pairs) = _sparse_times(mask, channels, repeat, algo)

@@ -1,20 +1,22 @@
 """Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
 
 Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
-:mod:`cnncourse.sparse.rulebook` as integer tensors. A convolution is a sum over the kernel
-offsets of one gather and one ``(Cin, Cout)`` GEMM each; no ``(N, k**3 * Cin)`` matrix is ever
-built. The default, ``algorithm="hybrid"`` (TensorFlow and JAX), gathers every output row per
-offset (a missing neighbour reads an appended zero row: static shapes, no scatter) and has a
-hand-written exact backward pass that is gather-only too: the transposed table (for a
-submanifold table, the table itself with its offsets reversed) lists, per input site, the
-output sites it feeds, so one gather of ``dy`` per offset gives both ``dx`` and ``dW``.
-``"pairs"`` (TensorFlow only) works on the active neighbour pairs alone (per offset: the pairs
-that exist, a GEMM and a scatter-add; on a thin surface about a third of the table is
-missing), ``"hybrid_pairs"`` is the hybrid forward with the pairs backward, ``"offsets"`` the
-hybrid forward with autodiff, and ``"gather"`` the first version (one ``(N, k**3 * Cin)``
-gathered matrix). ``cnncourse bench sparse`` measures them all; on a 2-core CPU the hybrid was
-fastest forward + backward (README's benchmark section), since scatter-adds and autodiff's
-scatter of the gather gradient cost more than the zero rows they skip.
+:mod:`cnncourse.sparse.rulebook` as integer tensors. No ``(N, k**3 * Cin)`` matrix is ever built.
+The default, ``algorithm="blocked"`` (TensorFlow and JAX), goes through the output sites in
+blocks of a few thousand rows: per block, one gather of all ``k**3`` neighbours (a missing
+neighbour reads an appended zero row: static shapes, no scatter) into a ``(rows, k**3 * Cin)``
+matrix of a few MiB, which stays in cache, and one GEMM deep enough (``k**3 * Cin``) to run at
+the CPU's full rate. Its exact backward pass is hand-written and blockwise too: the transposed
+table (for a submanifold table, the table itself with its offsets reversed) lists, per input
+site, the output sites it feeds, so one gather of ``dy`` per block gives both ``dx`` and the
+block's share of ``dW``. The alternatives, kept for ``cnncourse bench sparse``: ``"hybrid"``
+(per offset, one gather of all rows and one ``(Cin, Cout)`` GEMM; same backward idea per
+offset), ``"pairs"`` (TensorFlow only: per offset only the active neighbour pairs are
+gathered, multiplied and scatter-added; on a thin surface about a third of the table is
+missing) and ``"gather"`` (the first version: one ``(N, k**3 * Cin)`` gathered matrix). On a
+2-core CPU the blocked algorithm was the fastest forward and forward + backward (README's
+benchmark section): the zero rows it multiplies cost less than the scatter-adds that skipping
+them needs, and its deep GEMMs run at twice the rate of the per-offset ones.
 
 A table that does not belong to the layer raises a ValueError naming it: wrong shape or
 number of rows always; entries out of range, a downsample table passed as a submanifold table,
@@ -38,7 +40,7 @@ __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check
 _PACKAGE = "cnncourse.sparse"
 
 
-ALGORITHMS = ("auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather")
+ALGORITHMS = ("auto", "blocked", "hybrid", "pairs", "gather")
 
 
 def _take(x, indices):
@@ -265,33 +267,30 @@ def _conv_pairs(x, kernel, table, submanifold):
                                                                    kernel[o]))
 
         def grad(dy):
-            dks = [None] * k
-            if centre is None:
-                dx = tf.zeros_like(x)
-            else:
-                dx = tf.matmul(dy, kernel[centre], transpose_b=True)
-                dks[centre] = tf.matmul(x, dy, transpose_a=True)
-            for o, (out, inn) in zip(others, pairs):
-                dyo = tf.gather(dy, out)
-                dx = tf.tensor_scatter_nd_add(dx, inn[:, None],
-                                              tf.matmul(dyo, kernel[o], transpose_b=True))
-                dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
-            return dx, tf.stack(dks)
+            return _pairs_backward(x, kernel, pairs, dy, centre)
 
         return y, grad
 
     return conv(x, kernel)
 
 
-def _conv_offsets(x, kernel, table):
-    """Per offset over all output rows (static shapes, for jit): ``y += x[table[:, o]] @ W_o``
-    with missing neighbours reading a zero row; autodiff gives the exact backward pass."""
-    xe = _append_row(x, 0)
-    y = None
-    for o in range(kernel.shape[0]):
-        term = ops.matmul(_take(xe, table[:, o]), kernel[o])
-        y = term if y is None else y + term
-    return y
+def _pairs_backward(x, kernel, pairs, dy, centre):
+    """The backward pass of ``pairs`` (TensorFlow): per offset, the active pairs only."""
+    import tensorflow as tf
+
+    k = kernel.shape[0]
+    others = [o for o in range(k) if o != centre]
+    dks = [None] * k
+    if centre is None:
+        dx = tf.zeros_like(x)
+    else:
+        dx = tf.matmul(dy, kernel[centre], transpose_b=True)
+        dks[centre] = tf.matmul(x, dy, transpose_a=True)
+    for o, (out, inn) in zip(others, pairs):
+        dyo = tf.gather(dy, out)
+        dx = tf.tensor_scatter_nd_add(dx, inn[:, None], tf.matmul(dyo, kernel[o], transpose_b=True))
+        dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
+    return dx, tf.stack(dks)
 
 
 def _matmul_tn(a, b):
@@ -318,15 +317,13 @@ def _offset_sum(x, kernel, columns, centre):
     return y
 
 
-def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
-    """Offsets forward, and a hand-written exact backward (``ops.custom_gradient``):
-
-    * ``backward="gather"``: gathers only, no scatter, one gather per offset. A pair ``(i, j,
-      o)`` (``table[i, o] == j``) is also ``tr[j, o'] == i`` with ``tr`` the transposed table
-      and ``o' = o`` (for a submanifold table, ``tr`` is the table itself and ``o' = K - 1 - o``,
-      the relation being symmetric). So ``G = dy[tr[:, o']]`` (zero rows where there is no
-      pair) gives both ``dx += G @ W_o^T`` and ``dW_o = x^T @ G``.
-    * ``backward="pairs"`` (TensorFlow only): the ``pairs`` backward (active pairs, scatter-add).
+def _conv_hybrid(x, kernel, table, transposed):
+    """Per offset over all output rows: one gather (missing neighbours read a zero row) and one
+    ``(Cin, Cout)`` GEMM. Exact backward (custom gradient), gathers only, no scatter: a pair
+    ``(i, j, o)`` (``table[i, o] == j``) is also ``tr[j, o'] == i`` with ``tr`` the transposed
+    table and ``o' = o`` (for a submanifold table, ``tr`` is the table itself and ``o' = K - 1 -
+    o``, the relation being symmetric). So ``G = dy[tr[:, o']]`` (zero rows where there is no
+    pair) gives both ``dx += G @ W_o^T`` and ``dW_o = x^T @ G``.
     """
     k = kernel.shape[0]
     submanifold = transposed is None
@@ -340,8 +337,6 @@ def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
 
         def grad(*args, upstream=None):
             dy = args[0] if upstream is None else upstream            # (N_out, Cout)
-            if backward == "pairs":
-                return _pairs_backward(x, kernel, table, dy, centre)
             back = (columns if submanifold
                     else ops.unstack(ops.transpose(transposed), num=k, axis=0))
             dye = _append_row(dy, 0)
@@ -359,23 +354,72 @@ def _conv_hybrid(x, kernel, table, transposed, backward="gather"):
     return conv(x, kernel)
 
 
-def _pairs_backward(x, kernel, table, dy, centre):
-    """The backward pass of ``pairs`` (TensorFlow): per offset, the active pairs only."""
-    import tensorflow as tf
+# Rows per block of the "blocked" algorithm: the block's gathered (rows, K * C) matrix holds
+# about this many float32 values (2**21: 8 MiB), so it stays in cache; rows are a power of two.
+BLOCK_VALUES = 2**21
 
-    k = kernel.shape[0]
-    others = [o for o in range(k) if o != centre]
-    dks = [None] * k
-    if centre is None:
-        dx = tf.zeros_like(x)
-    else:
-        dx = tf.matmul(dy, kernel[centre], transpose_b=True)
-        dks[centre] = tf.matmul(x, dy, transpose_a=True)
-    for o, (out, inn) in zip(others, _pairs(table, tf.shape(x)[0], others)):
-        dyo = tf.gather(dy, out)
-        dx = tf.tensor_scatter_nd_add(dx, inn[:, None], tf.matmul(dyo, kernel[o], transpose_b=True))
-        dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
-    return dx, tf.stack(dks)
+
+def _block_rows(columns: int) -> int:
+    """Rows per block for a gathered matrix of ``columns`` columns: a power of two in [256, 8192]."""
+    rows = 256
+    while rows < 8192 and 2 * rows * columns <= BLOCK_VALUES:
+        rows *= 2
+    return rows
+
+
+def _blockwise(fn, table, *others, rows):
+    """Apply ``fn(table_block, *other_blocks)`` to blocks of ``rows`` rows (the last block padded
+    with zeros: padded rows must not matter to the caller) and stack the results: returns
+    ``(n_blocks, ...)`` per output of ``fn``, and the number of rows before padding."""
+    n = ops.shape(table)[0]
+    pad = (rows - n % rows) % rows
+
+    def blocks(t):
+        t = ops.pad(t, [[0, pad]] + [[0, 0]] * (len(t.shape) - 1))
+        return ops.reshape(t, (-1, rows) + tuple(t.shape[1:]))
+
+    return ops.map(lambda args: fn(*args), tuple(blocks(t) for t in (table,) + others)), n
+
+
+def _conv_blocked(x, kernel, table, transposed):
+    """Row blocks: per block of output rows, one gather of all K neighbours ``(rows, K * Cin)``
+    (missing ones read a zero row) and one GEMM with the ``(K * Cin, Cout)`` kernel; no
+    ``(N, K * Cin)`` matrix, and GEMMs deep enough (K * Cin) to run at the CPU's full rate.
+    Exact backward (custom gradient), blockwise over input rows: one gather of ``dy`` through
+    the transposed table gives ``dx`` (one GEMM) and the block's share of ``dW`` (another)."""
+    k, cin, cout = kernel.shape
+    submanifold = transposed is None
+    # column o of `back` lists, per input site, the output site that offset o feeds
+    back = ops.flip(table, axis=1) if submanifold else transposed
+
+    @ops.custom_gradient
+    def conv(x, kernel):
+        xe = _append_row(x, 0)
+        w = ops.reshape(kernel, (k * cin, cout))
+
+        def forward(rows):                                        # (rows, K) -> (rows, Cout)
+            return ops.matmul(ops.reshape(_take(xe, rows), (-1, k * cin)), w)
+
+        y, n_out = _blockwise(forward, table, rows=_block_rows(k * cin))
+        y = ops.reshape(y, (-1, cout))[:n_out]
+
+        def grad(*args, upstream=None):
+            dy = args[0] if upstream is None else upstream            # (N_out, Cout)
+            dye = _append_row(dy, 0)
+            wt = ops.reshape(ops.transpose(kernel, (0, 2, 1)), (k * cout, cin))
+
+            def backward(rows, xb):                               # (rows, K), (rows, Cin)
+                g = ops.reshape(_take(dye, rows), (-1, k * cout))     # (rows, K * Cout)
+                return ops.matmul(g, wt), _matmul_tn(xb, g)           # dx block, dW share
+
+            (dx, dws), n_in = _blockwise(backward, back, x, rows=_block_rows(k * cout))
+            dx = ops.reshape(dx, (-1, cin))[:n_in]
+            dw = ops.transpose(ops.reshape(ops.sum(dws, axis=0), (cin, k, cout)), (1, 0, 2))
+            return dx, dw
+
+        return y, grad
+
+    return conv(x, kernel)
 
 
 def _conv_gather(x, kernel, table, transposed):
@@ -404,22 +448,21 @@ def _conv_gather(x, kernel, table, transposed):
 
 
 def default_algorithm() -> str:
-    """The algorithm ``"auto"`` picks: ``"hybrid"`` on every backend. In ``cnncourse bench
-    sparse`` at 128^3, C=32 on a 2-core CPU it was the fastest forward + backward on TensorFlow
-    (its forward is the ``offsets`` one) and equal to ``offsets`` within the noise on JAX; see
-    README's benchmark section.
+    """The algorithm ``"auto"`` picks: ``"blocked"`` on every backend. In ``cnncourse bench
+    sparse`` at 128^3, C=32 on a 2-core CPU it was the fastest forward and forward + backward
+    on TensorFlow, for a thin shell and a filled ball alike; see README's benchmark section.
 
     Returns
     -------
     str
-        ``"hybrid"``.
+        ``"blocked"``.
 
     Examples
     --------
     >>> default_algorithm()
-    'hybrid'
+    'blocked'
     """
-    return "hybrid"
+    return "blocked"
 
 
 def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
@@ -436,15 +479,16 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
     transposed : int tensor, shape (N_in, K), optional
         Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
         ``None`` for a submanifold table (then offset ``K // 2`` pairs every site with itself).
-    algorithm : {"auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather"}
-        ``"hybrid"``: per offset, one gather of all ``N_out`` rows (a missing neighbour reads a
-        zero row) and one GEMM; the backward pass (custom gradient, exact) gathers ``dy``
-        through the transposed table once per offset for both ``dx`` and ``dW``, no scatter.
-        ``"pairs"`` (TensorFlow only): per offset, only the active neighbour pairs are gathered,
-        multiplied and scatter-added; the backward pass reuses the pairs. ``"hybrid_pairs"``
-        (TensorFlow only): hybrid forward, pairs backward. ``"offsets"``: hybrid forward,
-        autodiff backward. ``"gather"``: the first version, one ``(N_out, K*Cin)`` gathered
-        matrix and one GEMM (kept for the benchmark). ``"auto"``: :func:`default_algorithm`.
+    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
+        ``"blocked"``: per block of output rows, one gather of all K neighbours (a missing
+        neighbour reads a zero row) and one ``(K*Cin, Cout)`` GEMM; the backward pass (custom
+        gradient, exact) gathers ``dy`` through the transposed table once per block of input
+        rows for both ``dx`` and ``dW``, no scatter. ``"hybrid"``: the same per offset (one
+        gather of all ``N_out`` rows and one ``(Cin, Cout)`` GEMM each). ``"pairs"``
+        (TensorFlow only): per offset, only the active neighbour pairs are gathered, multiplied
+        and scatter-added; the backward pass reuses the pairs. ``"gather"``: the first version,
+        one ``(N_out, K*Cin)`` gathered matrix and one GEMM (kept for the benchmark).
+        ``"auto"``: :func:`default_algorithm`.
 
     Returns
     -------
@@ -472,17 +516,15 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
     if algorithm == "auto":
         algorithm = default_algorithm()
-    if algorithm in ("pairs", "hybrid_pairs") and keras.backend.backend() != "tensorflow":
-        raise ValueError(f"algorithm={algorithm!r} needs the TensorFlow backend (dynamic "
-                         f"shapes); use 'hybrid' or 'offsets' under JAX")
+    if algorithm == "pairs" and keras.backend.backend() != "tensorflow":
+        raise ValueError("algorithm='pairs' needs the TensorFlow backend (dynamic shapes); use "
+                         "'blocked', 'hybrid' or 'gather' under JAX")
+    if algorithm == "blocked":
+        return _conv_blocked(x, kernel, table, transposed)
     if algorithm == "hybrid":
         return _conv_hybrid(x, kernel, table, transposed)
-    if algorithm == "hybrid_pairs":
-        return _conv_hybrid(x, kernel, table, transposed, backward="pairs")
     if algorithm == "pairs":
         return _conv_pairs(x, kernel, table, transposed is None)
-    if algorithm == "offsets":
-        return _conv_offsets(x, kernel, table)
     return _conv_gather(x, kernel, table, transposed)
 
 
@@ -550,7 +592,7 @@ class _SparseConvBase(keras.layers.Layer):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "hybrid", "hybrid_pairs", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -664,7 +706,7 @@ class SubmanifoldConv3D(_SparseConvBase):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -765,7 +807,7 @@ class SparseConv3D(_StridedSparseConv):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -852,7 +894,7 @@ class SparseInverseConv3D(_StridedSparseConv):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "pairs", "offsets", "gather"}
+    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
