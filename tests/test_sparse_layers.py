@@ -412,17 +412,18 @@ def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
 
 @pytest.mark.parametrize("what", ["submanifold", "strided"])
 def test_blocked_spans_several_padded_blocks(monkeypatch, what):
-    """With 256-row blocks, ~1000 sites make several blocks and a padded last one (rows that
-    must neither reach the output nor the kernel's gradient)."""
+    """With blocks of at most 256 rows, ~1000 sites make several blocks and a padded last one
+    (rows that must neither reach the output nor the kernel's gradient)."""
     monkeypatch.setattr(L, "BLOCK_VALUES", 1)
     assert L._block_rows(27 * 2) == 256
-    st, _, _ = random_sparse(batch=2, side=10, p=0.5, empty=())
+    st, _, _ = random_sparse(batch=2, side=10, p=0.5, seed=2, empty=())  # 999 sites
+    rows = L._block_rows(27 * 2, st.num_sites)
+    assert rows <= 256 and st.num_sites > 2 * rows and st.num_sites % rows
     if what == "submanifold":
         table, tr, k, n_out = st.neighbors(3), None, 27, st.num_sites
     else:
         coarse, table, tr = st.downsample(2)
         k, n_out = 8, coarse.num_sites
-    assert st.num_sites > 2 * 256 and st.num_sites % 256
     rng = np.random.default_rng(5)
     x, w = st.features, rng.standard_normal((k, 2, 3))
     r = rng.standard_normal((n_out, 3))

@@ -359,11 +359,15 @@ def _conv_hybrid(x, kernel, table, transposed):
 BLOCK_VALUES = 2**21
 
 
-def _block_rows(columns: int) -> int:
-    """Rows per block for a gathered matrix of ``columns`` columns: a power of two in [256, 8192]."""
+def _block_rows(columns: int, n: int | None = None) -> int:
+    """Rows per block for a gathered matrix of ``columns`` columns: at most a power of two in
+    [256, 8192] (the cache budget); with ``n`` rows known, the fewest blocks of that size, made
+    even, so the last block pads fewer rows than there are blocks."""
     rows = 256
     while rows < 8192 and 2 * rows * columns <= BLOCK_VALUES:
         rows *= 2
+    if n:
+        rows = -(-n // -(-n // rows))
     return rows
 
 
@@ -388,6 +392,8 @@ def _conv_blocked(x, kernel, table, transposed):
     Exact backward (custom gradient), blockwise over input rows: one gather of ``dy`` through
     the transposed table gives ``dx`` (one GEMM) and the block's share of ``dW`` (another)."""
     k, cin, cout = kernel.shape
+    if table.shape[0] == 0 or x.shape[0] == 0:  # no output or no input sites: nothing to map
+        return _conv_hybrid(x, kernel, table, transposed)
     submanifold = transposed is None
     # column o of `back` lists, per input site, the output site that offset o feeds
     back = ops.flip(table, axis=1) if submanifold else transposed
@@ -400,7 +406,7 @@ def _conv_blocked(x, kernel, table, transposed):
         def forward(rows):                                        # (rows, K) -> (rows, Cout)
             return ops.matmul(ops.reshape(_take(xe, rows), (-1, k * cin)), w)
 
-        y, n_out = _blockwise(forward, table, rows=_block_rows(k * cin))
+        y, n_out = _blockwise(forward, table, rows=_block_rows(k * cin, table.shape[0]))
         y = ops.reshape(y, (-1, cout))[:n_out]
 
         def grad(*args, upstream=None):
@@ -412,7 +418,8 @@ def _conv_blocked(x, kernel, table, transposed):
                 g = ops.reshape(_take(dye, rows), (-1, k * cout))     # (rows, K * Cout)
                 return ops.matmul(g, wt), _matmul_tn(xb, g)           # dx block, dW share
 
-            (dx, dws), n_in = _blockwise(backward, back, x, rows=_block_rows(k * cout))
+            (dx, dws), n_in = _blockwise(backward, back, x,
+                                         rows=_block_rows(k * cout, back.shape[0]))
             dx = ops.reshape(dx, (-1, cin))[:n_in]
             dw = ops.transpose(ops.reshape(ops.sum(dws, axis=0), (cin, k, cout)), (1, 0, 2))
             return dx, dw
