@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from queue import Empty
 from typing import TextIO
@@ -68,6 +69,64 @@ def notebook_client(nb, *, timeout: int, cwd: Path | str, **options) -> Notebook
     return NotebookClient(nb, timeout=timeout, kernel_name="python3",
                           kernel_manager_class=SlicedKernelManager,
                           resources={"metadata": {"path": str(cwd)}}, **options)
+
+
+def _kernel_time(cell, key: str) -> float | None:
+    """A kernel-side timestamp of nbclient's ``record_timing`` metadata, as POSIX seconds."""
+    stamp = cell.get("metadata", {}).get("execution", {}).get(key)
+    if not stamp:
+        return None
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class Timeline:
+    """When each cell was sent and its reply came back (client clock), beside the kernel's own
+    busy and idle times (nbclient's ``record_timing`` metadata, same machine clock), so that a
+    slow run tells where its time went: in the kernel (slow code), or between the two sides
+    (a message that waited: the kernel idle, the client waiting).
+
+    Pass ``**timeline.hooks()`` to :func:`notebook_client`; after the run (or its failure),
+    ``timeline.slow(nb, seconds)`` lists the stretches longer than ``seconds``.
+    """
+
+    def __init__(self):
+        self.start = time.time()
+        self.cells: dict[int, list[float | None]] = {}   # cell index -> [sent, reply back]
+
+    def hooks(self) -> dict:
+        return {"on_cell_execute": self._sent, "on_cell_executed": self._back}
+
+    def _sent(self, cell, cell_index):
+        self.cells[cell_index] = [time.time(), None]
+
+    def _back(self, cell, cell_index, execute_reply):
+        self.cells[cell_index][1] = time.time()
+
+    def slow(self, nb, seconds: float, end: float | None = None) -> list[str]:
+        """One line per stretch over ``seconds``: before the first cell (kernel start-up), a
+        cell (split into request -> kernel start, kernel ran, kernel done -> reply back), and
+        after the last cell (shutdown, up to ``end``, default now)."""
+        end = time.time() if end is None else end
+        lines, last = [], self.start
+        for index, (sent, back) in sorted(self.cells.items()):
+            if sent - last > seconds:
+                lines.append(f"{sent - last:.0f} s before cell {index} was sent (kernel start-up "
+                             f"or the previous cell's end)")
+            stop = back if back is not None else end
+            if stop - sent > seconds:
+                cell = nb.cells[index]
+                busy, idle = _kernel_time(cell, "iopub.status.busy"), _kernel_time(cell, "iopub.status.idle")
+                parts = [f"{stop - sent:.0f} s in cell {index}" + ("" if back else " (no reply)")]
+                if busy is not None:
+                    parts.append(f"request -> kernel start {busy - sent:.1f} s")
+                if busy is not None and idle is not None:
+                    parts.append(f"kernel ran {idle - busy:.1f} s")
+                    parts.append(f"kernel done -> reply back {stop - idle:.1f} s")
+                lines.append("; ".join(parts) + f": {cell.source.splitlines()[0][:60]!r}")
+            last = stop
+        if end - last > seconds:
+            lines.append(f"{end - last:.0f} s after the last cell (kernel shutdown)")
+        return lines
 
 
 @dataclass

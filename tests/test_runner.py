@@ -55,3 +55,17 @@ def test_notebook_client_runs_a_notebook(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(6 * 7, os.getcwd())")])
     runner.notebook_client(nb, timeout=60, cwd=tmp_path).execute()
     assert nb.cells[0].outputs[0]["text"].split() == ["42", str(tmp_path)]
+
+
+def test_timeline_says_where_a_slow_cell_spent_its_time(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)")])
+    timeline = runner.Timeline()
+    runner.notebook_client(nb, timeout=60, cwd=tmp_path, **timeline.hooks()).execute()
+    assert sorted(timeline.cells) == [0, 1]
+    slow = [line for line in timeline.slow(nb, 1.0) if "in cell" in line]
+    assert len(slow) == 1 and " s in cell 1; request -> kernel start " in slow[0], slow
+    ran = float(slow[0].split("kernel ran ")[1].split(" s")[0])
+    assert 1.4 <= ran < 10, slow        # the time was the kernel's, not a message's
+    assert "'import time'" in slow[0]
+    assert timeline.slow(nb, 30, end=timeline.cells[1][1]) == []

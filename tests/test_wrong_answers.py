@@ -10,12 +10,13 @@ The notebook is executed once in fast mode, with all its wrong answers in; no ce
 """
 import importlib.util
 import textwrap
+import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
 from cnncourse import config, lessons
-from cnncourse.runner import notebook_client
+from cnncourse.runner import Timeline, notebook_client
 
 VERDICTS = ("✅", "❌", "⏳", "💥")
 SPECS = sorted((Path(__file__).parent / "wrong_answers").glob("nb*.py"))
@@ -83,7 +84,15 @@ def _text(cell) -> str:
 def test_wrong_answers_are_explained_and_the_notebook_goes_on(spec_path):
     spec = _load(spec_path)
     nb, where_is = wrong_lesson(spec.NOTEBOOK, spec.WRONG)
-    notebook_client(nb, timeout=600, cwd=config.SOLUTIONS_DIR).execute()
+    timeline = Timeline()
+    try:
+        notebook_client(nb, timeout=600, cwd=config.SOLUTIONS_DIR, **timeline.hooks()).execute()
+    finally:
+        # a fast-mode cell takes under a minute: say where a stall went (the ~600 s one of
+        # README's troubleshooting), whether the run then passes or not
+        slow = timeline.slow(nb, 120)
+        if slow:
+            warnings.warn(f"{spec.NOTEBOOK}, wrong answers: " + " | ".join(slow))
     problems = []
     for k, entry in enumerate(spec.WRONG):
         verdict = next((_text(c) for c in nb.cells[where_is[k] + 1:]
