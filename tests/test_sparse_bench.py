@@ -22,15 +22,19 @@ def test_tables_have_every_column(capsys):
     sweep = sparse_bench.occupancy_sweep(size=16, channels=4, occupancies=(1.0,), repeat=1)
     assert sweep[-1]["sites"] == 16**3
     out = capsys.readouterr().out
-    assert "Submanifold conv" in out and "Occupancy sweep" in out and "dense forward wins (CPU time)" in out
+    assert "Submanifold conv" in out and "Occupancy sweep" in out and "(CPU time)" in out
     assert bench.BENCHMARKS["sparse"] == "cnncourse.bench.sparse"
 
 
 def test_goal_column_and_the_further_tables(capsys):
     row = {"fwd x": 31.0, "f+b x": 20.0, "fwd x cpu": 40.0, "f+b x cpu": 26.0, "table ms": 2.0}
-    cell = sparse_bench._goal(128, "shell", 32, row)
+    cell = sparse_bench._goal(128, "shell", 0.02, 32, row)
     assert cell == {"goal": "fwd>=30x,f+b>=25x,table<=3ms", "met": "no/yes"}
-    assert sparse_bench._goal(64, "shell", 16, row) == {"goal": "-", "met": "-"}
+    assert sparse_bench._goal(64, "shell", 0.02, 16, row) == {"goal": "-", "met": "-"}
+    # the goals belong to the cases only: a 2% shell and a 5% filled ball
+    assert sparse_bench._goal(128, "shell", 0.05, 32, row) == {"goal": "-", "met": "-"}
+    assert sparse_bench._goal(128, "filled", 0.05, 32, row)["goal"] == "fwd>=10x"
+    assert sparse_bench._goal(128, "filled", 0.02, 32, row)["goal"] == "-"
     algos = sparse_bench.algorithms(16, 4, 0.05, repeat=1)
     assert {r["algorithm"] for r in algos} >= {"blocked", "hybrid", "gather"}
     scaling = sparse_bench.table_scaling(64, 2, 16)
