@@ -36,8 +36,15 @@ def grads(fn, *args):
     return [np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(loss, ts)]
 
 
+def compiled(fn):
+    """``fn`` jitted under JAX (one compile for the many calls of a finite difference), as is
+    under TensorFlow (eager calls are cheap there)."""
+    return jax.jit(fn) if BACKEND == "jax" else fn
+
+
 def numeric_grad(fn, x, eps=1e-6):
     """Central differences of the scalar ``fn(x)`` (float64)."""
+    fn = compiled(fn)
     g = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
@@ -218,6 +225,7 @@ def _small():
 def directional_check(fn, x, g, n=4, eps=1e-6, seed=0):
     """``<g, v>`` against the central difference of ``fn`` along random directions ``v``."""
     rng = np.random.default_rng(seed)
+    fn = compiled(fn)
     for _ in range(n):
         v = rng.standard_normal(x.shape)
         numeric = (float(fn(x + eps * v)) - float(fn(x - eps * v))) / (2 * eps)
