@@ -83,7 +83,7 @@ def _preprocessors():
     from nbgrader.preprocessors import ClearSolutions as Base
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
-    from cnncourse.runner import SlicedKernelManager
+    from cnncourse.runner import SlicedKernelManager, Timeline
 
     class ClearSolutions(Base):
         """nbgrader's ClearSolutions with the lessons' stubs (hidden tests are left for
@@ -109,11 +109,25 @@ def _preprocessors():
 
     class SlicedExecute(Execute):
         """nbgrader's Execute with :class:`cnncourse.runner.SlicedKernelManager` (nbgrader passes
-        its kernel manager class as an argument, so configuration cannot change it)."""
+        its kernel manager class as an argument, so configuration cannot change it). It logs a
+        warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any stretch
+        of a run over 120 s, to locate the occasional ~600 s stall (README, troubleshooting)."""
+
+        slow_seconds = 120
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", SlicedKernelManager)
             super().__init__(*args, **kwargs)
+
+        def preprocess(self, nb, *args, **kwargs):
+            timeline = Timeline()
+            for name, hook in timeline.hooks().items():
+                setattr(self, name, hook)
+            try:
+                return super().preprocess(nb, *args, **kwargs)
+            finally:
+                for line in timeline.slow(nb, self.slow_seconds):
+                    self.log.warning("slow notebook run: %s", line)
 
     return ClearSolutions, RequireChecksPassed, SlicedExecute
 

@@ -26,6 +26,8 @@ from traitlets import DottedObjectName, Type
 
 # How long one wait for a kernel message may last before the socket is checked again (seconds).
 POLL_SLICE = 1.0
+# `cnncourse run` reports any stretch of a run longer than this (seconds; see Timeline).
+SLOW_SECONDS = 300
 
 
 class _SlicedChannel(AsyncZMQSocketChannel):
@@ -174,15 +176,21 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total} cells"
 
 
-def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO = sys.stderr) -> RunResult:
-    """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written."""
+def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None) -> RunResult:
+    """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written.
+    Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
+    stream = sys.stderr if stream is None else stream
     nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
     peak = None
 
+    timeline = Timeline()
+    hooks = timeline.hooks()
+
     def on_cell_executed(cell, cell_index, execute_reply):
         nonlocal done, peak
+        hooks["on_cell_executed"](cell, cell_index, execute_reply)
         done += 1
         pid = _kernel_pid(client)
         now = peak_rss(pid) if pid else None
@@ -191,7 +199,8 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO = sys.stderr)
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 
-    client = notebook_client(nb, timeout=timeout, cwd=path.parent, on_cell_executed=on_cell_executed)
+    client = notebook_client(nb, timeout=timeout, cwd=path.parent, on_cell_executed=on_cell_executed,
+                             on_cell_execute=hooks["on_cell_execute"])
     start = time.perf_counter()
     error = None
     try:
@@ -200,6 +209,8 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO = sys.stderr)
         error = f"code cell {_failed_cell(client.nb) or done + 1}: {str(exc).strip().splitlines()[-1]}"
     seconds = time.perf_counter() - start
     stream.write("\n")
+    for line in timeline.slow(nb, SLOW_SECONDS):  # where a stall went, should one happen
+        stream.write(f"  slow: {line}\n")
     return RunResult(path, seconds, error, peak)
 
 
@@ -213,8 +224,10 @@ def _failed_cell(nb) -> int | None:
 
 
 def run(paths: list[Path], *, timeout: int = 900,
-        stream: TextIO = sys.stderr) -> list[RunResult]:
-    """Run each notebook in turn, print a table of wall times and peak memory; return the results."""
+        stream: TextIO | None = None) -> list[RunResult]:
+    """Run each notebook in turn, print a table of wall times and peak memory; return the results.
+    Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
+    stream = sys.stderr if stream is None else stream
     results = []
     for i, path in enumerate(paths, 1):
         stream.write(f"[{i}/{len(paths)}] {path}\n")

@@ -118,3 +118,15 @@ def test_bench_onednn_refuses_a_contrary_setting(monkeypatch, capsys):
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert main(["bench", "conv", "--onednn"]) == 2
     assert "TF_ENABLE_ONEDNN_OPTS" in capsys.readouterr().err
+
+
+def test_run_says_where_a_slow_run_spent_its_time(tmp_path, monkeypatch, capsys):
+    from cnncourse import runner
+
+    monkeypatch.setattr(runner, "SLOW_SECONDS", 1)
+    slow = tmp_path / "slow.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)")]), slow)
+    assert main(["run", str(slow)]) == 0
+    err = capsys.readouterr().err
+    assert "slow: " in err and "in cell 0" in err and "kernel ran 1." in err, err
