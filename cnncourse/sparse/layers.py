@@ -5,7 +5,7 @@ Each layer takes the features of the active sites, ``(N, C)``, and the neighbour
 The default, ``algorithm="blocked"`` (TensorFlow and JAX), goes through the output sites in
 blocks of a few thousand rows: per block, one gather of all ``k**3`` neighbours (a missing
 neighbour reads an appended zero row: static shapes, no scatter) into a ``(rows, k**3 * Cin)``
-matrix of a few MiB, which stays in cache, and one GEMM deep enough (``k**3 * Cin``) to run at
+matrix of a few MiB, which stays in cache, and one GEMM deep enough (``k**3 * Cin``) to run near
 the CPU's full rate. Its exact backward pass is hand-written and blockwise too: the transposed
 table (for a submanifold table, the table itself with its offsets reversed) lists, per input
 site, the output sites it feeds, so one gather of ``dy`` per block gives both ``dx`` and the
@@ -354,8 +354,8 @@ def _conv_hybrid(x, kernel, table, transposed):
     return conv(x, kernel)
 
 
-# Rows per block of the "blocked" algorithm: the block's gathered (rows, K * C) matrix holds
-# about this many float32 values (2**21: 8 MiB), so it stays in cache; rows are a power of two.
+# Rows per block of the "blocked" algorithm: the block's gathered (rows, K * C) matrix holds at
+# most about this many values (2**21: 8 MiB of float32), so it stays in cache.
 BLOCK_VALUES = 2**21
 
 
@@ -388,7 +388,7 @@ def _blockwise(fn, table, *others, rows):
 def _conv_blocked(x, kernel, table, transposed):
     """Row blocks: per block of output rows, one gather of all K neighbours ``(rows, K * Cin)``
     (missing ones read a zero row) and one GEMM with the ``(K * Cin, Cout)`` kernel; no
-    ``(N, K * Cin)`` matrix, and GEMMs deep enough (K * Cin) to run at the CPU's full rate.
+    ``(N, K * Cin)`` matrix, and GEMMs deep enough (K * Cin) to run near the CPU's full rate.
     Exact backward (custom gradient), blockwise over input rows: one gather of ``dy`` through
     the transposed table gives ``dx`` (one GEMM) and the block's share of ``dW`` (another)."""
     k, cin, cout = kernel.shape
@@ -421,8 +421,9 @@ def _conv_blocked(x, kernel, table, transposed):
             (dx, dws), n_in = _blockwise(backward, back, x,
                                          rows=_block_rows(k * cout, back.shape[0]))
             dx = ops.reshape(dx, (-1, cin))[:n_in]
-            dw = ops.transpose(ops.reshape(ops.sum(dws, axis=0), (cin, k, cout)), (1, 0, 2))
-            return dx, dw
+            dw = ops.sum(_widened(dws), axis=0)  # the blocks' shares, summed in float32
+            dw = ops.transpose(ops.reshape(dw, (cin, k, cout)), (1, 0, 2))
+            return dx, ops.cast(dw, kernel.dtype)
 
         return y, grad
 
