@@ -1169,6 +1169,11 @@ class SparseBatchNormalization(keras.layers.BatchNormalization):
                              f"axis={axis}")
         super().__init__(axis=-1, **kwargs)
 
+    def compute_mask(self, inputs, mask=None):
+        # ``mask`` (the bucket padding's valid sites) only picks the rows the statistics count;
+        # it is not a Keras sequence mask to pass on (the pooling layers after would warn).
+        return None
+
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SparseGlobalPool3D(keras.layers.Layer):
