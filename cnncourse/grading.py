@@ -83,7 +83,7 @@ def _preprocessors():
     from nbgrader.preprocessors import ClearSolutions as Base
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
-    from cnncourse.runner import SlicedKernelManager, Timeline
+    from cnncourse.runner import SlicedKernelManager, Timeline, without_output_widget_emulation
 
     class ClearSolutions(Base):
         """nbgrader's ClearSolutions with the lessons' stubs (hidden tests are left for
@@ -109,20 +109,30 @@ def _preprocessors():
 
     class SlicedExecute(Execute):
         """nbgrader's Execute with :class:`cnncourse.runner.SlicedKernelManager` (nbgrader passes
-        its kernel manager class as an argument, so configuration cannot change it). It logs a
-        warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any stretch
-        of a run over 120 s, to locate the occasional ~600 s stall (README, troubleshooting)."""
+        its kernel manager class as an argument, so configuration cannot change it) and without
+        nbclient's Output-widget emulation (:func:`~cnncourse.runner.without_output_widget_emulation`).
+        It logs a warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any
+        stretch of a run over ``slow_seconds``, to locate the occasional ~600 s stall (README,
+        troubleshooting)."""
 
         slow_seconds = 120
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", SlicedKernelManager)
             super().__init__(*args, **kwargs)
+            without_output_widget_emulation(self)
 
         def preprocess(self, nb, *args, **kwargs):
             timeline = Timeline()
-            for name, hook in timeline.hooks().items():
-                setattr(self, name, hook)
+            hooks = timeline.hooks()
+            # nbgrader's own hook (a method: it records timeouts as errors) runs too
+            graders_own = Execute.__dict__.get("on_cell_executed")
+
+            def on_cell_executed(**hook_kwargs):
+                hooks["on_cell_executed"](**hook_kwargs)
+                return graders_own(self, **hook_kwargs) if graders_own else None
+
+            self.on_cell_execute, self.on_cell_executed = hooks["on_cell_execute"], on_cell_executed
             try:
                 return super().preprocess(nb, *args, **kwargs)
             finally:

@@ -65,12 +65,29 @@ class SlicedKernelManager(AsyncKernelManager):
     client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
 
 
+def without_output_widget_emulation(client: NotebookClient) -> NotebookClient:
+    """Stop ``client`` from playing a browser for ``ipywidgets.Output`` widgets (returns it).
+
+    nbclient normally mimics the front end of an Output widget: it moves the outputs made inside
+    ``with out:`` into the widget and sends the widget's new state back to the kernel on the
+    shell channel while the cell still runs. The ~600 s stalls (README, troubleshooting) were
+    caught in such a cell, an explorer of ``cnncourse.widgets`` (the kernel idle, its reply made
+    on time but seen by the client 600 s later), and nbval, which never stalled, sends nothing
+    back either. With this, widget states are still recorded and those outputs stay in the
+    cell's own outputs.
+    """
+    client.comm_open_handlers = {"jupyter.widget": lambda msg: None}
+    return client
+
+
 def notebook_client(nb, *, timeout: int, cwd: Path | str, **options) -> NotebookClient:
     """An nbclient ``NotebookClient`` for ``nb`` (python3 kernel, working directory ``cwd``, at most
-    ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply."""
-    return NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                          kernel_manager_class=SlicedKernelManager,
-                          resources={"metadata": {"path": str(cwd)}}, **options)
+    ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply and which
+    sends the kernel nothing while a cell runs (:func:`without_output_widget_emulation`)."""
+    return without_output_widget_emulation(
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       kernel_manager_class=SlicedKernelManager,
+                       resources={"metadata": {"path": str(cwd)}}, **options))
 
 
 def _kernel_time(cell, key: str) -> float | None:

@@ -103,3 +103,19 @@ def test_autograding_logs_where_a_slow_run_spent_its_time(tmp_path, caplog):
         execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     slow = [r.getMessage() for r in caplog.records if "slow notebook run" in r.getMessage()]
     assert len(slow) == 1 and "in cell 0" in slow[0] and "kernel ran 1." in slow[0], slow
+
+
+def test_autograding_keeps_nbgraders_own_cell_hook_and_emulates_no_output_widget(
+        tmp_path, monkeypatch):
+    import nbformat
+    from nbgrader.preprocessors import Execute
+
+    seen = []
+    monkeypatch.setattr(Execute, "on_cell_executed",
+                        lambda self, **kw: seen.append(kw["execute_reply"]["content"]["status"]))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    execute = grading.SlicedExecute(timeout=60)
+    assert execute.comm_open_handlers["jupyter.widget"]({"content": {}}) is None
+    execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert seen == ["error", "ok"]  # nbgrader's hook (it records timeouts) ran for each cell

@@ -69,3 +69,15 @@ def test_timeline_says_where_a_slow_cell_spent_its_time(tmp_path):
     assert 1.4 <= ran < 10, slow        # the time was the kernel's, not a message's
     assert "'import time'" in slow[0]
     assert timeline.slow(nb, 30, end=timeline.cells[1][1]) == []
+
+
+def test_output_widgets_are_not_emulated(tmp_path):
+    """The client sends the kernel nothing while a cell runs: what a cell prints inside an
+    Output widget stays among the cell's own outputs (see without_output_widget_emulation)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import ipywidgets\nout = ipywidgets.Output()\ndisplay(out)\nwith out:\n    print('inside')")])
+    client = runner.notebook_client(nb, timeout=60, cwd=tmp_path)
+    assert client.comm_open_handlers["jupyter.widget"]({"content": {}}) is None
+    client.execute()
+    texts = [o.get("text", "") for o in nb.cells[0].outputs if o["output_type"] == "stream"]
+    assert texts == ["inside\n"], nb.cells[0].outputs
