@@ -176,7 +176,7 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     from keras import ops
 
     from cnncourse.sparse import rulebook
-    from cnncourse.sparse.layers import sparse_conv
+    from cnncourse.sparse.layers import _block_rows, default_algorithm, sparse_conv
 
     size = mask.shape[0]
     coords = np.argwhere(mask[None]).astype(np.int32)
@@ -202,8 +202,6 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     repeat = 3 * repeat  # cheap: more samples make the median robust to a busy machine
     fwd_s, fwd_cpu = _times(lambda: _block(fwd(x, kernel, table_t)), repeat)
     both_s, both_cpu = _times(lambda: _block(both(x, kernel, table_t, r)), repeat)
-    from cnncourse.sparse.layers import _block_rows, default_algorithm
-
     if algorithm == "auto":
         algorithm = default_algorithm()
     if algorithm == "gather":  # the (N, 27 C) gathered matrix
