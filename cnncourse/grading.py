@@ -83,7 +83,7 @@ def _preprocessors():
     from nbgrader.preprocessors import ClearSolutions as Base
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
-    from cnncourse.runner import SlicedKernelManager, Timeline, without_output_widget_emulation
+    from cnncourse.runner import SlicedKernelManager, Timeline
 
     class ClearSolutions(Base):
         """nbgrader's ClearSolutions with the lessons' stubs (hidden tests are left for
@@ -109,9 +109,8 @@ def _preprocessors():
 
     class SlicedExecute(Execute):
         """nbgrader's Execute with :class:`cnncourse.runner.SlicedKernelManager` (nbgrader passes
-        its kernel manager class as an argument, so configuration cannot change it) and without
-        nbclient's Output-widget emulation (:func:`~cnncourse.runner.without_output_widget_emulation`).
-        It logs a warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any
+        its kernel manager class as an argument, so configuration cannot change it). It logs a
+        warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any
         stretch of a run over ``slow_seconds``, to locate the occasional ~600 s stall (README,
         troubleshooting)."""
 
@@ -120,7 +119,6 @@ def _preprocessors():
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", SlicedKernelManager)
             super().__init__(*args, **kwargs)
-            without_output_widget_emulation(self)
 
         def preprocess(self, nb, *args, **kwargs):
             timeline = Timeline()

@@ -35,9 +35,9 @@ class _SlicedChannel(AsyncZMQSocketChannel):
 
     pyzmq's asyncio poll can miss a socket's wake-up (zeromq/pyzmq#1558); the message is then only
     seen when the poll's timeout ends, where pyzmq checks the socket once more, and nbclient waits
-    for a cell's reply with the cell's whole timeout. Each slice here ends with that check. (The
-    occasional ~600 s stall of notebook runs in ``make test`` was suspected to be this; it still
-    happens with these slices, so its cause lies elsewhere.)
+    for a cell's reply with the cell's whole timeout. Each slice here ends with that check. (Two
+    ~600 s stalls of ``make test`` caught live had exactly that signature: the kernel's reply made
+    on time, read by the client 600 s after the request, with no timeout error.)
     """
 
     async def get_msg(self, timeout: float | None = None) -> dict:
@@ -62,32 +62,18 @@ class SlicedKernelManager(AsyncKernelManager):
     wait in slices (:class:`_SlicedChannel`), so a missed client-side socket wake-up costs 1 s,
     not the cell timeout. Pass it as ``kernel_manager_class`` (nbgrader: :class:`grading.SlicedExecute`)."""
 
+    # both: jupyter_client's AsyncKernelManager gives `client_factory` a static default, so a
+    # new `client_class` alone would still hand out its plain AsyncKernelClient
     client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
-
-
-def without_output_widget_emulation(client: NotebookClient) -> NotebookClient:
-    """Stop ``client`` from playing a browser for ``ipywidgets.Output`` widgets (returns it).
-
-    nbclient normally mimics the front end of an Output widget: it moves the outputs made inside
-    ``with out:`` into the widget and sends the widget's new state back to the kernel on the
-    shell channel while the cell still runs. The ~600 s stalls (README, troubleshooting) were
-    caught in such a cell, an explorer of ``cnncourse.widgets`` (the kernel idle, its reply made
-    on time but seen by the client 600 s later), and nbval, which never stalled, sends nothing
-    back either. With this, widget states are still recorded and those outputs stay in the
-    cell's own outputs.
-    """
-    client.comm_open_handlers = {"jupyter.widget": lambda msg: None}
-    return client
+    client_factory = Type(default_value=_SlicedKernelClient, klass=AsyncKernelClient)
 
 
 def notebook_client(nb, *, timeout: int, cwd: Path | str, **options) -> NotebookClient:
     """An nbclient ``NotebookClient`` for ``nb`` (python3 kernel, working directory ``cwd``, at most
-    ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply and which
-    sends the kernel nothing while a cell runs (:func:`without_output_widget_emulation`)."""
-    return without_output_widget_emulation(
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       kernel_manager_class=SlicedKernelManager,
-                       resources={"metadata": {"path": str(cwd)}}, **options))
+    ``timeout`` seconds per cell) whose waits for kernel messages cannot miss a reply."""
+    return NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                          kernel_manager_class=SlicedKernelManager,
+                          resources={"metadata": {"path": str(cwd)}}, **options)
 
 
 def _kernel_time(cell, key: str) -> float | None:

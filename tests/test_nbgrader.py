@@ -105,10 +105,11 @@ def test_autograding_logs_where_a_slow_run_spent_its_time(tmp_path, caplog):
     assert len(slow) == 1 and "in cell 0" in slow[0] and "kernel ran 1." in slow[0], slow
 
 
-def test_autograding_keeps_nbgraders_own_cell_hook_and_emulates_no_output_widget(
-        tmp_path, monkeypatch):
+def test_autograding_keeps_nbgraders_own_cell_hook_and_waits_in_slices(tmp_path, monkeypatch):
     import nbformat
     from nbgrader.preprocessors import Execute
+
+    from cnncourse.runner import _SlicedChannel
 
     seen = []
     monkeypatch.setattr(Execute, "on_cell_executed",
@@ -116,6 +117,8 @@ def test_autograding_keeps_nbgraders_own_cell_hook_and_emulates_no_output_widget
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0"),
                                          nbformat.v4.new_code_cell("x = 1")])
     execute = grading.SlicedExecute(timeout=60)
-    assert execute.comm_open_handlers["jupyter.widget"]({"content": {}}) is None
+    channels = []
+    execute.on_cell_complete = lambda **kw: channels.append(type(execute.kc.shell_channel))
     execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     assert seen == ["error", "ok"]  # nbgrader's hook (it records timeouts) ran for each cell
+    assert channels == [_SlicedChannel, _SlicedChannel]

@@ -71,13 +71,17 @@ def test_timeline_says_where_a_slow_cell_spent_its_time(tmp_path):
     assert timeline.slow(nb, 30, end=timeline.cells[1][1]) == []
 
 
-def test_output_widgets_are_not_emulated(tmp_path):
-    """The client sends the kernel nothing while a cell runs: what a cell prints inside an
-    Output widget stays among the cell's own outputs (see without_output_widget_emulation)."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import ipywidgets\nout = ipywidgets.Output()\ndisplay(out)\nwith out:\n    print('inside')")])
-    client = runner.notebook_client(nb, timeout=60, cwd=tmp_path)
-    assert client.comm_open_handlers["jupyter.widget"]({"content": {}}) is None
-    client.execute()
-    texts = [o.get("text", "") for o in nb.cells[0].outputs if o["output_type"] == "stream"]
-    assert texts == ["inside\n"], nb.cells[0].outputs
+def test_the_kernel_manager_hands_out_the_sliced_client(tmp_path):
+    """What the notebooks run with really waits in slices (a new ``client_class`` alone left
+    jupyter_client's plain client in place: the sliced waits were never used before)."""
+    client = runner.SlicedKernelManager().client()
+    assert isinstance(client, runner._SlicedKernelClient)
+    channels = (client.shell_channel, client.iopub_channel, client.stdin_channel,
+                client.control_channel)
+    assert all(isinstance(c, runner._SlicedChannel) for c in channels)
+    seen = []
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbclient = runner.notebook_client(nb, timeout=60, cwd=tmp_path)
+    nbclient.on_cell_execute = lambda **kw: seen.append(type(nbclient.kc.shell_channel))
+    nbclient.execute()
+    assert seen == [runner._SlicedChannel]
