@@ -6,7 +6,10 @@ and a list ``WRONG`` of dicts: ``anchor`` (text that identifies the exercise cel
 ``expect`` (strings that must all appear, ignoring case, in the output of the first later cell that
 prints a verdict: ✅, ❌, ⏳ or 💥); with ``whole_cell=True`` the code replaces the whole cell (a typo
 in a function's name, say). The other exercises stay unsolved, as a learner would leave them.
-The notebook is executed once in fast mode, with all its wrong answers in; no cell may raise.
+The notebook is executed once in fast mode, with all its wrong answers in, up to the check cell
+after the last of them; no cell may raise. (A check that fails hands the notebook the reference
+answer, as it does for an unsolved exercise, so the cells after the last check run exactly as
+in the lesson, which nbval runs to the end.)
 """
 import importlib.util
 import textwrap
@@ -43,7 +46,8 @@ def inject(source: str, code: str, where: str) -> str:
 
 
 def wrong_lesson(stem: str, wrong: list[dict]):
-    """The lesson of ``stem`` with each ``wrong`` answer put in; returns (notebook, {entry: cell index})."""
+    """The lesson of ``stem`` with each ``wrong`` answer put in, through the check cell after the last
+    of them; returns (notebook, {entry: cell index})."""
     nb = nbformat.read(config.SOLUTIONS_DIR / f"{stem}.ipynb", as_version=4)
     cells, where_is = [], {}
     for i, cell in enumerate(nb.cells):
@@ -66,7 +70,10 @@ def wrong_lesson(stem: str, wrong: list[dict]):
         cells.append(cell)
     missing = [w["anchor"] for k, w in enumerate(wrong) if k not in where_is]
     assert not missing, f"{stem}: no exercise cell contains {missing}"
-    nb.cells = cells
+    last = max(where_is.values())
+    stop = next((i for i in range(last + 1, len(cells))
+                 if cells[i].cell_type == "code" and "checks." in cells[i].source), len(cells) - 1)
+    nb.cells = cells[:stop + 1]   # through the check of the last wrong answer
     return nb, where_is
 
 
