@@ -220,3 +220,26 @@ def test_table_memory_grows_with_the_sites_not_the_grid():
         neighbor_table(coords, (512, 512, 512), 2, 3, method="hash")
     with pytest.raises(ValueError, match="more than once"):
         neighbor_table(np.concatenate([coords, coords[:1]]), (512, 512, 512), 2, 3)
+
+
+def _table_in_child(args):
+    coords, shape = args
+    return neighbor_table(coords, shape, 2, 3, method="dense")
+
+
+def test_large_tables_read_on_two_threads_match_and_work_after_a_fork():
+    import multiprocessing
+
+    rng = np.random.default_rng(0)
+    coords = np.argwhere(rng.random((2, 40, 40, 40)) < 0.2).astype(np.int32)
+    assert len(coords) * 27 >= rulebook._TWO_THREADS_MIN  # the two-thread path
+    dense = neighbor_table(coords, (40, 40, 40), 2, 3, method="dense")
+    np.testing.assert_array_equal(dense, neighbor_table(coords, (40, 40, 40), 2, 3,
+                                                        method="sorted"))
+    shuffled = coords[rng.permutation(len(coords))]
+    np.testing.assert_array_equal(neighbor_table(shuffled, (40, 40, 40), 2, 3, method="dense"),
+                                  neighbor_table(shuffled, (40, 40, 40), 2, 3, method="sorted"))
+    # a forked child inherits the helper pool's state but not its thread: it makes its own
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply(_table_in_child, ((coords, (40, 40, 40)),))
+    np.testing.assert_array_equal(child, dense)

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -257,18 +259,51 @@ def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: i
     Built column by column, ``(K, M)``: one index vector per row ``(dz, dy)``, read through
     ``grid`` shifted by ``dx``, so only ``K / k`` index vectors are computed; the clamp to
     ``missing`` writes the ``(M, K)`` result in the same pass. (At 128^3 this was ~25% faster
-    than a blocked ``grid[base[:, None] + off]``.)
+    than a blocked ``grid[base[:, None] + off]``.) A large table is read and transposed in two
+    halves on two threads (NumPy releases the GIL in both).
     """
     m, kk = base.shape[0], off.shape[0]
     k = round(kk ** (1 / 3))
     columns = np.empty((kk, m), dtype=np.int32)
-    for row in range(0, kk, k):
-        idx = base + off[row]
-        for dx in range(k):  # indices are in range by construction
-            np.take(grid[dx:], idx, out=columns[row + dx], mode="clip")
     out = np.empty((m, kk), dtype=np.int32)
-    np.minimum(columns.T, missing, out=out)
+
+    def read(rows):
+        for row in rows:
+            idx = base + off[row]
+            for dx in range(k):  # indices are in range by construction
+                np.take(grid[dx:], idx, out=columns[row + dx], mode="clip")
+
+    def transpose(part):
+        np.minimum(columns[:, part].T, missing, out=out[part])
+
+    rows = range(0, kk, k)
+    if m * kk < _TWO_THREADS_MIN or (os.cpu_count() or 1) < 2:
+        read(rows)
+        transpose(slice(None))
+        return out
+    half = (len(rows) + 1) // 2
+    _in_two_threads(read, rows[:half], rows[half:])
+    _in_two_threads(transpose, slice(0, m // 2), slice(m // 2, m))
     return out
+
+
+_TWO_THREADS_MIN = 2**18  # table entries from which a second thread pays for itself
+_HELPER = {"pid": None, "pool": None}
+_HELPER_LOCK = threading.Lock()
+
+
+def _in_two_threads(fn, first, second) -> None:
+    """``fn(first)`` here and ``fn(second)`` on a helper thread (made again after a fork)."""
+    with _HELPER_LOCK:
+        if _HELPER["pid"] != os.getpid():
+            _HELPER.update(pid=os.getpid(), pool=ThreadPoolExecutor(
+                1, thread_name_prefix="cnncourse-rulebook"))
+        pool = _HELPER["pool"]
+    other = pool.submit(fn, second)
+    try:
+        fn(first)
+    finally:
+        other.result()
 
 
 def _use_dense_grid(grid_size: int, n: int, volume: int, method: str) -> bool:
