@@ -259,31 +259,26 @@ def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: i
     Built column by column, ``(K, M)``: one index vector per row ``(dz, dy)``, read through
     ``grid`` shifted by ``dx``, so only ``K / k`` index vectors are computed; the clamp to
     ``missing`` writes the ``(M, K)`` result in the same pass. (At 128^3 this was ~25% faster
-    than a blocked ``grid[base[:, None] + off]``.) A large table is read and transposed in two
-    halves on two threads (NumPy releases the GIL in both).
+    than a blocked ``grid[base[:, None] + off]``.) A large table is built in two halves of its
+    rows on two threads (NumPy releases the GIL in the reads and the transposition).
     """
     m, kk = base.shape[0], off.shape[0]
     k = round(kk ** (1 / 3))
     columns = np.empty((kk, m), dtype=np.int32)
     out = np.empty((m, kk), dtype=np.int32)
 
-    def read(rows):
-        for row in rows:
-            idx = base + off[row]
+    def part(sites):  # the table's rows ``sites``
+        cols = columns[:, sites]
+        for row in range(0, kk, k):
+            idx = base[sites] + off[row]
             for dx in range(k):  # indices are in range by construction
-                np.take(grid[dx:], idx, out=columns[row + dx], mode="clip")
+                np.take(grid[dx:], idx, out=cols[row + dx], mode="clip")
+        np.minimum(cols.T, missing, out=out[sites])
 
-    def transpose(part):
-        np.minimum(columns[:, part].T, missing, out=out[part])
-
-    rows = range(0, kk, k)
     if m * kk < _TWO_THREADS_MIN or (os.cpu_count() or 1) < 2:
-        read(rows)
-        transpose(slice(None))
-        return out
-    half = (len(rows) + 1) // 2
-    _in_two_threads(read, rows[:half], rows[half:])
-    _in_two_threads(transpose, slice(0, m // 2), slice(m // 2, m))
+        part(slice(None))
+    else:
+        _in_two_threads(part, slice(0, m // 2), slice(m // 2, m))
     return out
 
 
