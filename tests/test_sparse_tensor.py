@@ -119,6 +119,19 @@ def test_tables_are_reused_and_the_grid_pool_is_clean():
     rulebook.clear_cache()
 
 
+def test_grid_pool_lends_a_larger_buffer_and_gets_it_back_clean():
+    pool = rulebook._GridPool(max_bytes=2**20)
+    grid = pool.take(1000)
+    grid[[3, 999]] = 7
+    grid[[3, 999]] = rulebook._EMPTY  # what _release does before giving it back
+    pool.give(grid)
+    small = pool.take(10)  # the first 10 entries of the same buffer
+    assert small.size == 10 and small.base is grid and (small == rulebook._EMPTY).all()
+    pool.give(small)
+    assert pool.take(1000) is grid  # the whole buffer again, not a second one
+    assert pool.take(2000).size == 2000  # none large enough: a new one
+
+
 def test_from_dense_to_dense_round_trip_and_properties():
     rng = np.random.default_rng(0)
     dense = rng.standard_normal((3, 4, 5, 6, 2)) * (rng.random((3, 4, 5, 6, 1)) < 0.2)
