@@ -179,7 +179,8 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     from cnncourse.sparse.layers import _block_rows, default_algorithm, sparse_conv
 
     size = mask.shape[0]
-    coords = np.argwhere(mask[None]).astype(np.int32)
+    # C-ordered, as a SparseTensor holds them (np.argwhere's are Fortran-ordered)
+    coords = np.ascontiguousarray(np.argwhere(mask[None]), dtype=np.int32)
     n = coords.shape[0]
     shape = (size, size, size)
     rulebook.neighbor_table(coords, shape, 1, 3)  # warm the grid pool
