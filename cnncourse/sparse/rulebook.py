@@ -428,18 +428,17 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
     d, h, w = (int(v) + 2 * p for v in hi[1:] - lo[1:] + 1)
     shift = p - lo[1:]  # added to (z, y, x)
     size = int(batch_size) * d * h * w
-    if not _use_dense_grid(size, n, k**3, method):
-        c = coords.astype(np.int64)
-        lin = ((c[:, 0] * d + (c[:, 1] + shift[0])) * h + (c[:, 2] + shift[1])) * w + (
-            c[:, 3] + shift[2])
+    dense = _use_dense_grid(size, n, k**3, method)
+    # each site's position in the box; int32 arithmetic on the int32 coords (a third of int64's
+    # time) for a dense grid that allows it
+    c = coords if dense and size < 2**31 else coords.astype(np.int64)
+    sz, sy, sx = (c.dtype.type(v) for v in shift)
+    lin = ((c[:, 0] * d + (c[:, 1] + sz)) * h + (c[:, 2] + sy)) * w + (c[:, 3] + sx)
+    if not dense:
         keys, order = _sorted_keys(lin, coords)
         table = _row_lookup(keys, keys - (p * h * w + p * w + p), k, h * w, w)
         return _to_original_order(table, order, order, n)
     off = _offsets(k, True) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
-    # int32 arithmetic on the int32 coords (a third of int64's time) where the grid allows
-    c = coords if size < 2**31 else coords.astype(np.int64)
-    sz, sy, sx = (c.dtype.type(v) for v in shift)
-    lin = ((c[:, 0] * d + (c[:, 1] + sz)) * h + (c[:, 2] + sy)) * w + (c[:, 3] + sx)
     grid = _fill_grid(lin, size, coords)
     try:
         return _grid_lookup(grid, lin, off, n)
