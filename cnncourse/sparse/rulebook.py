@@ -439,6 +439,7 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
         table = _row_lookup(keys, keys - (p * h * w + p * w + p), k, h * w, w)
         return _to_original_order(table, order, order, n)
     off = _offsets(k, True) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
+    lin = lin.astype(np.intp)  # once: each fancy index with int32 would convert it again
     grid = _fill_grid(lin, size, coords)
     try:
         return _grid_lookup(grid, lin, off, n)
