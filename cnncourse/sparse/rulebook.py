@@ -49,6 +49,7 @@ __all__ = ["linear_index", "kernel_offsets", "neighbor_table", "downsample_table
 _EMPTY = np.iinfo(np.int32).max  # grid value of a position without a site
 DENSE_GRID_FACTOR = 4  # dense grid only when it has <= this * N * k**3 positions (and <= 64 Mi)
 _DENSE_GRID_MAX = 64 * 2**20
+_TWO_THREADS_MIN = 2**18  # table entries from which a second thread pays for itself
 
 
 def kernel_offsets(kernel_size: int, *, centered: bool = True) -> np.ndarray:
@@ -296,7 +297,6 @@ def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: i
     return out
 
 
-_TWO_THREADS_MIN = 2**18  # table entries from which a second thread pays for itself
 _HELPER = {"pid": None, "pool": None}
 _HELPER_LOCK = threading.Lock()
 
