@@ -22,9 +22,9 @@ Two vectorised constructions give the same tables:
   *rows* ``(dz, dy)`` is found by one ``searchsorted``; the ``k`` sites of a row segment
   ``x - p .. x + p`` are consecutive in the sorted keys, so they are read off by comparison.
   Time O(N log N + N k**3), memory O(N k**3): the grid's volume never matters.
-* **dense index grid** (small grids only): the site indices are written into the padded grid
-  (one int32 per position, kept between calls) and each table is read from it column by column
-  (on two threads for a large table). This is faster when the grid holds at most
+* **dense index grid** (small grids only): the padded grid (one int32 per position, its buffer
+  kept between calls) is filled with ``N`` and the site indices are written into it; the table
+  is read from it in blocks of sites (on two threads for a large table). This is faster when the grid holds at most
   ``DENSE_GRID_FACTOR * N * k**3`` positions, so its memory stays within a constant factor of
   the table's own.
 
@@ -46,10 +46,10 @@ import numpy as np
 __all__ = ["linear_index", "kernel_offsets", "neighbor_table", "downsample_table",
            "check_coords", "clear_cache"]
 
-_EMPTY = np.iinfo(np.int32).max  # grid value of a position without a site
 DENSE_GRID_FACTOR = 4  # dense grid only when it has <= this * N * k**3 positions (and <= 64 Mi)
 _DENSE_GRID_MAX = 64 * 2**20
 _TWO_THREADS_MIN = 2**18  # table entries from which a second thread pays for itself
+_BLOCK_ENTRIES = 2**16  # table entries read per block (their int64 indices: 512 KiB, a core's L2)
 
 
 def kernel_offsets(kernel_size: int, *, centered: bool = True) -> np.ndarray:
@@ -204,11 +204,11 @@ def _checked(coords, spatial_shape, batch_size):
 
 
 class _GridPool:
-    """Reusable int32 grids filled with ``_EMPTY`` (filling 2 M entries costs more than a table).
+    """Reusable int32 index grids (allocating a fresh 2.5 MB grid costs more than filling one).
 
-    A grid is taken out while in use and put back after the written entries are reset, so
-    threads never share one. A request gets the first ``size`` entries of the smallest kept
-    buffer that is large enough (grids follow the sites' bounding box, so their sizes vary).
+    A grid is taken out while in use and given back after, so threads never share one; its
+    content is undefined. A request gets the first ``size`` entries of the smallest kept buffer
+    that is large enough (grids follow the sites' bounding box, so their sizes vary).
     """
 
     def __init__(self, max_bytes: int = 256 * 2**20):
@@ -222,7 +222,7 @@ class _GridPool:
             if fits:
                 buffer = self._buffers.pop(min(fits, key=lambda i: self._buffers[i].size))
                 return buffer if buffer.size == size else buffer[:size]
-        return np.full(size, _EMPTY, dtype=np.int32)
+        return np.empty(size, dtype=np.int32)
 
     def give(self, grid: np.ndarray) -> None:
         buffer = grid if grid.base is None else grid.base
@@ -243,10 +243,12 @@ def clear_cache() -> None:
     _POOL.clear()
 
 
-def _fill_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
-    """Grid with ``grid[lin[i]] = i``; raises ValueError if two rows share a position."""
-    grid = _POOL.take(size)
+def _index_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
+    """Grid (from the pool) with ``grid[lin[i]] = i`` and ``N`` everywhere else, so a read is a
+    table entry as it is; raises ValueError if two rows share a position."""
     n = lin.shape[0]
+    grid = _POOL.take(size)
+    grid.fill(n)  # every call: cheaper than resetting the written entries and clamping the reads
     ids = np.arange(n, dtype=np.int32)
     grid[lin] = ids
     if n < 2 or (lin[1:] > lin[:-1]).all():  # strictly increasing (e.g. argwhere): no duplicate
@@ -255,45 +257,35 @@ def _fill_grid(lin: np.ndarray, size: int, coords: np.ndarray) -> np.ndarray:
     if not np.array_equal(back, ids):
         bad = int(np.flatnonzero(back != ids)[0])
         other = int(back[bad])
-        grid[lin] = _EMPTY
         _POOL.give(grid)
         raise ValueError(f"coords lists the site {tuple(int(v) for v in coords[bad])} more than "
                          f"once (rows {bad} and {other}); a site may appear only once")
     return grid
 
 
-def _release(grid: np.ndarray, lin: np.ndarray) -> None:
-    grid[lin] = _EMPTY
-    _POOL.give(grid)
+def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """int32 ``(M, K)``: ``grid[base[i] + off[o]]`` (intp ``base`` and ``off``).
 
-
-def _grid_lookup(grid: np.ndarray, base: np.ndarray, off: np.ndarray, missing: int) -> np.ndarray:
-    """int32 ``(M, K)``: ``min(grid[base[i] + off[o]], missing)``, ``off`` in kernel order (the
-    ``k`` offsets of a row ``(dz, dy)`` consecutive, ``dx`` fastest).
-
-    Built column by column, ``(K, M)``: one index vector per row ``(dz, dy)``, read through
-    ``grid`` shifted by ``dx``, so only ``K / k`` index vectors are computed; the clamp to
-    ``missing`` writes the ``(M, K)`` result in the same pass. (At 128^3 this was ~25% faster
-    than a blocked ``grid[base[:, None] + off]``.) A large table is built in two halves of its
-    rows on two threads (NumPy releases the GIL in the reads and the transposition).
+    Read in blocks of sites whose int64 indices fit in a core's L2 cache (the whole ``(M, K)``
+    index matrix would go through memory, and reading column by column needs a transposition
+    afterwards: both ~30% slower at 128^3). A large table is built in two halves of its rows on
+    two threads (NumPy releases the GIL in the reads).
     """
     m, kk = base.shape[0], off.shape[0]
-    k = round(kk ** (1 / 3))
-    columns = np.empty((kk, m), dtype=np.int32)
     out = np.empty((m, kk), dtype=np.int32)
+    rows = max(1, _BLOCK_ENTRIES // kk)
 
-    def part(sites):  # the table's rows ``sites``
-        cols = columns[:, sites]
-        for row in range(0, kk, k):
-            idx = base[sites] + off[row]
-            for dx in range(k):  # indices are in range by construction
-                np.take(grid[dx:], idx, out=cols[row + dx], mode="clip")
-        np.minimum(cols.T, missing, out=out[sites])
+    def part(start, stop):  # the table's rows start:stop
+        idx = np.empty((min(rows, stop - start), kk), dtype=np.intp)
+        for s in range(start, stop, rows):
+            e = min(s + rows, stop)
+            np.add(base[s:e, None], off, out=idx[:e - s])
+            np.take(grid, idx[:e - s], out=out[s:e], mode="clip")  # in range by construction
 
     if m * kk < _TWO_THREADS_MIN or (os.cpu_count() or 1) < 2:
-        part(slice(None))
+        part(0, m)
     else:
-        _in_two_threads(part, slice(0, m // 2), slice(m // 2, m))
+        _in_two_threads(part, (0, m // 2), (m // 2, m))
     return out
 
 
@@ -301,16 +293,16 @@ _HELPER = {"pid": None, "pool": None}
 _HELPER_LOCK = threading.Lock()
 
 
-def _in_two_threads(fn, first, second) -> None:
-    """``fn(first)`` here and ``fn(second)`` on a helper thread (made again after a fork)."""
+def _in_two_threads(fn, first: tuple, second: tuple) -> None:
+    """``fn(*first)`` here and ``fn(*second)`` on a helper thread (made again after a fork)."""
     with _HELPER_LOCK:
         if _HELPER["pid"] != os.getpid():
             _HELPER.update(pid=os.getpid(), pool=ThreadPoolExecutor(
                 1, thread_name_prefix="cnncourse-rulebook"))
         pool = _HELPER["pool"]
-    other = pool.submit(fn, second)
+    other = pool.submit(fn, *second)
     try:
-        fn(first)
+        fn(*first)
     finally:
         other.result()
 
@@ -440,11 +432,11 @@ def neighbor_table(coords, spatial_shape, batch_size, kernel_size: int = 3, *,
         return _to_original_order(table, order, order, n)
     off = _offsets(k, True) @ np.array([h * w, w, 1], dtype=np.int64)  # (K,)
     lin = lin.astype(np.intp)  # once: each fancy index with int32 would convert it again
-    grid = _fill_grid(lin, size, coords)
+    grid = _index_grid(lin, size, coords)
     try:
-        return _grid_lookup(grid, lin, off, n)
+        return _grid_lookup(grid, lin, off)
     finally:
-        _release(grid, lin)
+        _POOL.give(grid)
 
 
 def downsample_output_shape(spatial_shape, kernel_size: int, stride: int) -> tuple[int, int, int]:
@@ -527,11 +519,11 @@ def downsample_table(coords, spatial_shape, batch_size, kernel_size: int = 2,
         base = linear_index(np.concatenate([coarse[:, :1], coarse[:, 1:] * s], axis=1),
                             spatial_shape)
         off = _offsets(k, False) @ np.array([h * w, w, 1], dtype=np.int64)
-        grid = _fill_grid(lin_f, int(batch_size) * d * h * w, coords)
+        grid = _index_grid(lin_f, int(batch_size) * d * h * w, coords)
         try:
-            table = _grid_lookup(grid, base, off, n)
+            table = _grid_lookup(grid, base, off)
         finally:
-            _release(grid, lin_f)
+            _POOL.give(grid)
     else:
         # pad by k on the far side of every axis so that a window never wraps onto the next row
         pshape = (d + k, h + k, w + k)
