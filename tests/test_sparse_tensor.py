@@ -106,10 +106,10 @@ def test_samples_of_a_batch_are_never_neighbours():
     np.testing.assert_array_equal(coarse[:, 0], [0, 0, 1, 1])
 
 
-def test_tables_are_reused_and_the_grid_pool_is_clean():
+def test_tables_are_reused_and_a_reused_grid_shows_no_old_site():
     coords = np.array([[0, 1, 1, 1], [0, 1, 1, 2]], np.int32)
     a = neighbor_table(coords, (4, 4, 4), 1)
-    b = neighbor_table(coords[:1], (4, 4, 4), 1)  # same grid size: reused grid must be empty
+    b = neighbor_table(coords[:1], (4, 4, 4), 1)  # a's grid buffer, reused: no site of a
     assert a[0, 14] == 1 and b[0, 13] == 0 and np.all(np.delete(b[0], 13) == 1)
     sp = SparseTensor(coords, np.ones((2, 1), np.float32), (4, 4, 4))
     assert sp.neighbors(3) is sp.neighbors(3)
@@ -128,15 +128,6 @@ def test_grid_pool_lends_the_smallest_buffer_that_fits():
     pool.give(small)
     assert pool.take(1000) is grid  # the whole buffer again, not a second one
     assert pool.take(2000).size == 2000  # none large enough: a new one
-
-
-def test_a_reused_grid_holds_no_sites_of_the_last_table():
-    a = np.array([[0, 1, 1, 1], [0, 1, 1, 2], [0, 2, 2, 2]], np.int32)
-    neighbor_table(a, (4, 4, 4), 1)  # leaves its grid in the pool
-    b = a[[0]] + [0, 0, 0, 1]  # one site: its grid is the first entries of that buffer
-    t = neighbor_table(b, (4, 4, 4), 1)
-    assert t[0, 13] == 0 and (np.delete(t[0], 13) == 1).all()
-    rulebook.clear_cache()
 
 
 def test_from_dense_to_dense_round_trip_and_properties():
