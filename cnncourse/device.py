@@ -132,7 +132,7 @@ def strategy():
 
     Build and compile models inside ``with strategy().scope():``. To grow past one machine use
     ``tf.distribute.MultiWorkerMirroredStrategy`` with a ``TF_CONFIG`` per worker:
-    :func:`cnncourse.distributed.train_multiworker` (``python -m cnncourse.distributed`` on every
+    :func:`cnncourse.tools.distributed.train_multiworker` (``python -m cnncourse.tools.distributed`` on every
     machine) does that for the course's small 3D CNN.
     """
     tf = import_tensorflow()

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from cnncourse import config, data
-from cnncourse.cli import main
+from cnncourse.tools.cli import main
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_run_reports_failing_cell(tmp_path, capsys):
 def test_peak_rss_of_this_process():
     import os
 
-    from cnncourse import runner
+    from cnncourse.tools import runner
 
     assert 10 * 2**20 < runner.peak_rss(os.getpid()) < 64 * 2**30
     assert runner.peak_rss(2**22 + 12345) is None  # no such process
@@ -86,7 +86,7 @@ def test_bench_topics_live_in_one_package_with_one_signature():
     import inspect
     import pkgutil
 
-    from cnncourse import bench
+    from cnncourse.tools import bench
 
     found = {m.name for m in pkgutil.iter_modules(bench.__path__)}
     assert found == set(bench.BENCHMARKS)
@@ -107,7 +107,7 @@ def test_bench_conv_prints_its_table(monkeypatch, capsys):
 def test_grading_setup_writes_an_nbgrader_course(tmp_path, capsys):
     course = tmp_path / "course"
     assert main(["grading", "setup", str(course), "--only", "01_perceptron_nand"]) == 0
-    assert "from cnncourse.grading import configure" in (course / "nbgrader_config.py").read_text()
+    assert "from cnncourse.tools.grading import configure" in (course / "nbgrader_config.py").read_text()
     source = course / "source" / "01_perceptron_nand" / "01_perceptron_nand.ipynb"
     assert source.read_bytes() == (config.SOLUTIONS_DIR / source.name).read_bytes()
     assert main(["grading", "setup", str(course), "--only", "99_nope"]) == 2
@@ -121,7 +121,7 @@ def test_bench_onednn_refuses_a_contrary_setting(monkeypatch, capsys):
 
 
 def test_run_says_where_a_slow_run_spent_its_time(tmp_path, monkeypatch, capsys):
-    from cnncourse import runner
+    from cnncourse.tools import runner
 
     monkeypatch.setattr(runner, "SLOW_SECONDS", 1)
     slow = tmp_path / "slow.ipynb"

@@ -147,7 +147,7 @@ def test_retina_checksum_and_missing_errors(monkeypatch, tmp_path):
 
 
 def test_bench_tables_have_rows_and_skip_missing_modules(monkeypatch):
-    from cnncourse.bench import data as bench
+    from cnncourse.tools.bench import data as bench
 
     rows = bench.loader_rows(repeat=1)
     assert [r["loader"] for r in rows] == ["load_nuclei", "load_he", "load_ct", "ct_dicom_path",
@@ -159,7 +159,7 @@ def test_bench_tables_have_rows_and_skip_missing_modules(monkeypatch):
 
 def test_bench_generator_row_for_an_existing_generator():
     pytest.importorskip("cnncourse.data.synthetic2d")
-    from cnncourse.bench import data as bench
+    from cnncourse.tools.bench import data as bench
 
     rows, notes = bench.generator_rows({"make_nuclei_2d": [("fast", (1, 32), {})]})
     assert notes == [] and rows[0]["shape"] == "1x32x32" and rows[0]["seconds"] >= 0

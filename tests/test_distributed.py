@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnncourse import distributed
+from cnncourse.tools import distributed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def test_two_workers_train_in_sync(tmp_path):
                "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT),
                "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                         "task": {"type": "worker", "index": i}})}
-        cmd = [sys.executable, "-m", "cnncourse.distributed", "--epochs", "4",
+        cmd = [sys.executable, "-m", "cnncourse.tools.distributed", "--epochs", "4",
                "--steps-per-epoch", "4", "--samples", "32", "--size", "12",
                "--global-batch-size", "8", "--out", str(tmp_path / f"w{i}.npz")]
         procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,

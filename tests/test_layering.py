@@ -110,3 +110,11 @@ if __name__ == "__main__":
         print(f"{m}: {', '.join(sorted(g[m])) or '-'}")
     found = cycles(g)
     print("cycles:", "; ".join(" <-> ".join(c) for c in found) if found else "none")
+
+
+def test_teaching_modules_do_not_import_tooling():
+    """Tooling (cnncourse.tools: the command, runner, grading, benchmarks) sits on top of the
+    teaching modules; nothing outside it imports it."""
+    wrong = {m: sorted(t for t in targets if t.startswith(f"{PACKAGE}.tools"))
+             for m, targets in import_graph().items() if not m.startswith(f"{PACKAGE}.tools")}
+    assert not {m: t for m, t in wrong.items() if t}, wrong

@@ -10,8 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnncourse import config, lessons
-from cnncourse.cli import main
+from cnncourse import config
+from cnncourse.tools import lessons
+from cnncourse.tools.cli import main
 
 NOTEBOOKS = sorted(config.SOLUTIONS_DIR.glob("*.ipynb")) + sorted(config.LESSONS_DIR.glob("*.ipynb"))
 
@@ -161,7 +162,7 @@ def test_build_under_the_c_locale(tmp_path):
                                "    ### END SOLUTION")
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
            "PYTHONIOENCODING": "ascii"}
-    code = ("import locale, sys; from pathlib import Path; from cnncourse import lessons; "
+    code = ("import locale, sys; from pathlib import Path; from cnncourse.tools import lessons; "
             "assert locale.getpreferredencoding(False).lower() in ('ascii', 'ansi_x3.4-1968'), "
             "locale.getpreferredencoding(False); "
             "r = lessons.build(Path(sys.argv[1]), Path(sys.argv[2])); print(len(r.written))")

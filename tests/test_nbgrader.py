@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cnncourse import config, grading
+from cnncourse import config
+from cnncourse.tools import grading
 
 pytest.importorskip("nbgrader", reason="the instructor extra is not installed: pip install -e '.[instructor]'")
 
@@ -80,7 +81,7 @@ def test_autograding_runs_kernels_with_the_sliced_waits():
     from nbgrader.preprocessors import Execute
     from traitlets.config import Config
 
-    from cnncourse.runner import SlicedKernelManager
+    from cnncourse.tools.runner import SlicedKernelManager
 
     c = Config()
     grading.configure(c)
@@ -110,7 +111,7 @@ def test_autograding_keeps_nbgraders_own_cell_hook_and_waits_in_slices(tmp_path,
     import nbformat
     from nbgrader.preprocessors import Execute
 
-    from cnncourse.runner import _SlicedChannel
+    from cnncourse.tools.runner import _SlicedChannel
 
     seen = []
     monkeypatch.setattr(Execute, "on_cell_executed",

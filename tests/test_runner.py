@@ -6,7 +6,7 @@ from queue import Empty
 import nbformat
 import pytest
 
-from cnncourse import runner
+from cnncourse.tools import runner
 
 
 class _MissedWakeUp:

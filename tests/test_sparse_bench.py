@@ -1,8 +1,8 @@
 """The sparse benchmark's machinery on tiny sizes (speed itself is never asserted)."""
 import numpy as np
 
-from cnncourse import bench
-from cnncourse.bench import sparse as sparse_bench
+from cnncourse.tools import bench
+from cnncourse.tools.bench import sparse as sparse_bench
 
 
 def test_shapes_have_the_requested_occupancy():
@@ -23,7 +23,7 @@ def test_tables_have_every_column(capsys):
     assert sweep[-1]["sites"] == 16**3
     out = capsys.readouterr().out
     assert "Submanifold conv" in out and "Occupancy sweep" in out and "(CPU time)" in out
-    assert bench.BENCHMARKS["sparse"] == "cnncourse.bench.sparse"
+    assert bench.BENCHMARKS["sparse"] == "cnncourse.tools.bench.sparse"
 
 
 def test_goal_column_and_the_further_tables(capsys):

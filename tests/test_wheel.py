@@ -71,7 +71,7 @@ def test_installed_wheel_runs_doctor_and_a_copied_lesson(wheel, tmp_path):
     assert Path(where[0]).is_relative_to(site), f"imported {where[0]}, not the installed wheel"
     assert Path(where[1]) == site / "cnncourse" / "_course" and where[2] is False
 
-    cli = [sys.executable, "-m", "cnncourse.cli"]
+    cli = [sys.executable, "-m", "cnncourse.tools.cli"]
     doctor = _run(cli + ["doctor"], cwd=work, env=env)
     n = len(data.manifest())
     assert f"{n}/{n} verified in {site}" in doctor and "All good" in doctor, doctor

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from cnncourse import config, lessons
-from cnncourse.runner import Timeline, notebook_client
+from cnncourse import config
+from cnncourse.tools import lessons
+from cnncourse.tools.runner import Timeline, notebook_client
 
 VERDICTS = ("✅", "❌", "⏳", "💥")
 SPECS = sorted((Path(__file__).parent / "wrong_answers").glob("nb*.py"))

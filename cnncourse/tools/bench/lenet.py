@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import median_time, print_table
+from cnncourse.tools.bench import median_time, print_table
 from cnncourse.models import lenet5, mlp
 
 

@@ -8,7 +8,7 @@ One module a topic, ``cnncourse/bench/<topic>.py``, each with the same entry poi
 ``fast`` chooses the quick version (default: ``config.FAST``, i.e. ``CNNCOURSE_FAST=1``);
 ``verbose`` prints the tables; the return value holds what was measured, by table name (lists of
 row dicts). This package's ``__init__`` holds only what the topics share (:func:`median_time`,
-:func:`print_table`) and imports no topic module: ``run("conv")`` imports ``cnncourse.bench.conv``.
+:func:`print_table`) and imports no topic module: ``run("conv")`` imports ``cnncourse.tools.bench.conv``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Callable, Sequence
 
-#: The topics, each a module ``cnncourse.bench.<topic>`` with ``run(*, fast=None, verbose=True)``.
+#: The topics, each a module ``cnncourse.tools.bench.<topic>`` with ``run(*, fast=None, verbose=True)``.
 BENCHMARKS: dict[str, str] = {
     topic: f"{__name__}.{topic}"
     for topic in ("cnn3d", "conv", "data", "lenet", "mlp", "segmentation", "sparse")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import median_time, print_table
+from cnncourse.tools.bench import median_time, print_table
 from cnncourse.segmentation import (_build_unet, _to_fully_convolutional, build_window_classifier,
                                     multiply_adds, predict_dense, predict_sliding_window,
                                     predict_unet)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import median_time, print_table
+from cnncourse.tools.bench import median_time, print_table
 
 # Sizes benchmarked per generator: (mode, args, kwargs). "fast" is the CNNCOURSE_FAST=1 size a
 # notebook typically asks for (target: under 2 s on 2 cores), "full" a full-mode CPU size.

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import print_table
+from cnncourse.tools.bench import print_table
 from cnncourse.cnn3d import FAST_SIZE, FULL_SIZE, _build_cnn3d, make_dataset, train_cnn3d
 
 

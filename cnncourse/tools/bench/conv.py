@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import median_time, print_table
+from cnncourse.tools.bench import median_time, print_table
 from cnncourse.conv import conv2d, conv2d_loops
 
 #: (N, size, C_in, C_out, k) of the batches timed; the fast version times the first only.

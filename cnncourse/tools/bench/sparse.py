@@ -34,7 +34,7 @@ import tracemalloc
 import numpy as np
 
 from cnncourse import config
-from cnncourse.bench import median_time, print_table
+from cnncourse.tools.bench import median_time, print_table
 
 __all__ = ["shell_mask", "ball_mask", "compare", "occupancy_sweep", "algorithms",
            "table_scaling", "train_steps", "GOALS", "run"]
@@ -329,7 +329,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
 _SCALING_SCRIPT = r"""
 import json, resource, sys, time, tracemalloc
 import numpy as np
-from cnncourse.sparse import rulebook; from cnncourse.bench import sparse as bench
+from cnncourse.sparse import rulebook; from cnncourse.tools.bench import sparse as bench
 size, batch, inner = (int(v) for v in sys.argv[1:4])
 shell = np.argwhere(bench.shell_mask(inner, 0.02)).astype(np.int32) + (size - inner) // 2
 coords = np.concatenate([np.column_stack([np.full(len(shell), b, np.int32), shell])

@@ -64,7 +64,7 @@ class SlicedKernelManager(AsyncKernelManager):
 
     # both: jupyter_client's AsyncKernelManager gives `client_factory` a static default, so a
     # new `client_class` alone would still hand out its plain AsyncKernelClient
-    client_class = DottedObjectName("cnncourse.runner._SlicedKernelClient")
+    client_class = DottedObjectName("cnncourse.tools.runner._SlicedKernelClient")
     client_factory = Type(default_value=_SlicedKernelClient, klass=AsyncKernelClient)
 
 

@@ -24,7 +24,7 @@ nbgrader's own release would:
 * a cell with a ``BEGIN SOLUTION`` block: a solution cell ``answer-K``;
 * the check cell of an exercise (the first code cell after a solution cell that calls ``checks.``):
   a locked, autograded test cell ``check-K`` worth one point per checker it calls
-  (:mod:`cnncourse.grading` makes it fail in ``nbgrader autograde`` unless every verdict is ✅);
+  (:mod:`cnncourse.tools.grading` makes it fail in ``nbgrader autograde`` unless every verdict is ✅);
 * a cell with ``BEGIN HIDDEN TESTS`` (and no check): a locked, autograded test cell ``tests-K``
   worth 0 points: its assertions hold for a notebook run on the checkers' reference answers too,
   so they guard the course, not the learner's work.

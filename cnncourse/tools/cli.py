@@ -15,7 +15,7 @@ from cnncourse import config
 
 
 def _lessons(args) -> int:
-    from cnncourse import lessons
+    from cnncourse.tools import lessons
 
     if args.action == "copy":
         return _lessons_copy(args, lessons)
@@ -63,7 +63,7 @@ def _lessons_copy(args, lessons) -> int:
 
 
 def _grading(args) -> int:
-    from cnncourse import grading
+    from cnncourse.tools import grading
 
     try:
         written = grading.setup_course(Path(args.dir), args.names)
@@ -142,7 +142,7 @@ def _install_hint() -> str:
 
 
 def _run(args) -> int:
-    from cnncourse import runner
+    from cnncourse.tools import runner
 
     folder = config.LESSONS_DIR if args.lessons else config.SOLUTIONS_DIR
     paths = [Path(p) for p in args.notebooks] or sorted(folder.glob("*.ipynb"))
@@ -155,7 +155,8 @@ def _run(args) -> int:
 
 
 def _bench(args) -> int:
-    from cnncourse import bench, device
+    from cnncourse import device
+    from cnncourse.tools import bench
 
     if args.onednn and not device.use_onednn():
         print("--onednn: TF_ENABLE_ONEDNN_OPTS is set to something else; unset it", file=sys.stderr)
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     p.set_defaults(func=_run)
 
-    from cnncourse import bench
+    from cnncourse.tools import bench
 
     p = sub.add_parser("bench", help="speed benchmarks, printed as tables")
     p.add_argument("name", help=f"one of: all, {', '.join(sorted(bench.BENCHMARKS)) or '(none yet)'}")

@@ -1,7 +1,7 @@
 """Grading a class with nbgrader (the ``instructor`` extra: ``pip install "cnncourse[instructor]"``).
 
 The solution notebooks carry nbgrader metadata written by ``cnncourse lessons build`` (see
-:mod:`cnncourse.lessons`). This module adds what nbgrader cannot know on its own:
+:mod:`cnncourse.tools.lessons`). This module adds what nbgrader cannot know on its own:
 
 * :class:`ClearSolutions` makes ``nbgrader generate_assignment`` write the same stubs as the
   lessons (``raise NotImplementedError(...)`` in a function body, ``name = ...`` for a value), so
@@ -21,7 +21,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from cnncourse import config, lessons
+from cnncourse import config
+from cnncourse.tools import lessons
 
 if TYPE_CHECKING:  # annotations only
     import traitlets.config
@@ -31,7 +32,7 @@ __all__ = ["setup_course", "configure", "assert_checks_passed", "CONFIG_TEXT"]
 #: The ``nbgrader_config.py`` that :func:`setup_course` writes.
 CONFIG_TEXT = '''\
 # nbgrader configuration for the cnncourse notebooks (written by `cnncourse grading setup`).
-from cnncourse.grading import configure
+from cnncourse.tools.grading import configure
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "cnncourse"
@@ -83,7 +84,7 @@ def _preprocessors():
     from nbgrader.preprocessors import ClearSolutions as Base
     from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
-    from cnncourse.runner import SlicedKernelManager, Timeline
+    from cnncourse.tools.runner import SlicedKernelManager, Timeline
 
     class ClearSolutions(Base):
         """nbgrader's ClearSolutions with the lessons' stubs (hidden tests are left for
@@ -101,16 +102,16 @@ def _preprocessors():
 
         def preprocess_cell(self, cell, resources, cell_index):
             if utils.is_grade(cell) and cell.metadata.nbgrader.get("grade_id", "").startswith("check-"):
-                cell.source = ("import cnncourse.checks as _cc, cnncourse.grading as _cg\n"
+                cell.source = ("import cnncourse.checks as _cc, cnncourse.tools.grading as _cg\n"
                                "_cc_before = len(_cc.history())\n"
                                f"{cell.source}\n"
                                "_cg.assert_checks_passed(_cc_before)")
             return cell, resources
 
     class SlicedExecute(Execute):
-        """nbgrader's Execute with :class:`cnncourse.runner.SlicedKernelManager` (nbgrader passes
+        """nbgrader's Execute with :class:`cnncourse.tools.runner.SlicedKernelManager` (nbgrader passes
         its kernel manager class as an argument, so configuration cannot change it). It logs a
-        warning ``slow notebook run: ...`` (:class:`cnncourse.runner.Timeline`) for any
+        warning ``slow notebook run: ...`` (:class:`cnncourse.tools.runner.Timeline`) for any
         stretch of a run over ``slow_seconds``, to locate the occasional ~600 s stall (README,
         troubleshooting)."""
 

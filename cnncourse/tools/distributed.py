@@ -7,7 +7,7 @@ index::
     # machine 0                                       # machine 1
     export TF_CONFIG='{"cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]},
                        "task": {"type": "worker", "index": 0}}'      # index 1 on machine 1
-    python -m cnncourse.distributed --epochs 3 --out weights_worker0.npz
+    python -m cnncourse.tools.distributed --epochs 3 --out weights_worker0.npz
 
 Worker 0 is the *chief*. Each worker holds a full copy of the model; every step, each worker
 computes the gradient of its share of the global batch and the gradients are summed over the
@@ -207,9 +207,9 @@ def train_multiworker(x: np.ndarray | None = None, y: np.ndarray | None = None, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cnncourse.distributed``: train on this worker, save weights and losses."""
+    """``python -m cnncourse.tools.distributed``: train on this worker, save weights and losses."""
     parser = argparse.ArgumentParser(
-        prog="python -m cnncourse.distributed",
+        prog="python -m cnncourse.tools.distributed",
         description="Train the small 3D CNN on synthetic volumes with MultiWorkerMirroredStrategy. "
                     "Set TF_CONFIG on every machine and run the same command on each.")
     parser.add_argument("--epochs", type=int, default=3)
