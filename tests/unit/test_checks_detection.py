@@ -1,19 +1,10 @@
 """Checkers of notebook 10: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
 
-from cnncourse import checks
 from cnncourse.checks import detection as cd
 
 
-def last():
-    return checks.history()[-1]
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-def test_all_negative_accuracy():
+def test_all_negative_accuracy(last):
     right = 151_000_000 / 151_066_000
     assert cd.all_negative_accuracy(right) == right and last().passed
     assert cd.all_negative_accuracy(...) == right and last().status == "not done"
@@ -24,7 +15,7 @@ def test_all_negative_accuracy():
         assert last().status == "failed" and words in last().message, last().message
 
 
-def test_class_weights():
+def test_class_weights(last, stub):
     from cnncourse.detection import class_weights
 
     assert cd.class_weights(cd._class_weights) is cd._class_weights and last().passed
@@ -38,7 +29,7 @@ def test_class_weights():
         assert last().status == "failed" and words in last().message, last().message
 
 
-def test_focal_loss():
+def test_focal_loss(last, stub):
     import keras
 
     from cnncourse.detection import binary_focal_loss
@@ -56,7 +47,7 @@ def test_focal_loss():
         assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_threshold_for_recall():
+def test_threshold_for_recall(last, stub):
     from cnncourse.detection import threshold_for_recall
 
     assert cd.threshold_for_recall(cd._threshold_for_recall) is cd._threshold_for_recall and last().passed
@@ -81,7 +72,7 @@ def test_reference_answers_agree_with_library():
         assert cd._threshold_for_recall(y, s, t) == threshold_for_recall(y, s, t)
 
 
-def test_threshold_off_by_one_is_named_as_such():
+def test_threshold_off_by_one_is_named_as_such(last):
     # the learner's version of the mistake: positives[k], which runs past the end at recall 1
     def off_by_one(y_true, scores, target_recall):
         positives = np.sort(np.asarray(scores, float)[np.asarray(y_true) == 1])[::-1]
@@ -92,7 +83,7 @@ def test_threshold_off_by_one_is_named_as_such():
     assert "lowest positive score" not in last().message
 
 
-def test_non_max_suppression():
+def test_non_max_suppression(last, stub):
     assert cd.non_max_suppression(cd._non_max_suppression) is cd._non_max_suppression
     assert last().passed
     cd.non_max_suppression(stub)
@@ -108,7 +99,7 @@ def test_non_max_suppression():
         assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_non_max_suppression_accepts_lists_and_the_argsort_idiom():
+def test_non_max_suppression_accepts_lists_and_the_argsort_idiom(last):
     def learner(centres, scores, radius):
         keep = []
         for i in np.argsort(scores)[::-1]:
@@ -119,7 +110,7 @@ def test_non_max_suppression_accepts_lists_and_the_argsort_idiom():
     assert cd.non_max_suppression(learner) is learner and last().passed, last().message
 
 
-def test_match_detections():
+def test_match_detections(last, stub):
     assert cd.match_detections(cd._match_detections) is cd._match_detections and last().passed
     cd.match_detections(stub)
     assert last().status == "not done"
@@ -132,7 +123,7 @@ def test_match_detections():
         assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_match_detections_accepts_a_list_of_pairs():
+def test_match_detections_accepts_a_list_of_pairs(last):
     def learner(detections, truths, radius):          # written out: returns a list of tuples
         taken, pairs = set(), []
         for i, d in enumerate(np.asarray(detections, float)):
@@ -155,7 +146,7 @@ def _head(x, keras, activation="sigmoid"):
     return keras.layers.Dense(1, activation=activation)(x)
 
 
-def test_with_new_head():
+def test_with_new_head(last, stub):
     import keras
 
     assert cd.with_new_head(cd._with_new_head) is cd._with_new_head and last().passed, last().message
