@@ -1,18 +1,27 @@
 """Checkers of notebook 10: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
+import pytest
 
 from cnncourse.checks import detection as cd
 
 
+ALL_NEGATIVE = 151_000_000 / 151_066_000   # the accuracy of "no mitosis anywhere"
+
+
 def test_all_negative_accuracy(last):
-    right = 151_000_000 / 151_066_000
+    right = ALL_NEGATIVE
     assert cd.all_negative_accuracy(right) == right and last().passed
     assert cd.all_negative_accuracy(...) == right and last().status == "not done"
-    for wrong, words in [(1 - 66_000 / 151_000_000, "non-mitosis pixels only"),
-                         (66_000 / 151_066_000, "error rate"), (151e6 / 66e3, "ratio of counts"),
-                         (100 * right, "percentage")]:
-        assert cd.all_negative_accuracy(wrong) == right
-        assert last().status == "failed" and words in last().message, last().message
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (1 - 66_000 / 151_000_000, "non-mitosis pixels only"),
+    (66_000 / 151_066_000, "error rate"), (151e6 / 66e3, "ratio of counts"),
+    (100 * ALL_NEGATIVE, "percentage"),
+])
+def test_all_negative_accuracy_names_the_mistake(last, wrong, words):
+    assert cd.all_negative_accuracy(wrong) == ALL_NEGATIVE
+    assert last().status == "failed" and words in last().message, last().message
 
 
 def test_class_weights(last, stub):
@@ -23,10 +32,15 @@ def test_class_weights(last, stub):
     assert last().status == "failed" and "instead of writing it" in last().message
     cd.class_weights(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._weights_frequency, "INVERSELY"), (cd._weights_inverse_fraction_swapped, "swapped"),
-                         (cd._weights_inverse_counts, "tiny values"), (cd._weights_no_two, "twice too large")]:
-        assert cd.class_weights(wrong) is cd._class_weights
-        assert last().status == "failed" and words in last().message, last().message
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._weights_frequency, "INVERSELY"), (cd._weights_inverse_fraction_swapped, "swapped"),
+    (cd._weights_inverse_counts, "tiny values"), (cd._weights_no_two, "twice too large"),
+])
+def test_class_weights_names_the_mistake(last, wrong, words):
+    assert cd.class_weights(wrong) is cd._class_weights
+    assert last().status == "failed" and words in last().message, last().message
 
 
 def test_focal_loss(last, stub):
@@ -40,11 +54,16 @@ def test_focal_loss(last, stub):
     assert cd.focal_loss(with_library) is with_library and last().passed, last().message
     cd.focal_loss(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._focal_alpha_swapped, "wrong class"), (cd._focal_wrong_factor, "p_t**gamma"),
-                         (cd._focal_p_not_pt, "instead of p_t"), (cd._focal_no_alpha, "alpha is missing"),
-                         (cd._focal_no_clip, "Clip p")]:
-        cd.focal_loss(wrong)
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._focal_alpha_swapped, "wrong class"), (cd._focal_wrong_factor, "p_t**gamma"),
+    (cd._focal_p_not_pt, "instead of p_t"), (cd._focal_no_alpha, "alpha is missing"),
+    (cd._focal_no_clip, "Clip p"),
+])
+def test_focal_loss_names_the_mistake(last, wrong, words):
+    cd.focal_loss(wrong)
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
 def test_threshold_for_recall(last, stub):
@@ -55,11 +74,16 @@ def test_threshold_for_recall(last, stub):
     assert last().status == "failed" and "instead of writing it" in last().message
     cd.threshold_for_recall(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._threshold_off_by_one, "positives[k - 1]"),
-                         (cd._threshold_lowest, "lowest positive score"), (cd._threshold_floor, "floor"),
-                         (cd._threshold_all_scores, "ALL scores"), (cd._threshold_quantile, "quantile")]:
-        cd.threshold_for_recall(wrong)
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._threshold_off_by_one, "positives[k - 1]"),
+    (cd._threshold_lowest, "lowest positive score"), (cd._threshold_floor, "floor"),
+    (cd._threshold_all_scores, "ALL scores"), (cd._threshold_quantile, "quantile"),
+])
+def test_threshold_for_recall_names_the_mistake(last, wrong, words):
+    cd.threshold_for_recall(wrong)
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
 def test_reference_answers_agree_with_library():
@@ -88,15 +112,20 @@ def test_non_max_suppression(last, stub):
     assert last().passed
     cd.non_max_suppression(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._nms_keeps_all, "nothing was suppressed"),
-                         (cd._nms_input_order, "not sorted by score"),
-                         (cd._nms_suppressed_suppress, "KEPT only"),
-                         (cd._nms_index_order, "index order"),
-                         (cd._nms_strict, "exactly `radius` away"),
-                         (cd._nms_squared, "squared distance"),
-                         (cd._nms_chebyshev, "Euclidean")]:
-        assert cd.non_max_suppression(wrong) is cd._non_max_suppression
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._nms_keeps_all, "nothing was suppressed"),
+    (cd._nms_input_order, "not sorted by score"),
+    (cd._nms_suppressed_suppress, "KEPT only"),
+    (cd._nms_index_order, "index order"),
+    (cd._nms_strict, "exactly `radius` away"),
+    (cd._nms_squared, "squared distance"),
+    (cd._nms_chebyshev, "Euclidean"),
+])
+def test_non_max_suppression_names_the_mistake(last, wrong, words):
+    assert cd.non_max_suppression(wrong) is cd._non_max_suppression
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
 def test_non_max_suppression_accepts_lists_and_the_argsort_idiom(last):
@@ -114,13 +143,18 @@ def test_match_detections(last, stub):
     assert cd.match_detections(cd._match_detections) is cd._match_detections and last().passed
     cd.match_detections(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._match_reuses_truth, "matched by two detections"),
-                         (cd._match_nearest_taken, "already taken"),
-                         (cd._match_first_within, "not the nearest"),
-                         (cd._match_squared, "squared distance"),
-                         (cd._match_strict, "not <")]:
-        assert cd.match_detections(wrong) is cd._match_detections
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._match_reuses_truth, "matched by two detections"),
+    (cd._match_nearest_taken, "already taken"),
+    (cd._match_first_within, "not the nearest"),
+    (cd._match_squared, "squared distance"),
+    (cd._match_strict, "not <"),
+])
+def test_match_detections_names_the_mistake(last, wrong, words):
+    assert cd.match_detections(wrong) is cd._match_detections
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
 def test_match_detections_accepts_a_list_of_pairs(last):
