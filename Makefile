@@ -17,7 +17,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,instructor]"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[test,instructor]"
 	@touch $(STAMP)
 
 install: $(STAMP)
