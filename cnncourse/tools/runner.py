@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from queue import Empty
@@ -150,6 +150,10 @@ class RunResult:
     error: str | None = None
     peak_bytes: int | None = None
     cpu_seconds: float | None = None
+    #: the cells that took a second or more (wall or kernel CPU): dicts of ``cell`` (index in the
+    #: notebook), ``seconds``, ``cpu_seconds`` (the first cell's includes the kernel's start-up) and
+    #: ``source`` (its first line), in notebook order
+    cells: list[dict] = field(default_factory=list)
 
 
 def peak_rss(pid: int) -> int | None:
@@ -206,6 +210,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
     peak = cpu = None
+    cells = []
 
     timeline = Timeline()
     hooks = timeline.hooks()
@@ -219,8 +224,14 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
         if now is not None:
             peak = max(peak or 0, now)
         used = cpu_seconds(pid) if pid else None
-        if used is not None:
-            cpu = max(cpu or 0.0, used)
+        before, cpu = cpu, cpu if used is None else max(cpu or 0.0, used)
+        sent, back = timeline.cells.get(cell_index, [None, None])
+        wall = None if sent is None or back is None else back - sent
+        busy = None if cpu is None else cpu - (before or 0.0)   # the first: with kernel start-up
+        if max(wall or 0.0, busy or 0.0) >= 1.0:
+            cells.append({"cell": cell_index, "seconds": None if wall is None else round(wall, 1),
+                          "cpu_seconds": None if busy is None else round(busy, 1),
+                          "source": (cell.source.splitlines() or [""])[0][:80]})
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 
@@ -236,7 +247,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     stream.write("\n")
     for line in timeline.slow(nb, SLOW_SECONDS):  # where a stall went, should one happen
         stream.write(f"  slow: {line}\n")
-    return RunResult(path, seconds, error, peak, cpu)
+    return RunResult(path, seconds, error, peak, cpu, cells)
 
 
 def _failed_cell(nb) -> int | None:
@@ -278,7 +289,8 @@ def run(paths: list[Path], *, timeout: int = 900, stream: TextIO | None = None,
 def table(results: list[RunResult]) -> dict:
     """The table of a run as plain data (what ``cnncourse run --json FILE`` writes): ``mode``
     ("fast"/"full"), ``machine`` (CPU count, platform), ``notebooks`` (one dict per notebook:
-    ``notebook`` (file name), ``seconds``, ``cpu_seconds``, ``peak_bytes``, ``error``) and
+    ``notebook`` (file name), ``seconds``, ``cpu_seconds``, ``peak_bytes``, ``error`` and
+    ``cells``, where the seconds went: :attr:`RunResult.cells`) and
     ``total`` (the sums of ``seconds`` and ``cpu_seconds``, the largest ``peak_bytes``; a sum is
     ``None`` where a notebook's figure is)."""
     from cnncourse import config
@@ -288,7 +300,7 @@ def table(results: list[RunResult]) -> dict:
 
     rows = [{"notebook": Path(r.notebook).name, "seconds": round(r.seconds, 1),
              "cpu_seconds": None if r.cpu_seconds is None else round(r.cpu_seconds, 1),
-             "peak_bytes": r.peak_bytes, "error": r.error} for r in results]
+             "peak_bytes": r.peak_bytes, "error": r.error, "cells": r.cells} for r in results]
     peaks = [r.peak_bytes for r in results if r.peak_bytes is not None]
     return {"mode": config.mode(), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "notebooks": rows,

@@ -68,14 +68,16 @@ def test_run_writes_its_table_as_json_and_markdown(tmp_path, capsys):
 
     busy = tmp_path / "busy.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass")]), busy)
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass")]), busy)
     out = tmp_path / "table.json"
     assert main(["run", str(busy), "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     (row,) = data["notebooks"]
     assert row["notebook"] == "busy.ipynb" and row["error"] is None
-    assert row["cpu_seconds"] >= 0.5 and row["seconds"] >= 0.5   # the kernel's own CPU time
+    assert row["cpu_seconds"] >= 1.2 and row["seconds"] >= 1.2   # the kernel's own CPU time
     assert 10 * 2**20 < row["peak_bytes"] < 64 * 2**30
+    (cell,) = row["cells"]                                        # the one cell over a second
+    assert cell["cell"] == 0 and cell["cpu_seconds"] >= 1.2 and cell["source"] == "import time"
     assert data["total"] == {"seconds": row["seconds"], "cpu_seconds": row["cpu_seconds"],
                              "peak_bytes": row["peak_bytes"]}
     assert data["mode"] in ("fast", "full") and data["machine"]["cpus"] >= 1
