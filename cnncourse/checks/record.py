@@ -163,6 +163,13 @@ def _feed(digest, value) -> None:
         digest.update(f"{type(value).__qualname__}:{value!r}".encode())
 
 
+def _call_key(args: tuple, kwargs: dict) -> str:
+    """A call's fingerprint, with NumPy's floating-point error handling at the time of the call
+    (a checker may call the same function under ``np.errstate(over="raise")`` and under
+    ``np.errstate(all="ignore")``, with different outcomes)."""
+    return fingerprint(tuple(args) + (("np.errstate", sorted(np.geterr().items())),), kwargs)
+
+
 # --------------------------------------------------------------------------------------------
 # The kernel side: recording
 
@@ -181,7 +188,7 @@ class Recorded:
         self.unencodable: str | None = None
 
     def __call__(self, *args, **kwargs):
-        key = fingerprint(args, kwargs)
+        key = _call_key(args, kwargs)
         try:
             result = self.__wrapped__(*args, **kwargs)
         except BaseException as exc:
@@ -283,7 +290,7 @@ class Replay:
         self.missing = 0
 
     def __call__(self, *args, **kwargs):
-        record = self._calls.get(fingerprint(args, kwargs))
+        record = self._calls.get(_call_key(args, kwargs))
         if record is None:
             self.missing += 1
             raise Unrecorded(f"`{self.__name__}` was not called with these arguments in the "

@@ -75,7 +75,7 @@ def _created_names(tree: ast.AST) -> tuple[set[str], set[str]]:
                   ast.SetComp, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Subscript)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, new_object):
-            created.update(n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            created.update(n for t in node.targets for n in _target_names(t))
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name):
             created.add(node.target.id)
         elif isinstance(node, (ast.For, ast.comprehension)):
@@ -83,6 +83,17 @@ def _created_names(tree: ast.AST) -> tuple[set[str], set[str]]:
         elif isinstance(node, ast.arg):
             parameters.add(node.arg)
     return created, parameters
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    """The names an assignment target binds (``a``, ``a, (b, c)``; not the ``a`` of ``a.x``)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for t in target.elts for n in _target_names(t)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []
 
 
 def python_source(source: str) -> str:
@@ -106,7 +117,8 @@ def _forbidden_module(name: str) -> bool:
 
 
 def audit_answer(source: str, *, notebook: set[str] = frozenset(),
-                 course_modules: set[str] = frozenset()) -> list[Finding]:
+                 course_modules: set[str] = frozenset(), exercises: set[str] = frozenset()
+                 ) -> list[Finding]:
     """The constructs in answer cell ``source`` that the grader does not accept.
 
     Parameters
@@ -119,6 +131,9 @@ def audit_answer(source: str, *, notebook: set[str] = frozenset(),
     course_modules : set of str
         The subset that names ``cnncourse`` modules: the answer must not call their function of
         the exercise's own name (or its private ``_name``).
+    exercises : set of str
+        The answers this cell is checked for (the names its check cell hands to checkers), in
+        addition to the functions and values it defines.
 
     Returns
     -------
@@ -138,7 +153,7 @@ def audit_answer(source: str, *, notebook: set[str] = frozenset(),
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
                 if isinstance(t, ast.Name)}
-    exercise_targets = {d.lstrip("_") for d in defined}
+    exercise_targets = {d.lstrip("_") for d in defined | set(exercises)}
     created, parameters = _created_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -199,7 +199,17 @@ def audit_notebook(cells: list) -> dict[str, list[Finding]]:
     others = [_source(c) for c in cells if c.get("cell_type") == "code"
               and not c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     names, course = notebook_names(others)
-    return {grade_id(c): audit_answer(_source(c), notebook=names, course_modules=course)
+    checked: dict[str, set[str]] = {}
+    for c in cells:
+        if grade_id(c).startswith("check-"):
+            try:
+                calls = [call for statement in check_calls(_source(c)) for call in statement]
+            except SyntaxError:
+                continue
+            checked[grade_id(c)[len("check-"):]] = {a.id for call in calls for a in call.node.args
+                                                     if isinstance(a, ast.Name)}
+    return {grade_id(c): audit_answer(_source(c), notebook=names, course_modules=course,
+                                      exercises=checked.get(grade_id(c)[len("answer-"):], set()))
             for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
             and c.get("cell_type") == "code"}
 
