@@ -8,14 +8,14 @@ PYTEST_ARGS ?=
 # which is how the per-notebook budgets in README are measured.
 JOBS ?= 2
 
-.PHONY: lab test install browser lessons run doctor bench wheel clean
+.PHONY: lab test install browser lessons run slides doctor bench wheel clean
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,instructor]"
+	$(BIN)/python -m pip install --quiet -e ".[test,instructor,slides]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -47,6 +47,10 @@ lessons: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/cnncourse run
+
+## reveal.js decks of every solution notebook (executed in fast mode) in build/slides/, offline
+slides: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/cnncourse slides --out build/slides $(SLIDES_ARGS)
 
 doctor: $(STAMP)
 	$(BIN)/cnncourse doctor
