@@ -47,17 +47,22 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 #: reveal.js's virtual slide size in pixels (16:9); reveal scales it to the screen.
 WIDTH, HEIGHT = 1280, 720
 #: usable height of a slide for content, pixels (the rest: reveal's margins, the slide number)
-BUDGET = 610
+BUDGET = 560
+#: height for a figure cell's figures and printed text (their sizes are known, not estimated)
+FIGURE_BUDGET = 650
 #: code cells with more lines than this show only their outputs on a slide
 MAX_CODE_LINES = 8
 #: a figure joins the slide before it only if that slide has used less than this share of BUDGET
 FIGURE_JOIN = 0.35
 #: estimated heights (px) of the template's text: prose line, code/output line, headings by level
-PROSE_LINE, CODE_LINE = 34, 27
+PROSE_LINE, CODE_LINE, OUTPUT_LINE = 34, 27, 23
 HEADING = {1: 100, 2: 78, 3: 60, 4: 48, 5: 40, 6: 40}
 PROSE_CHARS = 96   # characters of prose per line at the template's font size
+OUTPUT_CHARS = 110   # characters of printed output per line (longer lines wrap)
+CODE_CHARS = 100
 PARAGRAPH_GAP = 18
 MAX_IMAGE_HEIGHT = 560   # the template's max-height for a figure (px of the virtual slide)
+MIN_IMAGE_HEIGHT = 300   # ... and the least a figure is shrunk to, to leave room for its cell's text
 MAX_IMAGE_WIDTH = WIDTH - 80
 #: a figure smaller than the slide is shown up to this many times its size (it is drawn at 2x)
 MAX_UPSCALE = 1.5
@@ -140,7 +145,11 @@ def _prose_height(text: str) -> int:
             height += HEADING[len(m.group(1))]
         elif line.strip().startswith("|"):
             height += PROSE_LINE + 4           # a table row
-        elif _LIST_ITEM.match(line) or "$$" in line:   # starts a line of its own
+        elif line.strip() == "$$" or line.strip().startswith("\\begin"):
+            height += PROSE_LINE // 2
+        elif "$$" in line or "\\frac" in line or "\\sum" in line:   # display math: tall
+            height += 2 * PROSE_LINE
+        elif _LIST_ITEM.match(line):   # starts a line of its own
             height += PROSE_LINE * max(1, math.ceil(len(line.strip()) / PROSE_CHARS))
         elif line.strip():   # hard-wrapped prose reflows: count its characters
             height += int(PROSE_LINE * len(line.strip()) / PROSE_CHARS) + 1
@@ -155,10 +164,10 @@ def png_size(data: str | bytes) -> tuple[int, int]:
     return struct.unpack(">II", raw[16:24])
 
 
-def display_size(output) -> tuple[int, int] | None:
+def display_size(output, max_height: int = MAX_IMAGE_HEIGHT) -> tuple[int, int] | None:
     """(width, height) at which an image output is shown on a slide, in px of the virtual slide:
     its own display size (a retina PNG says it in its metadata), enlarged up to
-    :data:`MAX_UPSCALE` times or shrunk to fit :data:`MAX_IMAGE_WIDTH` x :data:`MAX_IMAGE_HEIGHT`;
+    :data:`MAX_UPSCALE` times or shrunk to fit :data:`MAX_IMAGE_WIDTH` x ``max_height``;
     ``None`` for an output without an image."""
     data = output.get("data", {})
     if "image/png" in data:
@@ -171,7 +180,7 @@ def display_size(output) -> tuple[int, int] | None:
         return MAX_IMAGE_WIDTH // 2, MAX_IMAGE_HEIGHT // 2   # none in the course; a guess
     else:
         return None
-    scale = min(MAX_UPSCALE, MAX_IMAGE_WIDTH / max(w, 1), MAX_IMAGE_HEIGHT / max(h, 1))
+    scale = min(MAX_UPSCALE, MAX_IMAGE_WIDTH / max(w, 1), max_height / max(h, 1))
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
@@ -188,11 +197,14 @@ def _text_lines(output) -> int:
         data = output.get("data", {})
         if any(k.startswith("image/") for k in data):
             return 0
-        if "text/html" in data:
-            return max(2, str(data["text/html"]).count("<tr"))
-        text = data.get("text/plain", "")
+        html = "".join(data.get("text/html", ""))
+        if "<table" in html:   # a table: its rows
+            return max(2, html.count("<tr"))
+        text = data.get("text/plain", "") if "text/plain" in data else (html and "\n\n")
     text = "".join(text) if isinstance(text, list) else text
-    return len(text.rstrip("\n").split("\n")) if text.strip() else 0
+    if not text.strip():
+        return 0
+    return sum(max(1, math.ceil(len(line) / OUTPUT_CHARS)) for line in text.rstrip("\n").split("\n"))
 
 
 def has_figure(cell) -> bool:
@@ -207,9 +219,10 @@ def cell_height(cell, *, show_input: bool) -> int:
         return _prose_height(cell.source)
     height = 0
     if show_input and cell.source.strip():
-        height += CODE_LINE * len(cell.source.split("\n")) + 20
+        height += CODE_LINE * sum(max(1, math.ceil(len(line) / CODE_CHARS))
+                                  for line in cell.source.split("\n")) + 20
     for out in cell.get("outputs", []):
-        height += _image_height(out) + CODE_LINE * _text_lines(out)
+        height += _image_height(out) + OUTPUT_LINE * _text_lines(out)
     return height
 
 
@@ -234,6 +247,12 @@ def _only_hidden_tests(source: str) -> bool:
 def _clean_outputs(cell) -> None:
     """Drop stderr and ✅ verdict lines (noise on a slide); a widget becomes :data:`WIDGET_NOTE`."""
     outputs = []
+    # a figure shares the slide with the text its cell prints (the talk's table above its ROC)
+    text_px = OUTPUT_LINE * sum(_text_lines(o) for o in cell.get("outputs", [])
+                                if o.get("name") != "stderr" and _WIDGET_VIEW not in o.get("data", {}))
+    n_images = max(1, sum(1 for o in cell.get("outputs", []) if "image/png" in o.get("data", {})))
+    room = FIGURE_BUDGET - text_px
+    max_height = max(MIN_IMAGE_HEIGHT, min(MAX_IMAGE_HEIGHT * n_images, room)) // n_images
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
@@ -250,7 +269,7 @@ def _clean_outputs(cell) -> None:
             out = nbformat.v4.new_output("display_data", data={"text/html": WIDGET_NOTE})
         elif "image/png" in out.get("data", {}):
             out = copy.deepcopy(out)
-            w, h = display_size(out)
+            w, h = display_size(out, max_height)
             out.setdefault("metadata", {})["image/png"] = {"width": w, "height": h}
             out["metadata"][_SIZED] = True
         elif kind == "error":
@@ -326,6 +345,8 @@ def _assign(cells) -> list[PlannedCell]:
                       or bool(cell.metadata.get("nbgrader", {}).get("solution")))  # notes: the code
         if cell.cell_type == "code" and has_figure(cell) and not cell.metadata.get("nbgrader", {}).get("solution"):
             show_input = len(cell.source.split("\n")) <= MAX_FIGURE_CODE_LINES
+        elif cell.cell_type == "code" and explicit in ("slide", "subslide"):
+            show_input = True   # a cell chosen for a slide of its own: its code is part of it
         height = cell_height(cell, show_input=show_input)
 
         def put(kind, why):
@@ -482,15 +503,16 @@ CSS = f"""
         --jp-cell-prompt-width: 0px; }}
 .reveal .slides {{ text-align: left; }}
 .reveal .slides section {{ height: 100%; overflow-y: auto; overflow-x: hidden; }}
-.reveal h1 {{ font-size: 2.0em; }} .reveal h2 {{ font-size: 1.55em; }}
-.reveal h3 {{ font-size: 1.2em; }} .reveal h4 {{ font-size: 1.05em; }}
-.reveal h1, .reveal h2, .reveal h3, .reveal h4 {{ text-transform: none; margin-bottom: 0.4em; }}
+.reveal .slides h1 {{ font-size: 2.0em; }} .reveal .slides h2 {{ font-size: 1.55em; }}
+.reveal .slides h3 {{ font-size: 1.2em; }} .reveal .slides h4 {{ font-size: 1.05em; }}
+.reveal .slides h1, .reveal .slides h2, .reveal .slides h3, .reveal .slides h4 {{
+        text-transform: none; margin: 0 0 0.4em 0; }}
 .reveal p, .reveal li {{ line-height: 1.3; }}
 .reveal table {{ font-size: 0.85em; margin: 0.4em 0; }}
 .jp-InputPrompt, .jp-OutputPrompt {{ display: none; }}
 .jp-RenderedImage {{ text-align: center; }}
-.reveal .slides section .jp-RenderedImage img {{ max-width: 100%;
-        max-height: {MAX_IMAGE_HEIGHT}px; width: auto; height: auto; margin: 0 auto; }}
+.reveal .slides section .jp-RenderedImage img {{ max-width: 100%; max-height: none;
+        object-fit: contain; margin: 0 auto; }}
 .jp-RenderedText pre {{ font-size: 18px; line-height: 1.25; word-break: normal; }}
 .cc-widget {{ font-style: italic; color: #555; }}
 """
@@ -544,6 +566,18 @@ def execute(path: Path, *, fast: bool = True, timeout: int = 900) -> nbformat.No
     return nb
 
 
+def _take_slide_metadata(executed, source) -> None:
+    """Give the cells of an executed copy the slide metadata of the same cells (by id) in the
+    source notebook, which may have changed since the copy was run."""
+    by_id = {c.get("id"): c.metadata.get("slideshow") for c in source.cells if c.get("id")}
+    for cell in executed.cells:
+        if cell.get("id") in by_id:
+            if by_id[cell["id"]] is None:
+                cell.metadata.pop("slideshow", None)
+            else:
+                cell.metadata["slideshow"] = copy.deepcopy(by_id[cell["id"]])
+
+
 @dataclass
 class Deck:
     """One written deck: its HTML file, the slides and subslides it has, the plan of its cells."""
@@ -582,6 +616,7 @@ def make_deck(notebook: Path, out_dir: Path, *, executed: Path | None = None, fa
         if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
             raise SlidesError(f"executed: {executed} has no outputs; run it first or leave "
                               "--executed out")
+        _take_slide_metadata(nb, nbformat.reads(notebook.read_text(encoding="utf-8"), as_version=4))
     else:
         nb = execute(notebook, fast=fast, timeout=timeout)
     deck, plan = deck_notebook(nb)
