@@ -80,10 +80,11 @@ def _notebook():
 # ---------------------------------------------------------------------------------------------
 
 def test_split_markdown_keeps_fences_and_display_math_whole():
-    text = "## A\nintro\n\n```python\nx = 1\n\ny = 2\n```\n\n$$\na\n\nb\n$$\n### B\nend"
+    text = ("## A\nintro\n\n```python\nx = 1\n\ny = 2\n```\n\n$$\na\n\nb\n$$\n### B\nend\n\n"
+            "1. item\n\n   more of it\n2. next")
     pieces = slides.split_markdown(text)
     assert pieces == ["## A\nintro", "```python\nx = 1\n\ny = 2\n```", "$$\na\n\nb\n$$",
-                      "### B\nend"]
+                      "### B\nend", "1. item\n\n   more of it\n2. next"]
     with pytest.raises(TypeError, match="source"):
         slides.split_markdown(None)
 

@@ -61,7 +61,7 @@ PROSE_CHARS = 96   # characters of prose per line at the template's font size
 OUTPUT_CHARS = 110   # characters of printed output per line (longer lines wrap)
 CODE_CHARS = 100
 PARAGRAPH_GAP = 18
-MAX_IMAGE_HEIGHT = 560   # the template's max-height for a figure (px of the virtual slide)
+MAX_IMAGE_HEIGHT = 560   # the tallest a figure is shown (px of the virtual slide)
 MIN_IMAGE_HEIGHT = 300   # ... and the least a figure is shrunk to, to leave room for its cell's text
 MAX_IMAGE_WIDTH = WIDTH - 80
 #: a figure smaller than the slide is shown up to this many times its size (it is drawn at 2x)
@@ -92,15 +92,16 @@ class SlidesError(RuntimeError):
 
 def split_markdown(source: str) -> list[str]:
     """Split one markdown cell's ``source`` into pieces: each heading line with what follows it
-    up to the next blank line, and each paragraph (blank-line separated; fenced code blocks and
-    ``$$`` display math stay whole). Joining the pieces with blank lines gives the same rendering.
+    up to the next blank line, and each paragraph (blank-line separated; fenced code blocks,
+    ``$$`` display math and a list item's indented continuation stay whole). Joining the pieces
+    with blank lines gives the same rendering.
 
     >>> split_markdown("## A\\ntext\\n\\nmore\\n### B")
     ['## A\\ntext', 'more', '### B']
     """
     if not isinstance(source, str):
         raise TypeError(f"source: expected a str, got {type(source).__name__}")
-    pieces, current, fence, display = [], [], None, False
+    pieces, current, fence, display, blank = [], [], None, False, False
 
     def flush():
         if any(line.strip() for line in current):
@@ -115,14 +116,23 @@ def split_markdown(source: str) -> list[str]:
             continue
         m = _FENCE.match(line)
         if m:
+            if blank:
+                flush()
+                blank = False
             fence = m.group(1)
             current.append(line)
             continue
         if line.strip().count("$$") % 2 == 1:
             display = not display
         if not display and not line.strip():
-            flush()
+            blank = True
             continue
+        if blank:   # a paragraph ends, unless an indented line continues a list item
+            if line[:1] in (" ", "\t") and current:
+                current.append("")
+            else:
+                flush()
+            blank = False
         if not display and _HEADING.match(line) and current:
             flush()
         current.append(line)
