@@ -291,3 +291,19 @@ def test_deck_opens_offline_with_its_figures(browser, decks, server, name):
         assert failed == [], f"assets missing from the deck folder: {failed}"
     finally:
         context.close()
+
+
+def test_cli_writes_a_deck_from_an_executed_copy_and_reports_one_it_cannot_make(tmp_path, capsys):
+    source, good, bad = tmp_path / "99_test.ipynb", tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(_notebook(), source)
+    nbformat.write(_notebook(), good)
+    broken = _notebook()
+    broken.cells[4].outputs.append(nbformat.v4.new_output("error", ename="E", evalue="x", traceback=[]))
+    nbformat.write(broken, bad)
+    out = tmp_path / "decks"
+    assert cli.main(["slides", str(source), "--executed", str(good), "--out", str(out)]) == 0
+    assert (out / "99_test.slides.html").exists()
+    assert (out / slides.ASSETS / "reveal.js" / "dist" / "reveal.js").exists()
+    assert (out / slides.ASSETS / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    assert cli.main(["slides", str(source), "--executed", str(bad), "--out", str(out)]) == 1
+    assert "no deck for 1 notebook(s): 99_test.ipynb" in capsys.readouterr().err

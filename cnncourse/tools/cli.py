@@ -167,7 +167,7 @@ def _slides(args) -> int:
         print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    decks = []
+    decks, failed = [], []
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.name}: "
               + ("from " + args.executed if args.executed else
@@ -177,17 +177,22 @@ def _slides(args) -> int:
                                     fast=not args.full, timeout=args.timeout)
         except (slides.SlidesError, FileNotFoundError, ValueError) as exc:
             print(exc, file=sys.stderr)
-            return 1
+            failed.append(path.name)
+            continue
         if args.plan:
             print(slides.format_plan(deck.plan))
         print(f"wrote {deck.path} ({deck.slides} slides, {deck.subslides} subslides)")
         decks.append(deck)
-    first = decks[0].path
-    if len(decks) > 1:
-        first = slides.write_index(out, decks)
-        print(f"wrote {first}")
-    print(f"open {first.resolve()} in a browser (offline; 's' opens the speaker notes with the "
-          "exercise answers)")
+    if decks:
+        first = decks[0].path
+        if len(paths) > 1:
+            first = slides.write_index(out, decks)
+            print(f"wrote {first}")
+        print(f"open {first.resolve()} in a browser (offline; 's' opens the speaker notes with "
+              "the exercise answers)")
+    if failed:
+        print(f"no deck for {len(failed)} notebook(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
