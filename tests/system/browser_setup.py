@@ -1,4 +1,4 @@
-"""Headless Chromium for the browser tests (tests/test_browser.py, tests/test_slides.py).
+"""Headless Chromium for the browser tests (tests/system/test_browser.py, tests/system/test_slides.py).
 
 Debian's ``chromium`` (``make test`` installs it when running as root) driven by the Python package
 ``playwright`` (test extra; its own browser download is never used). Without chromium a browser

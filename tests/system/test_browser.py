@@ -5,7 +5,7 @@ the repository is modified), runs all cells, and checks that widgets render as w
 text such as ``FloatSlider(...)``), that plots appear, that no cell shows an error, and that
 moving a slider changes the output. Screenshots go to ``artifacts/browser/``.
 
-Needs Debian's ``chromium`` and the Python package ``playwright`` (tests/browser_setup.py).
+Needs Debian's ``chromium`` and the Python package ``playwright`` (tests/system/browser_setup.py).
 """
 from __future__ import annotations
 
