@@ -67,6 +67,10 @@ def _lessons_copy(args, lessons) -> int:
 def _grading(args) -> int:
     from cnncourse.tools import grading
 
+    if args.action == "report":
+        lines = grading.report(Path(args.dir))
+        print("\n".join(lines) if lines else f"no autograded notebooks under {args.dir}/autograded")
+        return 0
     try:
         written = grading.setup_course(Path(args.dir), args.names)
     except FileNotFoundError as exc:
@@ -238,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="copy: only these notebooks (e.g. 01_perceptron_nand)")
     p.set_defaults(func=_lessons)
 
-    p = sub.add_parser("grading", help="write an nbgrader course folder (needs cnncourse[instructor])")
-    p.add_argument("action", choices=["setup"])
-    p.add_argument("dir", help="course folder to write (nbgrader_config.py, source/)")
+    p = sub.add_parser("grading", help="setup: write an nbgrader course folder (needs "
+                                          "cnncourse[instructor]); report: what autograding found")
+    p.add_argument("action", choices=["setup", "report"])
+    p.add_argument("dir", help="the nbgrader course folder (setup writes nbgrader_config.py, "
+                               "source/; report reads autograded/)")
     p.add_argument("--only", dest="names", nargs="+", metavar="NOTEBOOK",
                    help="only these notebooks (default: all)")
     p.set_defaults(func=_grading)
