@@ -648,12 +648,15 @@ def format_plan(plan: Sequence[PlannedCell]) -> str:
     return "\n".join(lines)
 
 
-def write_index(out_dir: Path, decks: Sequence[Deck]) -> Path:
-    """Write ``out_dir/index.html``: a plain page linking each deck (relative links, offline)."""
+def write_index(out_dir: Path, decks: Sequence[Deck] = ()) -> Path:
+    """Write ``out_dir/index.html``: a plain page linking every deck in the folder (relative links,
+    offline), with the slide counts of ``decks`` (those just written)."""
     from html import escape
 
-    items = "\n".join(f'<li><a href="{escape(d.path.name)}">{escape(d.path.name.split(".")[0])}</a>'
-                      f" ({d.slides} slides, {d.subslides} subslides)</li>" for d in decks)
+    counts = {d.path.name: f" ({d.slides} slides, {d.subslides} subslides)" for d in decks}
+    items = "\n".join(f'<li><a href="{escape(path.name)}">{escape(path.name.split(".")[0])}</a>'
+                      f"{counts.get(path.name, '')}</li>"
+                      for path in sorted(Path(out_dir).glob("*.slides.html")))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cnncourse "
             "slides</title><link rel=\"icon\" href=\"data:,\"></head>\n<body style=\"font-family: "
             "sans-serif; font-size: 20px\"><h1>cnncourse: slides</h1>\n<p>Arrow keys move; "

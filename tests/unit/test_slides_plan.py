@@ -192,3 +192,12 @@ def test_cli_writes_a_deck_from_an_executed_copy_and_reports_one_it_cannot_make(
     assert (out / slides.ASSETS / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
     assert cli.main(["slides", str(source), "--executed", str(bad), "--out", str(out)]) == 1
     assert "no deck for 1 notebook(s): 99_test.ipynb" in capsys.readouterr().err
+
+
+def test_index_links_every_deck_in_the_folder(tmp_path):
+    (tmp_path / "01_a.slides.html").write_text("x")
+    (tmp_path / "02_b.slides.html").write_text("x")
+    deck = slides.Deck(tmp_path / "02_b.slides.html", 3, 4, [])
+    page = slides.write_index(tmp_path, [deck]).read_text()
+    assert '<a href="01_a.slides.html">01_a</a></li>' in page
+    assert '<a href="02_b.slides.html">02_b</a> (3 slides, 4 subslides)</li>' in page
