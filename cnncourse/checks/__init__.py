@@ -281,13 +281,21 @@ class _CheckArgumentsLookup:
         body = []
         for stmt in getattr(tree, "body", []):
             finder = _CheckCalls()
+            original = ast.unparse(stmt) if _grading() else ""
             stmt = finder.visit(stmt)
             body.append(stmt)
             if finder.found:
-                body.append(ast.Expr(_record_call("publish_transcript", [])))
+                statement = ast.Constant(original)
+                body.append(ast.Expr(_record_call("publish_transcript", [statement])))
         if hasattr(tree, "body"):
             tree.body = body
         return ast.fix_missing_locations(tree)
+
+
+def _grading() -> bool:
+    from cnncourse.checks.record import grading
+
+    return grading()
 
 
 def _record_call(function: str, args: list):
