@@ -158,3 +158,18 @@ def test_welcome_states_the_nuclei_images_range_and_camera_bit_depths():
     assert "12 to 16 bits" in text and "came as `uint16`" in text
     stack = data.load_nuclei_3d()[0]
     assert stack.dtype == np.uint16 and stack.max() > 255          # real 3D data: 16-bit
+
+
+def test_real_nuclei_sizes_in_the_prose_are_their_bounding_boxes():
+    from scipy import ndimage
+
+    from cnncourse import data
+
+    _, labels, spacing = data.load_nuclei_3d()
+    ids = data.nuclei_3d_cubes(8)[2]
+    boxes = ndimage.find_objects(labels)
+    extent = np.array([[(s.stop - s.start) * d for s, d in zip(boxes[k - 1], spacing)] for k in ids])
+    tall = f"{round(extent[:, 0].min())} to {round(extent[:, 0].max())} µm tall"          # z
+    across = f"{round(extent[:, 1:].min())} to {round(extent[:, 1:].max())} µm across"    # y, x
+    text = words(cell("12_cnn3d_nuclei", "real-read"))
+    assert tall in text and across in text, (tall, across)
