@@ -173,3 +173,18 @@ def test_real_nuclei_sizes_in_the_prose_are_their_bounding_boxes():
     across = f"{round(extent[:, 1:].min())} to {round(extent[:, 1:].max())} µm across"    # y, x
     text = words(cell("12_cnn3d_nuclei", "real-read"))
     assert tall in text and across in text, (tall, across)
+
+
+# ---- 09, 11: how the methods of the cited papers are described ------------------------------------
+def test_noisy_and_slope_is_ours_and_the_code_uses_it():
+    a = float(re.search(r"NoisyAnd\(a=([\d.]+)", cell("11_multiple_instance", "cell-016")).group(1))
+    text = words(cell("11_multiple_instance", "cell-013"))
+    assert f"The slope $a = {a:g}$ used below is our choice" in text
+    intro = words(cell("11_multiple_instance", "cell-000"))
+    assert "high-content fluorescence screens" in intro and "not histology" in intro
+
+
+def test_giusti_is_described_as_fragments_and_dynamic_programming():
+    text = words(cell("09_segmentation", "cell-035"))
+    assert "Giusti et al. (ICIP 2013)" in text and "dynamic programming" in text
+    assert '"fragments"' in text and "trick that Giusti" not in text
