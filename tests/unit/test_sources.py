@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
 
 
 def cell(notebook: str, cell_id: str) -> str:
