@@ -20,11 +20,14 @@ HUB_ARGS  ?=
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
+# The extras `make install` installs (and `make pins` pins).
+EXTRAS := test,instructor,hub
+
 # constraints.txt: the exact versions `make test` passed with (`make pins` rewrites it).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,instructor,hub]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -87,7 +90,7 @@ wheel-learner: $(STAMP)
 
 ## Rewrite constraints.txt from this environment (after `make test` passed with it).
 pins: $(STAMP)
-	$(BIN)/cnncourse pins --out constraints.txt
+	$(BIN)/cnncourse pins --extras $(EXTRAS) --out constraints.txt
 
 ## The learners' environment of the hub, $(HUB_VENV): the learner wheel (no solutions/) and the pinned
 ## versions, readable by every user (as root).

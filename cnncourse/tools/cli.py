@@ -219,7 +219,11 @@ def _hub(args) -> int:
 def _pins(args) -> int:
     from cnncourse.tools import environment
 
-    text = environment.pins_text()
+    try:
+        text = environment.pins_text([e for e in args.extras.split(",") if e])
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.out == "-":
         sys.stdout.write(text)
     else:
@@ -280,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("pins", help="write constraints.txt: the exact versions installed here")
     p.add_argument("--out", default=str(config.ROOT / "constraints.txt"), help="file, or - for stdout")
+    p.add_argument("--extras", default="test,instructor,hub",
+                   help="the course's extras whose requirements are pinned (as `make install` installs)")
     p.set_defaults(func=_pins)
 
     p = sub.add_parser("run", help="execute notebooks headlessly with a timing table")

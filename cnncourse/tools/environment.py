@@ -1,11 +1,14 @@
 """The tested environment: ``constraints.txt`` (``cnncourse pins``) and ``cnncourse doctor --report``.
 
-``constraints.txt`` at the repository's root holds the exact version of every package installed in
-the environment ``make test`` passed with (what ``pip freeze`` lists, less the course itself and
-pip's own tools). ``make install`` installs with ``pip install -c constraints.txt``, so a room set
+``constraints.txt`` at the repository's root holds the exact version of every package that
+``make install`` puts in the environment ``make test`` passed with: what ``pip freeze`` lists, less
+the course itself, pip's own tools and whatever else that environment holds (only the requirements
+of the course with the extras ``make install`` names, and theirs, recursively). ``make install`` installs with ``pip install -c constraints.txt``, so a room set
 up next month gets the versions that were tested. A package installed from a platform-specific
 wheel (compiled code: TensorFlow, NumPy, ...) carries an environment marker for the Python version,
-OS and machine it was tested on: elsewhere pip chooses its version freely instead of failing.
+OS and machine it was tested on, and one that needs a later release of this Python (soupsieve
+needs 3.11.5, Debian has 3.11.2) a ``python_full_version`` marker: elsewhere pip chooses its
+version freely instead of failing.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from cnncourse import config
 
@@ -43,6 +47,60 @@ def installed() -> dict[str, md.Distribution]:
     return found
 
 
+def _project_requirements(extras: set[str]) -> list:
+    """The course's requirements with ``extras``: from the checkout's pyproject.toml, else the
+    installed cnncourse's metadata."""
+    from packaging.requirements import Requirement
+
+    pyproject = config.ROOT / "pyproject.toml"
+    if config.IN_REPOSITORY and pyproject.exists():
+        import tomllib
+
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        unknown = extras - set(project.get("optional-dependencies", {}))
+        if unknown:
+            raise ValueError(f"extras: {sorted(unknown)} are not extras of {pyproject}")
+        texts = list(project["dependencies"])
+        for extra in sorted(extras):
+            texts += project["optional-dependencies"][extra]
+        return [Requirement(t) for t in texts]
+    reqs = [Requirement(t) for t in md.requires("cnncourse") or []]
+    return [r for r in reqs if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in extras | {""})]
+
+
+def required(extras: set[str]) -> dict[str, md.Distribution]:
+    """The installed distributions the course with ``extras`` needs, recursively, by canonical name.
+
+    Raises
+    ------
+    ValueError
+        If ``extras`` names no extra of the course, or a required package is not installed.
+    """
+    from packaging.requirements import Requirement
+
+    have = installed()
+    found: dict[str, md.Distribution] = {}
+    todo, seen, missing = _project_requirements(set(extras)), set(), []
+    while todo:
+        req = todo.pop()
+        name = canonical(req.name)
+        if name in UNPINNED:
+            continue
+        if name not in have:
+            missing.append(str(req))
+            continue
+        found[name] = have[name]
+        for extra in {""} | set(req.extras):  # "": its own requirements; then those of each extra
+            if (name, extra) not in seen:
+                seen.add((name, extra))
+                todo += [r for r in map(Requirement, have[name].requires or [])
+                         if (r.marker is None and not extra) or (r.marker is not None and r.marker.evaluate({"extra": extra}))]
+    if missing:
+        raise ValueError(f"not installed, though the course needs them: {sorted(set(missing))} "
+                         "(run `make install` first)")
+    return found
+
+
 def wheel_tags(dist: md.Distribution) -> list[str]:
     """The tags of the wheel ``dist`` was installed from (e.g. ``cp311-cp311-manylinux_2_17_x86_64``)."""
     text = dist.read_text("WHEEL") or ""
@@ -55,18 +113,37 @@ def platform_marker() -> str:
             f'sys_platform == "{sys.platform}" and platform_machine == "{platform.machine()}"')
 
 
-def pins_text() -> str:
-    """The text of ``constraints.txt`` for the environment running this function."""
+def _python_marker(requires_python: str | None) -> str | None:
+    """A ``python_full_version`` marker for a Requires-Python that excludes some release of this
+    Python's minor version (e.g. ``>=3.11.5``: Debian's 3.11.2 cannot install it), else None."""
+    from packaging.specifiers import SpecifierSet
+
+    if not requires_python:
+        return None
+    spec = SpecifierSet(requires_python)
+    first = f"{sys.version_info.major}.{sys.version_info.minor}.0"
+    if spec.contains(first):
+        return None
+    return "(" + " and ".join(f'python_full_version {s.operator} "{s.version}"' for s in spec) + ")"
+
+
+def pins_text(extras: Sequence[str] = ("test", "instructor", "hub")) -> str:
+    """The text of ``constraints.txt``: the installed versions of what the course needs with
+    ``extras`` (the ones ``make install`` installs), recursively."""
     marker = platform_marker()
     lines = ["# Exact versions of the environment `make test` passed with; regenerate with `make pins`.",
              f"# Written by `cnncourse pins` on Python {platform.python_version()}, {sys.platform} "
-             f"{platform.machine()}. Used by `make install` (pip install -c constraints.txt).",
-             "# A package installed from a platform-specific wheel carries that platform's marker:",
-             "# on another Python, OS or machine pip picks its version (untested there).", ""]
-    for name, dist in sorted(installed().items()):
-        tags = wheel_tags(dist)
-        specific = any(not tag.endswith("-none-any") for tag in tags)
-        lines.append(f"{name}=={dist.version}" + (f" ; {marker}" if specific else ""))
+             f"{platform.machine()}, for cnncourse[{','.join(extras)}]. Used by `make install` "
+             "(pip install -c constraints.txt).",
+             "# A package installed from a platform-specific wheel carries that platform's marker, one",
+             "# that needs a later Python release (e.g. >=3.11.5) a python_full_version marker: on",
+             "# another Python, OS or machine pip picks its version (untested there).", ""]
+    for name, dist in sorted(required(set(extras)).items()):
+        markers = [marker] if any(not t.endswith("-none-any") for t in wheel_tags(dist)) else []
+        python = _python_marker(dist.metadata.get("Requires-Python"))
+        if python:
+            markers.append(python)
+        lines.append(f"{name}=={dist.version}" + (f" ; {' and '.join(markers)}" if markers else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +216,8 @@ def report(constraints: Path | None = None) -> tuple[str, int]:
     """
     from cnncourse import __version__, data
 
+    constraints = Path(constraints) if constraints else DEFAULT_CONSTRAINTS
+    pins = read_constraints(constraints) if constraints.exists() else None  # a bad file: fail first
     rows: list[tuple[str, str]] = []
     try:
         course = md.version("cnncourse")
@@ -171,10 +250,8 @@ def report(constraints: Path | None = None) -> tuple[str, int]:
         rows.append(("data (SHA256SUMS)", f"cannot read the manifest: {exc}"))
     for name, msg in bad:
         rows.append(("  bad data file", f"{name}: {msg}"))
-    constraints = Path(constraints) if constraints else DEFAULT_CONSTRAINTS
     differ: list[str] = []
-    if constraints.exists():
-        pins = read_constraints(constraints)
+    if pins is not None:
         differ, missing = mismatches(pins)
         rows.append(("constraints", f"{constraints}: {len(pins)} pins, {len(differ)} differ, "
                                     f"{len(missing)} not installed"))

@@ -221,8 +221,8 @@ def write_config(out: Path, *, users: Sequence[str], python: Path, mem: str = DE
 def singleuser_main(argv: Sequence[str]) -> None:
     """Start a learner's server (the hub's spawn command; runs as the learner, in their home).
 
-    ``argv`` is ``[--lessons FOLDER] [--keep-home-mode] -- ARGS``: the home becomes private
-    (mode 700, when the learner owns it) and new files private too (umask 077), fresh lessons go
+    ``argv`` is ``[--lessons FOLDER] -- ARGS``: the home becomes private (mode 700, when the
+    learner owns it) and new files private too (umask 077), fresh lessons go
     into ``~/FOLDER`` (a notebook already there and changed is kept), then
     ``jupyterhub-singleuser ARGS`` runs in this process.
     """
@@ -233,13 +233,12 @@ def singleuser_main(argv: Sequence[str]) -> None:
     own = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="cnncourse.tools.hub singleuser")
     parser.add_argument("--lessons", default=LESSONS_FOLDER)
-    parser.add_argument("--keep-home-mode", action="store_true")
     args = parser.parse_args(own)
     from cnncourse.tools import lessons
 
     home = Path.home()
     os.umask(0o077)
-    if not args.keep_home_mode and home.stat().st_uid == os.getuid():
+    if home.stat().st_uid == os.getuid():
         home.chmod(0o700)
     report = lessons.copy_lessons(home / args.lessons)
     print(f"cnncourse: lessons in {home / args.lessons}: {len(report.copied)} copied, "
