@@ -414,6 +414,9 @@ def test_room_two_learners_isolated(tmp_path):
                                    "print('allocated', 128 * len(held), 'MiB')", a.token, timeout=120)
             assert status == "died", f"A allocated 5 GiB past a 2 GiB limit: {out}"
             print(f"memory: A's kernel died allocating 128 MiB blocks past 2 GiB; printed {out!r}")
+            out, status = _execute(base_ws, a.name, a.kernel, _READ_CGROUP, a.token)  # the restarted kernel
+            print(f"memory: A's cgroup after the kill: {out.strip()}")
+            assert status == "ok" and "limit 2147483648" in out, out
             out, status = _execute(base_ws, b.name, b.kernel, "print('B unaffected', 6 * 7)", b.token)
             assert status == "ok" and "B unaffected 42" in out
     finally:
@@ -423,15 +426,33 @@ def test_room_two_learners_isolated(tmp_path):
                 hub_proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 hub_proc.kill()
+        log = log_path.read_text() if log_path.exists() else ""
         for learner in created:
             _stop_processes_of(learner)
             subprocess.run(["userdel", "--remove", learner.name], capture_output=True)
         shutil.rmtree(shared, ignore_errors=True)
-        if log_path.exists():
-            _show_log(log_path.read_text(), a, b)
+        if log:
+            _show_log(log, a, b)
+    assert "could not remove" not in log, "the hub left a learner's memory cgroup behind"
     if not limited:
         pytest.skip("!!! memory limit NOT enforced here (no writable memory cgroup: see the hub log); "
                     "everything else passed")
+
+
+#: run in a learner's kernel: its memory cgroup's limit, peak use and how often the limit was hit
+_READ_CGROUP = """
+from pathlib import Path
+line = next(ln for ln in Path('/proc/self/cgroup').read_text().splitlines() if 'cnncourse-hub' in ln)
+_, controllers, path = line.split(':', 2)
+if controllers:  # cgroup v1
+    g = Path('/sys/fs/cgroup/memory' + path)
+    print('limit', (g / 'memory.limit_in_bytes').read_text().strip(), 'peak',
+          (g / 'memory.max_usage_in_bytes').read_text().strip(), 'hits', (g / 'memory.failcnt').read_text().strip())
+else:
+    g = Path('/sys/fs/cgroup' + path)
+    print('limit', (g / 'memory.max').read_text().strip(), 'peak', (g / 'memory.peak').read_text().strip()
+          if (g / 'memory.peak').exists() else '?', (g / 'memory.events').read_text().replace(chr(10), ' '))
+"""
 
 
 def _stop_processes_of(learner):

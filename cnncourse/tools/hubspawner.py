@@ -18,6 +18,7 @@ other learners are unaffected. It works with cgroup v2 (``memory.max``) or v1
 """
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from traitlets import Unicode
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 GROUP = "cnncourse-hub"
+REMOVE_TRIES = 20  # half-second tries to remove a stopped learner's cgroup
 
 
 def _own_cgroup(controller: str | None) -> str:
@@ -115,8 +117,12 @@ class CourseSpawner(LocalProcessSpawner):
     async def stop(self, now=False):
         await super().stop(now=now)
         if self._cgroup is not None:
-            try:
-                self._cgroup.rmdir()
-            except OSError as exc:  # processes still in it: the next start reuses the folder
-                self.log.warning("could not remove %s: %s", self._cgroup, exc)
+            for attempt in range(REMOVE_TRIES):  # the server's kernels may take a moment to exit
+                try:
+                    self._cgroup.rmdir()
+                    break
+                except OSError as exc:  # busy: processes still in it
+                    if attempt == REMOVE_TRIES - 1:  # the next start reuses the folder
+                        self.log.warning("could not remove %s: %s", self._cgroup, exc)
+                    await asyncio.sleep(0.5)
             self._cgroup = None
