@@ -157,8 +157,13 @@ def _learner_python(folder: Path) -> Path:
     environment's site-packages and the checkout. (A room uses ``make hub-venv`` instead, which
     installs the learner wheel and exposes no checkout.)
     """
-    own = Path(sys.executable)
-    if hub.unreachable_reason(own) is None and hub.unreachable_reason(Path(sysconfig.get_paths()["purelib"])) is None:
+    own, purelib = Path(sys.executable), Path(sysconfig.get_paths()["purelib"])
+    for folder in (purelib, config.ROOT):
+        reason = hub.unreachable_reason(folder)
+        if reason:
+            pytest.skip(f"!!! SKIPPED: learners cannot read {folder} ({reason}); clone the course "
+                        "into a folder every user can read")
+    if hub.unreachable_reason(own) is None:
         return own
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     base = next((Path(d) / version for d in ("/usr/bin", "/usr/local/bin")
@@ -170,7 +175,7 @@ def _learner_python(folder: Path) -> Path:
     subprocess.run([str(base), "-m", "venv", "--without-pip", str(venv)], check=True)
     site = venv / "lib" / version / "site-packages"
     (site / "cnncourse_checkout.pth").write_text(
-        f"{config.ROOT}\nimport site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+        f"{config.ROOT}\nimport site; site.addsitedir({str(purelib)!r})\n")
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
     return venv / "bin" / "python"
 

@@ -58,7 +58,7 @@ def parse_size(text: str, *, name: str = "mem") -> int:
 
 
 def unreachable_reason(path: Path) -> str | None:
-    """Why another (unprivileged) user could not run the file ``path``, or None if they can.
+    """Why another (unprivileged) user could not run the file (or list the folder) ``path``, or None.
 
     Every folder on the way to ``path`` and to what its symlinks point at must be searchable by
     others (``o+x``), and the file itself readable and executable by them. This reads mode bits
