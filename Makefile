@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (each notebook stays whole on one worker); JOBS=0 runs serially,
-# which is how the per-notebook budgets in README are measured.
+# pytest-xdist workers for `make test`: --dist loadfile keeps each file, so each notebook's cells, whole
+# on one worker; --no-loadscope-reorder keeps conftest.py's costliest-first order. JOBS=0 runs
+# serially, which is how the per-notebook budgets in README are measured.
 JOBS ?= 2
+XDIST := $(if $(filter 0,$(JOBS)),-n 0,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 
 # The learners' environment of a room's hub (`make hub-venv`): every learner must be able to run it,
 # so it is made from a Python outside root's home (Debian's python3.11 where there is one).
@@ -16,7 +18,7 @@ HUB_DIR   ?= hub-state
 HUB_USERS ?=
 HUB_ARGS  ?=
 
-.PHONY: lab test install browser proxy lessons run doctor bench wheel wheel-learner pins hub hub-venv clean
+.PHONY: lab test test-quick install browser proxy lessons run doctor bench wheel wheel-learner pins hub hub-venv clean
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -27,7 +29,7 @@ EXTRAS := test,instructor,hub
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -41,19 +43,25 @@ lab: $(STAMP)
 ## notebook in solutions/ and lessons/ under nbval (fast mode).
 test: $(STAMP) browser proxy
 	CNNCOURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
-		--nbval-lax --nbval-cell-timeout=600 --durations=15 -n $(JOBS) $(PYTEST_ARGS)
+		--nbval-lax --nbval-cell-timeout=600 --durations=15 $(XDIST) $(PYTEST_ARGS)
 
-## Headless Chromium for tests/test_browser.py (Debian's package; installed when running as root).
+## A maintainer's edit loop: the unit tests of the library, the checkers and the tooling (tests/unit,
+## marker `unit`), without the slow ones and without any notebook run.
+test-quick: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests/unit -m "unit and not slow" -q \
+		--durations=10 $(XDIST) $(PYTEST_ARGS)
+
+## Headless Chromium for tests/system/test_browser.py (Debian's package; installed when running as root).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's chromium for the browser test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else \
-	    echo "!!! chromium is not installed and cannot be (not root): tests/test_browser.py will be SKIPPED"; \
+	    echo "!!! chromium is not installed and cannot be (not root): tests/system/test_browser.py will be SKIPPED"; \
 	  fi; }
 
-## JupyterHub's proxy for tests/test_hub.py and `make hub` (npm's configurable-http-proxy, as root).
+## JupyterHub's proxy for tests/system/test_hub.py and `make hub` (npm's configurable-http-proxy, as root).
 proxy:
 	@command -v configurable-http-proxy >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -61,9 +69,9 @@ proxy:
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; \
 	    echo "installing configurable-http-proxy (npm) for the hub"; \
 	    npm install -g --silent configurable-http-proxy@5 || \
-	      echo "!!! npm could not install configurable-http-proxy: tests/test_hub.py will be SKIPPED"; \
+	      echo "!!! npm could not install configurable-http-proxy: tests/system/test_hub.py will be SKIPPED"; \
 	  else \
-	    echo "!!! configurable-http-proxy is not installed and cannot be (not root): tests/test_hub.py will be SKIPPED"; \
+	    echo "!!! configurable-http-proxy is not installed and cannot be (not root): tests/system/test_hub.py will be SKIPPED"; \
 	  fi; }
 
 ## Regenerate lessons/ from solutions/ (and strip any outputs saved in solutions/).
