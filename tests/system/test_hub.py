@@ -158,10 +158,10 @@ def _learner_python(folder: Path) -> Path:
     installs the learner wheel and exposes no checkout.)
     """
     own, purelib = Path(sys.executable), Path(sysconfig.get_paths()["purelib"])
-    for folder in (purelib, config.ROOT):
-        reason = hub.unreachable_reason(folder)
+    for needed in (purelib, config.ROOT):
+        reason = hub.unreachable_reason(needed)
         if reason:
-            pytest.skip(f"!!! SKIPPED: learners cannot read {folder} ({reason}); clone the course "
+            pytest.skip(f"!!! SKIPPED: learners cannot read {needed} ({reason}); clone the course "
                         "into a folder every user can read")
     if hub.unreachable_reason(own) is None:
         return own
