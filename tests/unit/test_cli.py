@@ -162,3 +162,19 @@ def test_run_says_where_a_slow_run_spent_its_time(tmp_path, monkeypatch, capsys)
     assert main(["run", str(slow)]) == 0
     err = capsys.readouterr().err
     assert "slow: " in err and "in cell 0" in err and "kernel ran 1." in err, err
+
+
+def test_run_without_solutions_runs_the_lessons(tmp_path, monkeypatch, capsys):
+    """A learner install (the wheel without solutions/): `cnncourse run` runs the lessons."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('lesson ran')")]),
+                   lessons / "00_only.ipynb")
+    monkeypatch.setattr(config, "HAS_SOLUTIONS", False)
+    monkeypatch.setattr(config, "SOLUTIONS_DIR", tmp_path / "solutions")
+    monkeypatch.setattr(config, "LESSONS_DIR", lessons)
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "no solutions/ in this install" in out and "00_only.ipynb" in out
+    assert main(["doctor"]) == 0
+    assert "solutions                    absent (a learner install" in capsys.readouterr().out
