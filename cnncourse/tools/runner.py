@@ -179,8 +179,12 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total} cells"
 
 
-def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None) -> RunResult:
-    """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written.
+def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None,
+                 keep: Path | None = None) -> RunResult:
+    """Execute ``path`` in a fresh kernel (working directory: its folder). Nothing is written,
+    unless ``keep`` names a folder: the executed copy, outputs included (a failed run's too, up to
+    its error), is then written there under the notebook's name, with the run's mode, date,
+    seconds and error in ``metadata.cnncourse_run`` (``cnncourse book`` reads it).
     Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
     stream = sys.stderr if stream is None else stream
     nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
@@ -211,6 +215,14 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     except CellExecutionError as exc:
         error = f"code cell {_failed_cell(client.nb) or done + 1}: {str(exc).strip().splitlines()[-1]}"
     seconds = time.perf_counter() - start
+    if keep is not None:
+        from cnncourse import config
+
+        client.nb.metadata["cnncourse_run"] = {
+            "mode": config.mode(), "seconds": round(seconds, 1), "error": error,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        nbformat.write(client.nb, Path(keep) / Path(path).name)
     stream.write("\n")
     for line in timeline.slow(nb, SLOW_SECONDS):  # where a stall went, should one happen
         stream.write(f"  slow: {line}\n")
@@ -226,15 +238,16 @@ def _failed_cell(nb) -> int | None:
     return None
 
 
-def run(paths: list[Path], *, timeout: int = 900,
-        stream: TextIO | None = None) -> list[RunResult]:
+def run(paths: list[Path], *, timeout: int = 900, stream: TextIO | None = None,
+        keep: Path | None = None) -> list[RunResult]:
     """Run each notebook in turn, print a table of wall times and peak memory; return the results.
+    ``keep``: a folder where each executed copy is written (see :func:`run_notebook`).
     Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
     stream = sys.stderr if stream is None else stream
     results = []
     for i, path in enumerate(paths, 1):
         stream.write(f"[{i}/{len(paths)}] {path}\n")
-        results.append(run_notebook(path, timeout=timeout, stream=stream))
+        results.append(run_notebook(path, timeout=timeout, stream=stream, keep=keep))
     width = max(len(str(r.notebook)) for r in results) if results else 10
     print(f"\n{'notebook':<{width}}  {'seconds':>8}  {'peak memory':>11}  result")
     for r in results:
