@@ -13,7 +13,7 @@ _notebook_seconds = collections.defaultdict(float)
 
 #: unit-test files that take half a minute or more (subprocesses, a wheel build, a browser, JAX)
 SLOW_UNITS = ("test_sparse_jax.py", "test_nbgrader.py", "test_wheel.py", "test_browser.py",
-              "test_keras_roundtrip.py", "test_distributed.py", "test_lab.py")
+              "test_keras_roundtrip.py", "test_distributed.py", "test_lab.py", "test_book.py")
 
 
 def _cost_rank(item) -> tuple:

@@ -6,7 +6,7 @@ text such as ``FloatSlider(...)``), that plots appear, that no cell shows an err
 moving a slider changes the output. Screenshots go to ``artifacts/browser/``.
 
 Needs Debian's ``chromium`` (``make test`` installs it when running as root) and the Python
-package ``playwright`` (test extra; its own browser download is never used).
+package ``playwright`` (test extra): the ``browser`` fixture of tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -25,19 +25,8 @@ import pytest
 
 from cnncourse import config
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = config.ROOT / "artifacts" / "browser"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if CHROMIUM is None:
-    reason = ("BROWSER TEST SKIPPED: Debian's `chromium` is not installed (as root, `make test` "
-              "installs it with apt-get; otherwise `sudo apt-get install chromium`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason.replace("SKIPPED", "CANNOT RUN IN CI"), pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+pytestmark = pytest.mark.browser
 
 
 def _free_port() -> int:
@@ -85,16 +74,6 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open_and_run_all(browser, lab, name: str, timeout_s: int = 240):
@@ -156,7 +135,7 @@ def _set_slider(page, value: str, description: str | None = None):
     page.keyboard.press("Enter")
 
 
-def test_welcome_renders_widgets_and_plots(lab, browser):
+def test_welcome_renders_widgets_and_plots(browser, lab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = _open_and_run_all(browser, lab, "00_welcome.ipynb")
     try:
@@ -180,7 +159,7 @@ def test_welcome_renders_widgets_and_plots(lab, browser):
         page.close()
 
 
-def test_perceptron_sliders_change_the_truth_table(lab, browser):
+def test_perceptron_sliders_change_the_truth_table(browser, lab):
     from cnncourse import neurons
 
     name = "01_perceptron_nand.ipynb"

@@ -7,6 +7,7 @@ read as UTF-8.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -218,8 +219,10 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     if keep is not None:
         from cnncourse import config
 
+        # the kernel's mode: from the environment it inherited now (config.FAST is fixed at import)
+        fast = os.environ.get("CNNCOURSE_FAST", "").strip().lower() in config._TRUE
         client.nb.metadata["cnncourse_run"] = {
-            "mode": config.mode(), "seconds": round(seconds, 1), "error": error,
+            "mode": "fast" if fast else "full", "seconds": round(seconds, 1), "error": error,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         Path(keep).mkdir(parents=True, exist_ok=True)
         nbformat.write(client.nb, Path(keep) / Path(path).name)
