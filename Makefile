@@ -50,7 +50,7 @@ run: $(STAMP)
 
 ## The course as a static website in build/book/ (open build/book/index.html; copy the folder to any
 ## static host). Reuses the executed notebooks in build/executed/ (`cnncourse run --keep build/executed`)
-## and runs, in full mode, only those missing or older than their solution's code (~25 min for all).
+## and runs, in full mode, only those missing or whose code differs from the solution's (~25 min for all).
 book: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/cnncourse book --executed build/executed --out build/book
 
