@@ -248,7 +248,8 @@ def executed_notebooks(paths: Sequence[Path], executed: Path, *, run_missing: bo
                         f"run `cnncourse run --keep {executed}` first")
     for p, why in todo:
         stream.write(f"book: running {p.name} ({why})\n")
-    results = runner.run([p for p, _ in todo], timeout=timeout, stream=stream, keep=Path(executed))
+    results = runner.run([p for p, _ in todo], timeout=timeout, stream=stream,
+                         keep=Path(executed)) if todo else []
     failed = [f"{r.notebook.name}: {r.error}" for r in results if r.error]
     if failed:
         raise BookError("a notebook failed, so its page would show an error:\n  " + "\n  ".join(failed))
