@@ -22,9 +22,9 @@ Accessibility: every figure needs alt text, set in the solution as the cell meta
 myst-nb reads (``{"mystnb": {"image": {"alt": "..."}}}``) and written into ``<img alt=...>``;
 a figure without it stops the build (:class:`BookError` lists the cells).
 
-Offline: the theme (furo) ships its fonts and scripts, MathJax 3 comes from the
-``sphinx-mathjax-offline`` package, widget outputs become a note (their JavaScript would come
-from a CDN), so a page requests nothing from another host.
+Offline: the theme (furo) ships its fonts and scripts, MathJax 3 is copied into the site from
+the ``django-static-mathjax`` package (as ``cnncourse slides`` does), widget outputs become a
+note (their JavaScript would come from a CDN), so a page requests nothing from another host.
 """
 from __future__ import annotations
 
@@ -63,12 +63,13 @@ CONF_PY = '''\
 project = {project!r}
 author = {author!r}
 copyright = {copyright!r}
-extensions = ["myst_nb", "sphinx-mathjax-offline"]   # MathJax 3 served from _static/mathjax
+extensions = ["myst_nb"]
+html_static_path = ["_mathjax"]   # MathJax 3, copied from django-static-mathjax: _static/mathjax/
+mathjax_path = "mathjax/tex-chtml-full.js"
 html_theme = "furo"
 html_title = {project!r}
 html_copy_source = False          # no _sources/ copies of the notebooks
 html_show_sourcelink = False
-html_static_path = []
 exclude_patterns = [".doctrees", "**.ipynb_checkpoints"]
 nb_execution_mode = "off"         # outputs come from `cnncourse run --keep`
 nb_output_stderr = "remove"       # kernel warnings are not part of the lesson
@@ -342,7 +343,7 @@ def talk_references_file(text: str) -> str:
     papers, reading = talk_references(text)
     lines = ["The references of the talk the course teaches, extracted from its text",
              "(shared/reference/seed-talk-cnn-biomedical.txt) by cnncourse.tools.book; the book",
-             "reads the talk where it is, else this copy (tests/test_book.py keeps them equal).", ""]
+             "reads the talk where it is, else this copy (tests/unit/test_book.py keeps them equal).", ""]
     for paper in papers:
         lines += [paper, ""]
     lines += ["Literature", ""] + [f"{i}. {r}" for i, r in enumerate(reading, 1)] + ["", "Questions?"]
@@ -417,6 +418,31 @@ def cite_page(citation: Path) -> str:
 # The build
 
 
+def copy_mathjax(dest: Path) -> Path:
+    """Copy MathJax 3 (its combined ``tex-chtml-full.js`` and the fonts it loads) from the
+    ``django-static-mathjax`` package to ``dest``; return ``dest``.
+
+    Raises
+    ------
+    BookError
+        The package is missing (the ``book`` extra installs it).
+    """
+    try:
+        import mathjax   # the django-static-mathjax distribution: MathJax 3's files, no Django
+    except ImportError as exc:
+        raise BookError("MathJax is missing: pip install django-static-mathjax (the book extra; "
+                        "a clone: make install)") from exc
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+    def others(folder, names):   # in es5/ itself only the one combined component is needed
+        return [n for n in names if n.endswith(".js") and n != "tex-chtml-full.js"] \
+            if Path(folder) == source else []
+
+    shutil.copytree(source, dest, ignore=others, dirs_exist_ok=True)
+    shutil.copy(source.parent / "LICENSE", Path(dest) / "LICENSE")
+    return Path(dest)
+
+
 def build(paths: Sequence[Path] | None = None, *, executed: Path = DEFAULT_EXECUTED,
           out: Path = DEFAULT_OUT, run_missing: bool = True, timeout: int = 900,
           talk: Path | None = TALK, citation: Path = CITATION,
@@ -453,6 +479,7 @@ def build(paths: Sequence[Path] | None = None, *, executed: Path = DEFAULT_EXECU
     src.mkdir(parents=True)
     for name, nb in notebooks.items():
         nbformat.write(for_the_web(nb), src / f"{name}.ipynb")
+    copy_mathjax(src / "_mathjax" / "mathjax")
     (src / "index.md").write_text(course_map(notebooks), encoding="utf-8")
     talk = next((Path(p) for p in (talk, TALK_REFERENCES) if p and Path(p).exists()), None)
     talk_text = talk.read_text(encoding="utf-8") if talk else None
