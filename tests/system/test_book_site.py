@@ -9,19 +9,16 @@ works, and that no request leaves 127.0.0.1 (every other one is aborted and coun
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import os
 import re
-import threading
 import urllib.parse
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from browser_setup import browser  # noqa: F401  (a fixture)
+from browser_setup import browser, serve  # noqa: F401  (browser: a fixture)
 from cnncourse import config
 
 book = pytest.importorskip("cnncourse.tools.book", reason="the book extra (sphinx, myst-nb) is missing")
@@ -50,20 +47,8 @@ def site(browser, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(site):
-    handler = functools.partial(_QuietHandler, directory=str(site.site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    with serve(site.site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
