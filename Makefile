@@ -18,12 +18,12 @@ HUB_DIR   ?= hub-state
 HUB_USERS ?=
 HUB_ARGS  ?=
 
-.PHONY: lab test test-quick install browser proxy lessons run slides doctor bench wheel wheel-learner pins hub hub-venv clean
+.PHONY: lab test test-quick install browser proxy lessons run book slides doctor bench wheel wheel-learner pins hub hub-venv clean
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # The extras `make install` installs (and `make pins` pins).
-EXTRAS := test,instructor,hub,slides
+EXTRAS := test,instructor,hub,slides,book
 
 # constraints.txt: the exact versions `make test` passed with (`make pins` rewrites it).
 $(STAMP): pyproject.toml constraints.txt
@@ -80,6 +80,12 @@ lessons: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/cnncourse run
+
+## The course as a static website in build/book/ (open build/book/index.html; copy the folder to any
+## static host). Reuses the executed notebooks in build/executed/ (`cnncourse run --keep build/executed`)
+## and runs, in full mode, only those missing or whose code differs from the solution's (~25 min for all).
+book: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/cnncourse book --executed build/executed --out build/book
 
 ## reveal.js decks of every solution notebook (executed in fast mode) in build/slides/, offline
 slides: $(STAMP)

@@ -1,5 +1,5 @@
 """The ``cnncourse`` command: ``lessons build|copy``, ``grading setup|report``, ``doctor [--report]``,
-``run``, ``slides``, ``bench``, ``hub config|wheel`` and ``pins``.
+``run``, ``book``, ``slides``, ``bench``, ``hub config|wheel`` and ``pins``.
 
 Every command works from any folder, in a clone or from an installed wheel (the course files are
 found through :mod:`cnncourse.config`).
@@ -179,8 +179,34 @@ def _run(args) -> int:
     if missing:
         print(f"no such notebook: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    results = runner.run(paths, timeout=args.timeout, json_path=args.json)
+    results = runner.run(paths, timeout=args.timeout, json_path=args.json, keep=args.keep)
     return 1 if any(r.error for r in results) else 0
+
+
+def _book(args) -> int:
+    try:
+        from cnncourse.tools import book
+    except ImportError as exc:   # sphinx / myst-nb / furo: the `book` extra
+        print(f"`cnncourse book` needs the book extra ({exc}): pip install -e '.[book]' "
+              "(`make install` installs it)", file=sys.stderr)
+        return 2
+    import time
+
+    start = time.perf_counter()
+    try:
+        report = book.build([Path(p) for p in args.notebooks] or None, executed=args.executed,
+                            out=args.out, run_missing=not args.no_run, timeout=args.timeout)
+    except (book.BookError, FileNotFoundError) as exc:
+        print(f"cnncourse book: {exc}", file=sys.stderr)
+        return 1
+    outside = book.external_references(report.site)
+    for line in outside:
+        print(f"requests another host: {line}", file=sys.stderr)
+    size = book.tree_size(report.site) / 2**20
+    print(f"built {len(report.pages)} notebook pages ({report.mode}-mode outputs; ran "
+          f"{len(report.ran)} now) in {time.perf_counter() - start:.0f} s: "
+          f"{report.site / 'index.html'} ({size:.0f} MiB); publish the folder on any static host")
+    return 1 if outside else 0
 
 
 def _slides(args) -> int:
@@ -356,11 +382,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of solutions/)")
     p.add_argument("--lessons", action="store_true", help="run lessons/ instead of solutions/")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="write each executed notebook (with its outputs) into DIR, for `cnncourse book`")
     p.add_argument("--json", metavar="FILE",
                    help="also write the table (seconds, CPU seconds, peak memory, total) as JSON")
     p.add_argument("--markdown", metavar="FILE",
                    help="run nothing: print the table a --json run wrote as Markdown (README)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("book", help="build the course's static website from executed solutions")
+    p.add_argument("notebooks", nargs="*", help="solutions to put in the book (default: all)")
+    p.add_argument("--executed", type=Path, default=config.ROOT / "build" / "executed",
+                   metavar="DIR", help="executed copies from `cnncourse run --keep DIR`; missing "
+                   "or stale ones are run into it first (default build/executed)")
+    p.add_argument("--out", type=Path, default=config.ROOT / "build" / "book", metavar="DIR",
+                   help="where the site goes (default build/book; sources in DIR.src)")
+    p.add_argument("--no-run", action="store_true",
+                   help="fail instead of running notebooks whose executed copy is missing or stale")
+    p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell when running")
+    p.set_defaults(func=_book)
 
     p = sub.add_parser("slides", help="reveal.js decks of solution notebooks, offline "
                                       "(needs cnncourse[slides])")
