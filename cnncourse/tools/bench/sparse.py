@@ -14,8 +14,8 @@ active pairs of one offset), computed from the shapes, since TensorFlow's alloca
 invisible to tracemalloc. The ``goal`` column gives the targets of issue 15 where a row has one
 (``met``: whether the wall-clock and the CPU-time ratios reach them).
 
-Further tables: the convolution algorithms of :func:`~cnncourse.sparse.layers.sparse_conv`
-compared on one case (:func:`algorithms`); neighbour-table build time and peak memory for a
+Further tables: :func:`~cnncourse.sparse.ops.sparse_conv` and the alternative algorithms
+(:mod:`~cnncourse.tools.bench.sparse_algorithms`) compared on one case (:func:`algorithms`); neighbour-table build time and peak memory for a
 batch of 8 shells in 512^3 grids, measured in a fresh subprocess (:func:`table_scaling`); and
 training steps per second of a small sparse classifier with and without a compiled
 (``jit_compile=True``) step on bucket-padded batches (:func:`train_steps`).
@@ -176,7 +176,8 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     from keras import ops
 
     from cnncourse.sparse import rulebook
-    from cnncourse.sparse.layers import _block_rows, default_algorithm, sparse_conv
+    from cnncourse.sparse.ops import block_rows, default_algorithm
+    from cnncourse.tools.bench.sparse_algorithms import conv as sparse_conv
 
     size = mask.shape[0]
     # C-ordered, as a SparseTensor holds them (np.argwhere's are Fortran-ordered)
@@ -199,16 +200,16 @@ def _sparse_times(mask, channels, repeat, algorithm="auto"):
     def conv(x, w, t):
         return sparse_conv(x, w, t, algorithm=algorithm)
 
+    if algorithm == "auto":
+        algorithm = default_algorithm()
     fwd, both = _compile(conv), _value_and_grads(conv)
     repeat = 3 * repeat  # cheap: more samples make the median robust to a busy machine
     fwd_s, fwd_cpu = _times(lambda: _block(fwd(x, kernel, table_t)), repeat)
     both_s, both_cpu = _times(lambda: _block(both(x, kernel, table_t, r)), repeat)
-    if algorithm == "auto":
-        algorithm = default_algorithm()
     if algorithm == "gather":  # the (N, 27 C) gathered matrix
         megabytes = (n * 27 * channels + 2 * n * channels + n * 27) * 4 / 2**20
     elif algorithm == "blocked":  # x, x with its zero row, y, table (padded), one gathered block
-        rows = _block_rows(27 * channels, n)
+        rows = block_rows(27 * channels, n)
         megabytes = (3 * n * channels + 2 * n * 27 + rows * 27 * channels) * 4 / 2**20
     else:  # x, x with its zero row, y, table (and its columns), one offset's rows and product
         megabytes = (5 * n * channels + 2 * n * 27) * 4 / 2**20
@@ -279,7 +280,8 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
     out of reach on a CPU when that rate exceeds what the small per-offset GEMMs and gathers
     can sustain next to the dense convolution's large, blocked GEMM.
     """
-    from cnncourse.sparse.layers import ALGORITHMS, default_algorithm
+    from cnncourse.sparse.ops import default_algorithm
+    from cnncourse.tools.bench.sparse_algorithms import ALGORITHMS
 
     _, backend = _backend()
     dense = _Dense(size, channels, repeat)
@@ -287,7 +289,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), repe
     rows, default = [], default_algorithm()
     for shape in shapes:
         mask = (shell_mask(size, occupancy) if shape == "shell" else ball_mask(size, 0.05))
-        for algo in ALGORITHMS[1:]:
+        for algo in ALGORITHMS:
             if algo == "pairs" and backend != "tensorflow":
                 continue
             (n, fwd, both, _, _, mb, fwd_cpu, both_cpu,
