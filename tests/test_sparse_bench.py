@@ -3,7 +3,7 @@ import numpy as np
 
 from cnncourse.tools import bench
 from cnncourse.tools.bench import sparse as sparse_bench
-from cnncourse.tools.bench import sparse_spconv
+from cnncourse.tools.bench.sparse import versus_spconv as sparse_spconv
 
 
 def test_shapes_have_the_requested_occupancy():

@@ -19,7 +19,7 @@ if BACKEND == "jax":  # float64 needs x64 mode in JAX
 
 from cnncourse.sparse import layers as L  # noqa: E402
 from cnncourse.sparse import ops as sparse_ops  # noqa: E402
-from cnncourse.tools.bench import sparse_algorithms  # noqa: E402
+from cnncourse.tools.bench.sparse import alternatives as sparse_algorithms  # noqa: E402
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cnncourse.sparse.ops import ALGORITHMS, default_algorithm, sparse_conv, sparse_pool, widened
-from cnncourse.sparse.validation import (as_table, check_strided_tables, check_submanifold_table,
-                                         int_tuple_config)
+# The modules, not their names: the Keras import hook (cnncourse._keras_hook) imports this module
+# as soon as Keras is loaded, which may be half-way through importing ops or validation (they
+# import Keras first); their functions are looked up when a layer is built or called.
+from cnncourse.sparse import ops as sparse_ops
+from cnncourse.sparse import validation
 
 __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check_strided_tables",
            "SubmanifoldConv3D", "SparseConv3D", "SparseInverseConv3D",
@@ -25,6 +27,15 @@ __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check
            "SparseGlobalPool3D", "SparseToDense"]
 
 _PACKAGE = "cnncourse.sparse"
+# this module's names for functions that live in ops / validation (kept for the notebooks)
+_ELSEWHERE = {"sparse_conv": sparse_ops, "default_algorithm": sparse_ops,
+              "check_submanifold_table": validation, "check_strided_tables": validation}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        return getattr(_ELSEWHERE[name], name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _SparseConvBase(keras.layers.Layer):
@@ -87,13 +98,14 @@ class _SparseConvBase(keras.layers.Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  algorithm="auto", **kwargs):
         super().__init__(**kwargs)
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+        if algorithm not in sparse_ops.ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {sparse_ops.ALGORITHMS}; got "
+                             f"{algorithm!r}")
         self.algorithm = algorithm
         if isinstance(filters, bool) or int(filters) != filters or filters < 1:
             raise ValueError(f"filters must be a positive integer; got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = int_tuple_config(kernel_size, "kernel_size")
+        self.kernel_size = validation.int_tuple_config(kernel_size, "kernel_size")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -124,7 +136,7 @@ class _SparseConvBase(keras.layers.Layer):
                              f"layer was built for {cin}")
         kernel = ops.reshape(ops.cast(self.kernel, features.dtype),
                              (self.volume, cin, self.filters))
-        y = sparse_conv(features, kernel, table, transposed, algorithm=self.algorithm)
+        y = sparse_ops.sparse_conv(features, kernel, table, transposed, algorithm=self.algorithm)
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
@@ -220,8 +232,8 @@ class SubmanifoldConv3D(_SparseConvBase):
             raise ValueError(f"SubmanifoldConv3D needs an odd kernel_size; got {self.kernel_size}")
 
     def call(self, features, neighbors):
-        neighbors = as_table(neighbors, "neighbors", self.volume, self.name)
-        check_submanifold_table(neighbors, features.shape[0], self.name)
+        neighbors = validation.as_table(neighbors, "neighbors", self.volume, self.name)
+        validation.check_submanifold_table(neighbors, features.shape[0], self.name)
         return self._conv(features, neighbors, None)
 
     def compute_output_shape(self, features_shape, neighbors_shape):
@@ -233,8 +245,8 @@ class _StridedSparseConv(_SparseConvBase):
 
     def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.kernel_size if strides is None else int_tuple_config(strides,
-                                                                                 "strides")
+        self.strides = (self.kernel_size if strides is None
+                        else validation.int_tuple_config(strides, "strides"))
 
     def get_config(self):
         return {**super().get_config(), "strides": self.strides}
@@ -318,9 +330,9 @@ class SparseConv3D(_StridedSparseConv):
     """
 
     def call(self, features, table, transposed):
-        table = as_table(table, "table", self.volume, self.name)
-        transposed = as_table(transposed, "transposed", self.volume, self.name)
-        check_strided_tables(table, transposed, features.shape[0], self.name)
+        table = validation.as_table(table, "table", self.volume, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.volume, self.name)
+        validation.check_strided_tables(table, transposed, features.shape[0], self.name)
         return self._conv(features, table, transposed)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
@@ -401,12 +413,12 @@ class SparseInverseConv3D(_StridedSparseConv):
     """
 
     def call(self, features, transposed, table):
-        transposed = as_table(transposed, "transposed", self.volume, self.name)
-        table = as_table(table, "table", self.volume, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.volume, self.name)
+        table = validation.as_table(table, "table", self.volume, self.name)
         # here the coarse sites (M) are the inputs: ``transposed`` (N, K) lists them per fine
         # output site, and ``table`` (M, K) is its transpose
-        check_strided_tables(transposed, table, features.shape[0], self.name,
-                             names=("transposed", "table"))
+        validation.check_strided_tables(transposed, table, features.shape[0], self.name,
+                                        names=("transposed", "table"))
         return self._conv(features, transposed, table)
 
     def compute_output_shape(self, features_shape, transposed_shape, table_shape):
@@ -418,15 +430,15 @@ class _SparsePool(keras.layers.Layer):
 
     def __init__(self, pool_size=2, strides=None, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = int_tuple_config(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else int_tuple_config(strides,
-                                                                               "strides")
+        self.pool_size = validation.int_tuple_config(pool_size, "pool_size")
+        self.strides = (self.pool_size if strides is None
+                        else validation.int_tuple_config(strides, "strides"))
 
     def call(self, features, table, transposed):
-        table = as_table(table, "table", self.pool_size ** 3, self.name)
-        transposed = as_table(transposed, "transposed", self.pool_size ** 3, self.name)
-        check_strided_tables(table, transposed, features.shape[0], self.name)
-        return sparse_pool(features, table, transposed, self.mode)
+        table = validation.as_table(table, "table", self.pool_size ** 3, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.pool_size ** 3, self.name)
+        validation.check_strided_tables(table, transposed, features.shape[0], self.name)
+        return sparse_ops.sparse_pool(features, table, transposed, self.mode)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
         return (table_shape[0], features_shape[-1])
@@ -680,7 +692,7 @@ class SparseGlobalPool3D(keras.layers.Layer):
         b = ops.shape(samples)[0]
         ids = ops.cast(ops.reshape(batch_index, (-1,)), "int32")
         # counts and sums in float32 (float16 counts stop at 2048 and lose sites beyond)
-        wide = widened(features)
+        wide = sparse_ops.widened(features)
         count = ops.segment_sum(ops.ones_like(wide[:, :1]), ids, num_segments=b)  # (B, 1)
         out = []
         if self.mode in ("avg", "avg_max"):

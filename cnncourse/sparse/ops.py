@@ -12,7 +12,7 @@ gives both ``dx`` and the block's share of ``dW``.
 
 The alternatives measured against it (per offset, active pairs only with scatter-adds, one
 whole gathered matrix) live beside the benchmark, in
-:mod:`cnncourse.tools.bench.sparse_algorithms`; on a 2-core CPU the blocked algorithm was the
+:mod:`cnncourse.tools.bench.sparse.alternatives`; on a 2-core CPU the blocked algorithm was the
 fastest forward and forward + backward (README's benchmark section): the zero rows it
 multiplies cost less than the scatter-adds that skipping them needs, and its deep GEMMs run at
 twice the rate of per-offset ones.
@@ -190,7 +190,7 @@ def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
         neighbour reads a zero row) and one ``(K*Cin, Cout)`` GEMM; the backward pass (custom
         gradient, exact) gathers ``dy`` through the transposed table once per block of input
         rows for both ``dx`` and ``dW``, no scatter. ``"auto"``: :func:`default_algorithm`.
-        (The alternatives measured against it: :mod:`cnncourse.tools.bench.sparse_algorithms`.)
+        (The alternatives measured against it: :mod:`cnncourse.tools.bench.sparse.alternatives`.)
 
     Returns
     -------

@@ -161,11 +161,19 @@ def _bench(args) -> int:
     if args.onednn and not device.use_onednn():
         print("--onednn: TF_ENABLE_ONEDNN_OPTS is set to something else; unset it", file=sys.stderr)
         return 2
-    options = {k: True for k, flag in (("only_goals", args.goals), ("spconv", args.spconv)) if flag}
-    if options and args.name != "sparse":
+    if (args.goals or args.spconv) and args.name != "sparse":
         print("--goals and --spconv belong to `cnncourse bench sparse`", file=sys.stderr)
         return 2
-    bench.run(args.name, **options)
+    if args.goals:
+        from cnncourse.tools.bench import sparse
+
+        sparse.goals()
+    else:
+        bench.run(args.name)
+    if args.spconv:
+        from cnncourse.tools.bench.sparse import versus_spconv
+
+        versus_spconv.compare()
     return 0
 
 

@@ -17,7 +17,7 @@ them); :func:`goals` measures only those rows, in more rounds (``cnncourse bench
 --goals``).
 
 Further tables: :func:`~cnncourse.sparse.ops.sparse_conv` and the alternative algorithms
-(:mod:`~cnncourse.tools.bench.sparse_algorithms`) compared on one case (:func:`algorithms`);
+(:mod:`~cnncourse.tools.bench.sparse.alternatives`) compared on one case (:func:`algorithms`);
 neighbour-table build time and peak memory for a batch of 8 shells in 512^3 grids, measured in a fresh subprocess (:func:`table_scaling`); and
 training steps per second of a small sparse classifier with and without a compiled
 (``jit_compile=True``) step on bucket-padded batches (:func:`train_steps`).
@@ -217,7 +217,7 @@ class _Sparse:
 
         from cnncourse.sparse import rulebook
         from cnncourse.sparse.ops import block_rows, default_algorithm
-        from cnncourse.tools.bench.sparse_algorithms import conv as sparse_conv
+        from cnncourse.tools.bench.sparse.alternatives import conv as sparse_conv
 
         size = mask.shape[0]
         # C-ordered, as a SparseTensor holds them (np.argwhere's are Fortran-ordered)
@@ -338,7 +338,7 @@ def _goal(size, shape, occupancy, channels, row) -> dict:
 def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), rounds=3, repeat=2,
                verbose=True) -> list[dict]:
     """Forward and forward + backward of every algorithm of
-    :mod:`~cnncourse.tools.bench.sparse_algorithms` on each of ``shapes`` (a ``"shell"`` at
+    :mod:`~cnncourse.tools.bench.sparse.alternatives` on each of ``shapes`` (a ``"shell"`` at
     ``occupancy``, or a ``"filled"`` ball at 5%), each against dense ``Conv3D`` in its own
     alternating rounds (``pairs`` needs TensorFlow).
 
@@ -348,7 +348,7 @@ def algorithms(size=128, channels=32, occupancy=0.02, *, shapes=("shell",), roun
     dense convolution's large, blocked GEMM.
     """
     from cnncourse.sparse.ops import default_algorithm
-    from cnncourse.tools.bench.sparse_algorithms import ALGORITHMS
+    from cnncourse.tools.bench.sparse.alternatives import ALGORITHMS
 
     _, backend = _backend()
     dense = _Dense(size, channels)
@@ -567,9 +567,13 @@ def _setup() -> str:
             f"inter-op threads {inter}, for dense and sparse alike")
 
 
-def goals(*, rounds=9, repeat=2, verbose=True) -> list[dict]:
+def goals(*, rounds=7, repeat=1, verbose=True) -> list[dict]:
     """Only the rows with a goal (128^3, C = 32: the 2% shell and the 5% filled ball), in
     ``rounds`` alternating rounds: the figures the issues quote, a few minutes on 2 cores."""
+    if verbose:
+        from cnncourse import device
+
+        print(f"{_setup()}; device {device.describe()}; {_load()}")
     rows = [compare(sizes=(128,), channels=(32,), shapes=(shape,), occupancies=(occ,),
                     rounds=rounds, repeat=repeat, verbose=False)[0]
             for shape, occ in (("shell", 0.02), ("filled", 0.05))]
@@ -583,11 +587,10 @@ def goals(*, rounds=9, repeat=2, verbose=True) -> list[dict]:
     return rows
 
 
-def run(*, fast: bool | None = None, verbose: bool = True, only_goals: bool = False,
-        spconv: bool = False) -> dict:
-    """Every table; sizes from ``config.FAST`` unless ``fast`` is given. ``only_goals``: just
-    :func:`goals`; ``spconv``: also :func:`cnncourse.tools.bench.sparse_spconv.compare`, spconv
-    on the same cases (skipped, with a message, where it is not installed)."""
+def run(*, fast: bool | None = None, verbose: bool = True) -> dict:
+    """Every table; sizes from ``config.FAST`` unless ``fast`` is given. (Only the rows with a
+    goal: :func:`goals`, ``cnncourse bench sparse --goals``; spconv on the same cases:
+    :mod:`~cnncourse.tools.bench.sparse.versus_spconv`, ``--spconv``.)"""
     fast = config.FAST if fast is None else fast
     keras, backend = _backend()
     from cnncourse import device
@@ -599,9 +602,7 @@ def run(*, fast: bool | None = None, verbose: bool = True, only_goals: bool = Fa
     rounds, repeat = (5, 8) if device.gpu_names() else (5, 2)
     start = time.perf_counter()
     out = {}
-    if only_goals:
-        out["goals"] = goals(verbose=verbose)
-    elif fast:
+    if fast:
         out["main"] = compare(sizes=(32, 64), channels=(16,), rounds=3, repeat=repeat,
                               verbose=verbose)
         out["algorithms"] = algorithms(64, 16, repeat=repeat, verbose=verbose)
@@ -616,10 +617,6 @@ def run(*, fast: bool | None = None, verbose: bool = True, only_goals: bool = Fa
         out["sweep"] = occupancy_sweep(verbose=verbose)
         out["scaling"] = table_scaling(verbose=verbose)
         out["steps"] = train_steps(verbose=verbose)
-    if spconv:
-        from cnncourse.tools.bench import sparse_spconv
-
-        out["spconv"] = sparse_spconv.compare(fast=fast, verbose=verbose)
     if verbose:
         print(f"(benchmark took {time.perf_counter() - start:.0f} s; {_load()})")
     return out
