@@ -195,12 +195,13 @@ def conv(x, kernel, table, transposed=None, *, algorithm: str):
     --------
     >>> import numpy as np
     >>> from cnncourse.sparse import SparseTensor
-    >>> st = SparseTensor([[0, 1, 1, 1], [0, 1, 1, 2]], np.array([[1.0], [2.0]], "float32"),
-    ...                   (4, 4, 4))
-    >>> kernel = np.zeros((27, 1, 1), "float32")
-    >>> kernel[13], kernel[14] = 1.0, 10.0      # the site itself, and its neighbour at x + 1
-    >>> np.asarray(conv(st.features, kernel, st.neighbors(3), algorithm="hybrid")).tolist()
-    [[21.0], [2.0]]
+    >>> st = SparseTensor([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]],
+    ...                   np.array([[1.0], [2.0], [4.0]], "float32"), (4, 4, 4))
+    >>> coarse, table, transposed = st.downsample(2)   # two 2x2x2 windows hold a site
+    >>> kernel = np.ones((8, 1, 1), "float32")
+    >>> [np.asarray(conv(st.features, kernel, table, transposed, algorithm=a)).ravel().tolist()
+    ...  for a in ("blocked", "hybrid", "gather")]      # the window sums, each way
+    [[3.0, 4.0], [3.0, 4.0], [3.0, 4.0]]
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
