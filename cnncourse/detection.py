@@ -502,7 +502,7 @@ def train(model: keras.Model, x: np.ndarray, y: np.ndarray | Sequence[int], *, e
     Examples
     --------
     A fit takes seconds (the training step is traced first), so only the label check runs
-    here; ``tests/test_detection.py`` trains for real.
+    here; ``tests/unit/test_detection.py`` trains for real.
 
     >>> train(build_patch_cnn((8, 8, 3), width=2), np.zeros((2, 8, 8, 3), "float32"), [0, 2],
     ...       epochs=1)

@@ -259,25 +259,78 @@ class Missing:
 
 
 def answer(name: str, namespace: dict) -> Any:
-    """``namespace[name]``, or a :class:`Missing` placeholder when the name is not defined."""
-    return namespace[name] if name in namespace else Missing(name)
+    """``namespace[name]``, or a :class:`Missing` placeholder when the name is not defined.
+
+    In a graded run the answer is recorded on its way to the checker
+    (:func:`cnncourse.checks.record.record_answer`)."""
+    from cnncourse.checks.record import record_answer
+
+    return record_answer(name, namespace[name] if name in namespace else Missing(name))
 
 
 class _CheckArgumentsLookup:
-    """IPython AST transformer: in a top-level ``... checks.topic.fn(name, ...)`` statement, each
-    plain-name argument is looked up with :func:`answer`, so an undefined one is reported by the
-    check (⏳) instead of raising NameError before the check can run."""
+    """IPython AST transformer for top-level statements that call a checker
+    (``... checks.topic.fn(name, ..., key=name2)``): each plain-name argument is looked up with
+    :func:`answer`, so an undefined one is reported by the check (⏳) instead of raising NameError
+    before the check can run; in a graded run the answers are recorded on the way and the record
+    is displayed after the statement (:mod:`cnncourse.checks.record`)."""
 
     def visit(self, tree):
         import ast
 
+        body = []
         for stmt in getattr(tree, "body", []):
-            for node in ast.walk(stmt):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                    break   # names inside a function body are its locals: leave them alone
-                if isinstance(node, ast.Call) and _is_check_call(node.func):
-                    node.args = [_lookup(a) if isinstance(a, ast.Name) else a for a in node.args]
+            finder = _CheckCalls()
+            original = ast.unparse(stmt) if _grading() else ""
+            stmt = finder.visit(stmt)
+            body.append(stmt)
+            if finder.found:
+                statement = ast.Constant(original)
+                body.append(ast.Expr(_record_call("publish_transcript", [statement])))
+        if hasattr(tree, "body"):
+            tree.body = body
         return ast.fix_missing_locations(tree)
+
+
+def _grading() -> bool:
+    from cnncourse.checks.record import grading
+
+    return grading()
+
+
+def _record_call(function: str, args: list):
+    import ast
+
+    module = ast.Call(ast.Name("__import__", ast.Load()),
+                      [ast.Constant("cnncourse.checks.record")],
+                      [ast.keyword("fromlist", ast.List([ast.Constant(function)], ast.Load()))])
+    return ast.Call(ast.Attribute(module, function, ast.Load()), args, [])
+
+
+class _CheckCalls:
+    """Rewrites the check calls in one statement, outside function and class bodies."""
+
+    def __init__(self):
+        self.found = False
+
+    def visit(self, node):
+        import ast
+
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return node   # names inside a function body are its locals: leave them alone
+        for field_name, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, field_name, [self.visit(v) if isinstance(v, ast.AST) else v for v in value])
+            elif isinstance(value, ast.AST):
+                setattr(node, field_name, self.visit(value))
+        if isinstance(node, ast.Call) and _is_check_call(node.func):
+            self.found = True
+            node.args = [_lookup(a) if isinstance(a, ast.Name) else a for a in node.args]
+            for kw in node.keywords:
+                if isinstance(kw.value, ast.Name):
+                    kw.value = _lookup(kw.value)
+            return ast.copy_location(_record_call("unwrap", [node]), node)
+        return node
 
 
 def _is_check_call(func) -> bool:
@@ -421,6 +474,10 @@ def library_shortcut(fn: Callable, name: str) -> str | None:
     """
     import inspect
 
+    from cnncourse.checks.record import Replay
+
+    if isinstance(fn, Replay):   # in the grader: the audit of the answer cell applies this rule
+        return None
     fn = inspect.unwrap(fn) if callable(fn) else fn
     target = name.lstrip("_")
     if not target or target == "<lambda>":

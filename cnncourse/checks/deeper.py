@@ -2,7 +2,7 @@
 momentum, the residual block.
 
 The references here are private: the library offers no public shortcut around the exercises.
-The unit tests (tests/test_checks_deeper.py) compare them with brute force and with Keras'
+The unit tests (tests/unit/test_checks_deeper.py) compare them with brute force and with Keras'
 ``BatchNormalization``, ``Adam`` and ``SGD``.
 """
 from __future__ import annotations

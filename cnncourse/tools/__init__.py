@@ -1,2 +1,2 @@
 """Course tooling: the `cnncourse` command, the notebook runner, lesson generation, grading and
-benchmarks. Teaching modules never import from here (tests/test_layering.py)."""
+benchmarks. Teaching modules never import from here (tests/unit/test_layering.py)."""

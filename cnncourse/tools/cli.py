@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata as md
+import json
 import platform
 import sys
 from pathlib import Path
@@ -65,6 +66,10 @@ def _lessons_copy(args, lessons) -> int:
 def _grading(args) -> int:
     from cnncourse.tools import grading
 
+    if args.action == "report":
+        lines = grading.report(Path(args.dir))
+        print("\n".join(lines) if lines else f"no autograded notebooks under {args.dir}/autograded")
+        return 0
     try:
         written = grading.setup_course(Path(args.dir), args.names)
     except FileNotFoundError as exc:
@@ -144,13 +149,20 @@ def _install_hint() -> str:
 def _run(args) -> int:
     from cnncourse.tools import runner
 
+    if args.markdown:
+        try:
+            print(runner.markdown(json.loads(Path(args.markdown).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as exc:
+            print(f"--markdown {args.markdown}: {exc}", file=sys.stderr)
+            return 2
+        return 0
     folder = config.LESSONS_DIR if args.lessons else config.SOLUTIONS_DIR
     paths = [Path(p) for p in args.notebooks] or sorted(folder.glob("*.ipynb"))
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"no such notebook: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    results = runner.run(paths, timeout=args.timeout)
+    results = runner.run(paths, timeout=args.timeout, json_path=args.json)
     return 1 if any(r.error for r in results) else 0
 
 
@@ -191,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="copy: only these notebooks (e.g. 01_perceptron_nand)")
     p.set_defaults(func=_lessons)
 
-    p = sub.add_parser("grading", help="write an nbgrader course folder (needs cnncourse[instructor])")
-    p.add_argument("action", choices=["setup"])
-    p.add_argument("dir", help="course folder to write (nbgrader_config.py, source/)")
+    p = sub.add_parser("grading", help="setup: write an nbgrader course folder (needs "
+                                          "cnncourse[instructor]); report: what autograding found")
+    p.add_argument("action", choices=["setup", "report"])
+    p.add_argument("dir", help="the nbgrader course folder (setup writes nbgrader_config.py, "
+                               "source/; report reads autograded/)")
     p.add_argument("--only", dest="names", nargs="+", metavar="NOTEBOOK",
                    help="only these notebooks (default: all)")
     p.set_defaults(func=_grading)
@@ -205,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of solutions/)")
     p.add_argument("--lessons", action="store_true", help="run lessons/ instead of solutions/")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the table (seconds, CPU seconds, peak memory, total) as JSON")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="run nothing: print the table a --json run wrote as Markdown (README)")
     p.set_defaults(func=_run)
 
     from cnncourse.tools import bench

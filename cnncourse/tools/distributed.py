@@ -17,7 +17,7 @@ network (an all-reduce) before every copy applies the same update, so the copies
 
 The strategy must be created before TensorFlow runs anything else in the process, which is why
 this module is a command (one fresh process per worker) rather than a notebook cell.
-``tests/test_distributed.py`` runs two workers on 127.0.0.1.
+``tests/system/test_distributed.py`` runs two workers on 127.0.0.1.
 """
 from __future__ import annotations
 

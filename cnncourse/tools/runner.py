@@ -1,16 +1,21 @@
-"""Execute notebooks headlessly with a progress bar and a table of time and peak memory
-(``cnncourse run``).
+"""Execute notebooks headlessly with a progress bar and a table of time, CPU time and peak memory
+(``cnncourse run``; ``--json FILE`` writes the table for tools, ``--markdown FILE`` prints a saved
+one as the README's instructor table).
 
 Peak memory is the kernel process's peak resident set size: ``VmHWM`` from ``/proc`` on Linux
-(exact), elsewhere the largest resident size seen after each cell (a lower bound). Notebooks are
-read as UTF-8.
+(exact), elsewhere the largest resident size seen after each cell (a lower bound). CPU time is the
+kernel's user + system seconds (its threads included), read after each cell: on a loaded machine
+it is the figure to compare, wall time is not. Notebooks are read as UTF-8.
 """
 from __future__ import annotations
 
+import json
+import os
+import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from queue import Empty
@@ -137,12 +142,18 @@ class Timeline:
 @dataclass
 class RunResult:
     """Outcome of one notebook: wall time in seconds, the kernel's peak resident memory in bytes
-    (``None`` if it could not be read) and, on failure, the failing cell."""
+    and its CPU time in seconds (user + system; each ``None`` if it could not be read) and, on
+    failure, the failing cell."""
 
     notebook: Path
     seconds: float
     error: str | None = None
     peak_bytes: int | None = None
+    cpu_seconds: float | None = None
+    #: the cells that took a second or more (wall or kernel CPU): dicts of ``cell`` (index in the
+    #: notebook), ``seconds``, ``cpu_seconds`` (the first cell's includes the kernel's start-up) and
+    #: ``source`` (its first line), in notebook order
+    cells: list[dict] = field(default_factory=list)
 
 
 def peak_rss(pid: int) -> int | None:
@@ -159,6 +170,18 @@ def peak_rss(pid: int) -> int | None:
         import psutil
 
         return int(psutil.Process(pid).memory_info().rss)
+    except Exception:  # psutil missing, process gone, access denied
+        return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by process ``pid`` (all its threads, and the children
+    it has waited for); ``None`` if the process is gone or psutil is missing."""
+    try:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system + t.children_user + t.children_system)
     except Exception:  # psutil missing, process gone, access denied
         return None
 
@@ -186,19 +209,29 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
-    peak = None
+    peak = cpu = None
+    cells = []
 
     timeline = Timeline()
     hooks = timeline.hooks()
 
     def on_cell_executed(cell, cell_index, execute_reply):
-        nonlocal done, peak
+        nonlocal done, peak, cpu
         hooks["on_cell_executed"](cell, cell_index, execute_reply)
         done += 1
         pid = _kernel_pid(client)
         now = peak_rss(pid) if pid else None
         if now is not None:
             peak = max(peak or 0, now)
+        used = cpu_seconds(pid) if pid else None
+        before, cpu = cpu, cpu if used is None else max(cpu or 0.0, used)
+        sent, back = timeline.cells.get(cell_index, [None, None])
+        wall = None if sent is None or back is None else back - sent
+        busy = None if cpu is None else cpu - (before or 0.0)   # the first: with kernel start-up
+        if max(wall or 0.0, busy or 0.0) >= 1.0:
+            cells.append({"cell": cell_index, "seconds": None if wall is None else round(wall, 1),
+                          "cpu_seconds": None if busy is None else round(busy, 1),
+                          "source": (cell.source.splitlines() or [""])[0][:80]})
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 
@@ -214,7 +247,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     stream.write("\n")
     for line in timeline.slow(nb, SLOW_SECONDS):  # where a stall went, should one happen
         stream.write(f"  slow: {line}\n")
-    return RunResult(path, seconds, error, peak)
+    return RunResult(path, seconds, error, peak, cpu, cells)
 
 
 def _failed_cell(nb) -> int | None:
@@ -226,21 +259,78 @@ def _failed_cell(nb) -> int | None:
     return None
 
 
-def run(paths: list[Path], *, timeout: int = 900,
-        stream: TextIO | None = None) -> list[RunResult]:
-    """Run each notebook in turn, print a table of wall times and peak memory; return the results.
-    Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
+def _format_cpu(s: float | None) -> str:
+    return "?" if s is None else f"{s:.1f}"
+
+
+def run(paths: list[Path], *, timeout: int = 900, stream: TextIO | None = None,
+        json_path: Path | str | None = None) -> list[RunResult]:
+    """Run each notebook in turn, print a table of wall time, kernel CPU time and peak memory and,
+    with ``json_path``, write it there (:func:`table`); return the results. Progress goes to
+    ``stream`` (default: ``sys.stderr`` at call time)."""
     stream = sys.stderr if stream is None else stream
     results = []
     for i, path in enumerate(paths, 1):
         stream.write(f"[{i}/{len(paths)}] {path}\n")
         results.append(run_notebook(path, timeout=timeout, stream=stream))
     width = max(len(str(r.notebook)) for r in results) if results else 10
-    print(f"\n{'notebook':<{width}}  {'seconds':>8}  {'peak memory':>11}  result")
+    print(f"\n{'notebook':<{width}}  {'seconds':>8}  {'CPU s':>8}  {'peak memory':>11}  result")
     for r in results:
-        print(f"{str(r.notebook):<{width}}  {r.seconds:8.1f}  {_format_bytes(r.peak_bytes):>11}  "
-              f"{'ok' if r.error is None else 'FAILED: ' + r.error}")
-    peaks = [r.peak_bytes for r in results if r.peak_bytes is not None]
-    print(f"{'total':<{width}}  {sum(r.seconds for r in results):8.1f}  "
-          f"{_format_bytes(max(peaks) if peaks else None):>11}  (memory: largest kernel peak)")
+        print(f"{str(r.notebook):<{width}}  {r.seconds:8.1f}  {_format_cpu(r.cpu_seconds):>8}  "
+              f"{_format_bytes(r.peak_bytes):>11}  {'ok' if r.error is None else 'FAILED: ' + r.error}")
+    t = table(results)["total"]
+    print(f"{'total':<{width}}  {t['seconds']:8.1f}  {_format_cpu(t['cpu_seconds']):>8}  "
+          f"{_format_bytes(t['peak_bytes']):>11}  (memory: largest kernel peak)")
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(table(results), indent=1) + "\n", encoding="utf-8")
     return results
+
+
+def table(results: list[RunResult]) -> dict:
+    """The table of a run as plain data (what ``cnncourse run --json FILE`` writes): ``mode``
+    ("fast"/"full"), ``machine`` (CPU count, platform), ``notebooks`` (one dict per notebook:
+    ``notebook`` (file name), ``seconds``, ``cpu_seconds``, ``peak_bytes``, ``error`` and
+    ``cells``, where the seconds went: :attr:`RunResult.cells`) and
+    ``total`` (the sums of ``seconds`` and ``cpu_seconds``, the largest ``peak_bytes``; a sum is
+    ``None`` where a notebook's figure is)."""
+    from cnncourse import config
+
+    def total(values):
+        return None if any(v is None for v in values) else round(sum(values), 1)
+
+    rows = [{"notebook": Path(r.notebook).name, "seconds": round(r.seconds, 1),
+             "cpu_seconds": None if r.cpu_seconds is None else round(r.cpu_seconds, 1),
+             "peak_bytes": r.peak_bytes, "error": r.error, "cells": r.cells} for r in results]
+    peaks = [r.peak_bytes for r in results if r.peak_bytes is not None]
+    return {"mode": config.mode(), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "notebooks": rows,
+            "total": {"seconds": total([r["seconds"] for r in rows]),
+                      "cpu_seconds": total([r["cpu_seconds"] for r in rows]),
+                      "peak_bytes": max(peaks) if peaks else None}}
+
+
+def markdown(data: dict) -> str:
+    """A table written by ``cnncourse run --json`` (:func:`table`) as a Markdown table (the README's
+    instructor table): notebook, minutes, CPU minutes, peak memory; the total in the last row.
+
+    Raises
+    ------
+    ValueError
+        ``data`` is not such a table (no ``notebooks`` list).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("notebooks"), list):
+        raise ValueError("data: expected the table that `cnncourse run --json FILE` writes")
+
+    def minutes(s):
+        return "?" if s is None else f"{s / 60:.1f}"
+
+    lines = [f"| notebook ({data.get('mode', '?')} mode) | minutes | CPU minutes | peak memory |",
+             "| --- | ---: | ---: | ---: |"]
+    for r in data["notebooks"]:
+        name = r["notebook"] if r.get("error") is None else f"{r['notebook']} (FAILED)"
+        lines.append(f"| {name} | {minutes(r['seconds'])} | {minutes(r['cpu_seconds'])} | "
+                     f"{_format_bytes(r['peak_bytes'])} |")
+    t = data["total"]
+    lines.append(f"| **total** | {minutes(t['seconds'])} | {minutes(t['cpu_seconds'])} | "
+                 f"{_format_bytes(t['peak_bytes'])} (largest) |")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The package's import graph has no cycles: arrows point down only (issue 16).
 
 The graph is read statically (``ast``), so function-level (lazy) imports count too: a lazy import
-that closes a circle is still a circle for the reader. ``python tests/test_layering.py`` prints the
+that closes a circle is still a circle for the reader. ``python tests/unit/test_layering.py`` prints the
 graph, one module a line with the modules it imports.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = "cnncourse"
-ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 
 
 def _module_name(path: Path) -> str:

@@ -6,15 +6,6 @@ from cnncourse import checks, neurons
 from cnncourse.checks import perceptron as P
 
 
-
-def _last():
-    return checks.history()[-1]
-
-
-def stub(*args):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def good_perceptron(x, w, b):
     return 1 if np.dot(x, w) + b > 0 else 0
 
@@ -28,15 +19,15 @@ def good_perceptron(x, w, b):
     (lambda x, w, b: (x * w + b > 0).astype(int), "one output per input"),
     (lambda x, w, b: int(np.sum(x) + b > 0), "ignored the weights"),
 ])
-def test_perceptron_mistakes_named(wrong, phrase):
+def test_perceptron_mistakes_named(last, wrong, phrase):
     assert P.perceptron(wrong) is not wrong
-    assert _last().status == "failed" and phrase in _last().message
+    assert last().status == "failed" and phrase in last().message
 
 
-def test_perceptron_correct_and_stub():
-    assert P.perceptron(good_perceptron) is good_perceptron and _last().passed
+def test_perceptron_correct_and_stub(last, stub):
+    assert P.perceptron(good_perceptron) is good_perceptron and last().passed
     ref = P.perceptron(stub)
-    assert _last().status == "not done" and ref(np.array([1.0, 1.0]), np.array([-2.0, -2.0]), 3) == 0
+    assert last().status == "not done" and ref(np.array([1.0, 1.0]), np.array([-2.0, -2.0]), 3) == 0
 
 
 # Gates are defined at module level so that they find `nand` in their globals, as in a notebook.
@@ -71,8 +62,8 @@ def python_xor(a, b):
 @pytest.mark.parametrize("checker, fn", [(P.not_gate, not_gate), (P.and_gate, and_gate),
                                          (P.or_gate, or_gate), (P.xor_gate, xor_gate),
                                          (P.half_adder, half_adder)])
-def test_gates_correct(checker, fn, capsys):
-    assert checker(fn) is fn and _last().passed
+def test_gates_correct(last, checker, fn, capsys):
+    assert checker(fn) is fn and last().passed
     assert "NAND gate" in capsys.readouterr().out
     assert neurons.nand is nand   # the call counter is removed again
 
@@ -100,17 +91,17 @@ def test_gate_count_reported(capsys):
     (P.xor_gate, python_xor, "computed without calling nand"),
     (P.not_gate, lambda a: 1 - a, "NAND perceptrons only"),
 ])
-def test_gate_mistakes_named(checker, wrong, phrase):
+def test_gate_mistakes_named(last, checker, wrong, phrase):
     assert checker(wrong) is not wrong
-    assert _last().status == "failed" and phrase in _last().message, _last().message
+    assert last().status == "failed" and phrase in last().message, last().message
     assert neurons.nand is nand
 
 
-def test_gate_stub_and_crash():
+def test_gate_stub_and_crash(last, stub):
     ref = P.half_adder(stub)
-    assert _last().status == "not done" and ref(1, 1) == (0, 1)
+    assert last().status == "not done" and ref(1, 1) == (0, 1)
     P.and_gate(lambda a, b: undefined_name)  # noqa: F821
-    assert _last().status == "error" and "NameError" in _last().message
+    assert last().status == "error" and "NameError" in last().message
     assert neurons.nand is nand
 
 

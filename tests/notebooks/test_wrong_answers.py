@@ -1,6 +1,6 @@
 """Wrong answers put into the exercises of a lesson: each check explains it and the notebook goes on.
 
-Every ``tests/wrong_answers/nb*.py`` file names a notebook (``NOTEBOOK``, the stem of its solution)
+Every ``tests/notebooks/wrong_answers/nb*.py`` file names a notebook (``NOTEBOOK``, the stem of its solution)
 and a list ``WRONG`` of dicts: ``anchor`` (text that identifies the exercise cell in the solution),
 ``code`` (put between that cell's ``### BEGIN/END SOLUTION`` markers, at their indentation) and
 ``expect`` (strings that must all appear, ignoring case, in the output of the first later cell that

@@ -1,30 +1,30 @@
 """Checkers of notebook 10: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
+import pytest
 
-from cnncourse import checks
 from cnncourse.checks import detection as cd
 
 
-def last():
-    return checks.history()[-1]
+ALL_NEGATIVE = 151_000_000 / 151_066_000   # the accuracy of "no mitosis anywhere"
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-def test_all_negative_accuracy():
-    right = 151_000_000 / 151_066_000
+def test_all_negative_accuracy(last):
+    right = ALL_NEGATIVE
     assert cd.all_negative_accuracy(right) == right and last().passed
     assert cd.all_negative_accuracy(...) == right and last().status == "not done"
-    for wrong, words in [(1 - 66_000 / 151_000_000, "non-mitosis pixels only"),
-                         (66_000 / 151_066_000, "error rate"), (151e6 / 66e3, "ratio of counts"),
-                         (100 * right, "percentage")]:
-        assert cd.all_negative_accuracy(wrong) == right
-        assert last().status == "failed" and words in last().message, last().message
 
 
-def test_class_weights():
+@pytest.mark.parametrize("wrong, words", [
+    (1 - 66_000 / 151_000_000, "non-mitosis pixels only"),
+    (66_000 / 151_066_000, "error rate"), (151e6 / 66e3, "ratio of counts"),
+    (100 * ALL_NEGATIVE, "percentage"),
+])
+def test_all_negative_accuracy_names_the_mistake(last, wrong, words):
+    assert cd.all_negative_accuracy(wrong) == ALL_NEGATIVE
+    assert last().status == "failed" and words in last().message, last().message
+
+
+def test_class_weights(last, stub):
     from cnncourse.detection import class_weights
 
     assert cd.class_weights(cd._class_weights) is cd._class_weights and last().passed
@@ -32,13 +32,18 @@ def test_class_weights():
     assert last().status == "failed" and "instead of writing it" in last().message
     cd.class_weights(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._weights_frequency, "INVERSELY"), (cd._weights_inverse_fraction_swapped, "swapped"),
-                         (cd._weights_inverse_counts, "tiny values"), (cd._weights_no_two, "twice too large")]:
-        assert cd.class_weights(wrong) is cd._class_weights
-        assert last().status == "failed" and words in last().message, last().message
 
 
-def test_focal_loss():
+@pytest.mark.parametrize("wrong, words", [
+    (cd._weights_frequency, "INVERSELY"), (cd._weights_inverse_fraction_swapped, "swapped"),
+    (cd._weights_inverse_counts, "tiny values"), (cd._weights_no_two, "twice too large"),
+])
+def test_class_weights_names_the_mistake(last, wrong, words):
+    assert cd.class_weights(wrong) is cd._class_weights
+    assert last().status == "failed" and words in last().message, last().message
+
+
+def test_focal_loss(last, stub):
     import keras
 
     from cnncourse.detection import binary_focal_loss
@@ -49,14 +54,19 @@ def test_focal_loss():
     assert cd.focal_loss(with_library) is with_library and last().passed, last().message
     cd.focal_loss(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._focal_alpha_swapped, "wrong class"), (cd._focal_wrong_factor, "p_t**gamma"),
-                         (cd._focal_p_not_pt, "instead of p_t"), (cd._focal_no_alpha, "alpha is missing"),
-                         (cd._focal_no_clip, "Clip p")]:
-        cd.focal_loss(wrong)
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_threshold_for_recall():
+@pytest.mark.parametrize("wrong, words", [
+    (cd._focal_alpha_swapped, "wrong class"), (cd._focal_wrong_factor, "p_t**gamma"),
+    (cd._focal_p_not_pt, "instead of p_t"), (cd._focal_no_alpha, "alpha is missing"),
+    (cd._focal_no_clip, "Clip p"),
+])
+def test_focal_loss_names_the_mistake(last, wrong, words):
+    cd.focal_loss(wrong)
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+def test_threshold_for_recall(last, stub):
     from cnncourse.detection import threshold_for_recall
 
     assert cd.threshold_for_recall(cd._threshold_for_recall) is cd._threshold_for_recall and last().passed
@@ -64,11 +74,16 @@ def test_threshold_for_recall():
     assert last().status == "failed" and "instead of writing it" in last().message
     cd.threshold_for_recall(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._threshold_off_by_one, "positives[k - 1]"),
-                         (cd._threshold_lowest, "lowest positive score"), (cd._threshold_floor, "floor"),
-                         (cd._threshold_all_scores, "ALL scores"), (cd._threshold_quantile, "quantile")]:
-        cd.threshold_for_recall(wrong)
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (cd._threshold_off_by_one, "positives[k - 1]"),
+    (cd._threshold_lowest, "lowest positive score"), (cd._threshold_floor, "floor"),
+    (cd._threshold_all_scores, "ALL scores"), (cd._threshold_quantile, "quantile"),
+])
+def test_threshold_for_recall_names_the_mistake(last, wrong, words):
+    cd.threshold_for_recall(wrong)
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
 def test_reference_answers_agree_with_library():
@@ -81,7 +96,7 @@ def test_reference_answers_agree_with_library():
         assert cd._threshold_for_recall(y, s, t) == threshold_for_recall(y, s, t)
 
 
-def test_threshold_off_by_one_is_named_as_such():
+def test_threshold_off_by_one_is_named_as_such(last):
     # the learner's version of the mistake: positives[k], which runs past the end at recall 1
     def off_by_one(y_true, scores, target_recall):
         positives = np.sort(np.asarray(scores, float)[np.asarray(y_true) == 1])[::-1]
@@ -92,23 +107,28 @@ def test_threshold_off_by_one_is_named_as_such():
     assert "lowest positive score" not in last().message
 
 
-def test_non_max_suppression():
+def test_non_max_suppression(last, stub):
     assert cd.non_max_suppression(cd._non_max_suppression) is cd._non_max_suppression
     assert last().passed
     cd.non_max_suppression(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._nms_keeps_all, "nothing was suppressed"),
-                         (cd._nms_input_order, "not sorted by score"),
-                         (cd._nms_suppressed_suppress, "KEPT only"),
-                         (cd._nms_index_order, "index order"),
-                         (cd._nms_strict, "exactly `radius` away"),
-                         (cd._nms_squared, "squared distance"),
-                         (cd._nms_chebyshev, "Euclidean")]:
-        assert cd.non_max_suppression(wrong) is cd._non_max_suppression
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_non_max_suppression_accepts_lists_and_the_argsort_idiom():
+@pytest.mark.parametrize("wrong, words", [
+    (cd._nms_keeps_all, "nothing was suppressed"),
+    (cd._nms_input_order, "not sorted by score"),
+    (cd._nms_suppressed_suppress, "KEPT only"),
+    (cd._nms_index_order, "index order"),
+    (cd._nms_strict, "exactly `radius` away"),
+    (cd._nms_squared, "squared distance"),
+    (cd._nms_chebyshev, "Euclidean"),
+])
+def test_non_max_suppression_names_the_mistake(last, wrong, words):
+    assert cd.non_max_suppression(wrong) is cd._non_max_suppression
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+def test_non_max_suppression_accepts_lists_and_the_argsort_idiom(last):
     def learner(centres, scores, radius):
         keep = []
         for i in np.argsort(scores)[::-1]:
@@ -119,20 +139,25 @@ def test_non_max_suppression_accepts_lists_and_the_argsort_idiom():
     assert cd.non_max_suppression(learner) is learner and last().passed, last().message
 
 
-def test_match_detections():
+def test_match_detections(last, stub):
     assert cd.match_detections(cd._match_detections) is cd._match_detections and last().passed
     cd.match_detections(stub)
     assert last().status == "not done"
-    for wrong, words in [(cd._match_reuses_truth, "matched by two detections"),
-                         (cd._match_nearest_taken, "already taken"),
-                         (cd._match_first_within, "not the nearest"),
-                         (cd._match_squared, "squared distance"),
-                         (cd._match_strict, "not <")]:
-        assert cd.match_detections(wrong) is cd._match_detections
-        assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_match_detections_accepts_a_list_of_pairs():
+@pytest.mark.parametrize("wrong, words", [
+    (cd._match_reuses_truth, "matched by two detections"),
+    (cd._match_nearest_taken, "already taken"),
+    (cd._match_first_within, "not the nearest"),
+    (cd._match_squared, "squared distance"),
+    (cd._match_strict, "not <"),
+])
+def test_match_detections_names_the_mistake(last, wrong, words):
+    assert cd.match_detections(wrong) is cd._match_detections
+    assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+
+def test_match_detections_accepts_a_list_of_pairs(last):
     def learner(detections, truths, radius):          # written out: returns a list of tuples
         taken, pairs = set(), []
         for i, d in enumerate(np.asarray(detections, float)):
@@ -155,7 +180,7 @@ def _head(x, keras, activation="sigmoid"):
     return keras.layers.Dense(1, activation=activation)(x)
 
 
-def test_with_new_head():
+def test_with_new_head(last, stub):
     import keras
 
     assert cd.with_new_head(cd._with_new_head) is cd._with_new_head and last().passed, last().message

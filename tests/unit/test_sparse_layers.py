@@ -1,6 +1,6 @@
 """Sparse Keras layers against their dense counterparts, values and gradients.
 
-Backend-agnostic (keras.ops only): tests/test_sparse_jax.py runs this file again under
+Backend-agnostic (keras.ops only): tests/system/test_sparse_jax.py runs this file again under
 KERAS_BACKEND=jax.
 """
 import numpy as np

@@ -1,5 +1,5 @@
 """Wrong answers injected into notebook 10's exercises: each check must name the mistake and the
-notebook must run on (see tests/test_wrong_answers.py)."""
+notebook must run on (see tests/notebooks/test_wrong_answers.py)."""
 
 NOTEBOOK = "10_detection_transfer"
 WRONG = [

@@ -6,17 +6,12 @@ from cnncourse import checks
 from cnncourse.checks import Case, Mistake
 
 
-
 def square(x):
     return np.asarray(x, float) ** 2
 
 
 CASES = [Case((np.array([1.0, -2.0, 3.0]),)), (np.array([[0.5, 4.0]]),), {"x": 2.0}]
 MISTAKES = [Mistake("you doubled x instead of squaring it.", wrong=lambda x: 2 * np.asarray(x))]
-
-
-def stub(x):
-    raise NotImplementedError("Exercise: replace this line with your code")
 
 
 def test_correct_answer_is_handed_back(capsys):
@@ -43,7 +38,7 @@ def test_unknown_mistake_falls_back_to_hint():
     assert "Hint: multiply x by itself." in result.message
 
 
-def test_stub_reports_not_done_without_raising(capsys):
+def test_stub_reports_not_done_without_raising(stub, capsys):
     assert checks.check_function(stub, square, CASES, name="square") is square
     assert "⏳ square: not done yet" in capsys.readouterr().out
 
@@ -89,7 +84,7 @@ def test_shape_mismatch_is_explained():
     assert not ok and "shape (3, 3), expected (5, 5)" in why
 
 
-def test_assert_all_passed():
+def test_assert_all_passed(stub):
     with pytest.raises(AssertionError, match="no exercise"):
         checks.assert_all_passed()
     checks.evaluate_function(stub, square, CASES, name="square", verbose=False)

@@ -3,23 +3,8 @@ done'; the private references agree with brute force and with Keras."""
 import numpy as np
 import pytest
 
-from cnncourse import checks, deeper
+from cnncourse import deeper
 from cnncourse.checks import deeper as C
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
-def last():
-    return checks.history()[-1]
-
-
-def assert_failed(*words):
-    result = last()
-    assert result.status == "failed", result
-    for word in words:
-        assert word.lower() in result.message.lower(), result
 
 
 # --------------------------------------------------------------------------------------------
@@ -41,30 +26,30 @@ def test_reference_receptive_field_equals_brute_force(layers):
     assert C._receptive_field(layers) == deeper.receptive_field_by_gradient(layers)
 
 
-def test_receptive_field_check():
+def test_receptive_field_check(verdict, last, stub):
     assert C.receptive_field(receptive_field) is receptive_field and last().passed
     assert C.receptive_field(stub) is C._receptive_field and last().status == "not done"
     C.receptive_field(lambda layers: 1 + sum(k - 1 for k, s in layers))
-    assert_failed("stride product")
+    verdict("failed", "stride product")
     C.receptive_field(lambda layers: sum(k for k, s in layers))
-    assert_failed("added the kernel sizes")
+    verdict("failed", "added the kernel sizes")
     C.receptive_field(lambda layers: receptive_field(layers) - 1)
-    assert_failed("off by one")
+    verdict("failed", "off by one")
     C.receptive_field(lambda layers: receptive_field(layers) + 1)
     assert last().status == "failed"      # on two 3x3 layers this equals "added the kernel sizes"
 
 
-def test_conv_weights_check():
+def test_conv_weights_check(verdict, last, stub):
     right = lambda k, ci, co: k ** 2 * ci * co
     assert C.conv_weights(right) is right and last().passed
     C.conv_weights(stub)
     assert last().status == "not done"
     C.conv_weights(lambda k, ci, co: k * k * co)
-    assert_failed("all c_in input channels")
+    verdict("failed", "all c_in input channels")
     C.conv_weights(lambda k, ci, co: k * ci * co)
-    assert_failed("k * k")
+    verdict("failed", "k * k")
     C.conv_weights(lambda k, ci, co: (k * k * ci + 1) * co)
-    assert_failed("no biases")
+    verdict("failed", "no biases")
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,16 +89,21 @@ def test_reference_batchnorm_equals_keras(shape):
     np.testing.assert_allclose(np.asarray(bn(x, training=False)), y_inf, atol=1e-5)
 
 
-def test_batchnorm_check():
+def test_batchnorm_check(last, stub):
     assert C.batchnorm_forward(batchnorm_forward) is batchnorm_forward and last().passed
     C.batchnorm_forward(stub)
     assert last().status == "not done"
-    for wrong, words in [(C._bn_unbiased, ["unbiased"]), (C._bn_eps_outside, ["inside the square"]),
-                         (C._bn_batch_at_inference, ["running statistics"]),
-                         (C._bn_momentum_reversed, ["momentum convention is reversed"]),
-                         (C._bn_no_update, ["must be updated"]), (C._bn_all_axes, ["per channel"])]:
-        assert C.batchnorm_forward(wrong) is C._batchnorm_forward
-        assert_failed(*words)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (C._bn_unbiased, ["unbiased"]), (C._bn_eps_outside, ["inside the square"]),
+    (C._bn_batch_at_inference, ["running statistics"]),
+    (C._bn_momentum_reversed, ["momentum convention is reversed"]),
+    (C._bn_no_update, ["must be updated"]), (C._bn_all_axes, ["per channel"]),
+])
+def test_batchnorm_check_names_the_mistake(verdict, wrong, words):
+    assert C.batchnorm_forward(wrong) is C._batchnorm_forward
+    verdict("failed", *words)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,16 +151,21 @@ def sgd_momentum_step_torch(w, g, velocity, lr=0.01, momentum=0.9):   # PyTorch'
     return w - lr * velocity, velocity
 
 
-def test_sgd_check():
+def test_sgd_check(last, stub):
     assert C.sgd_momentum_step(sgd_momentum_step) is sgd_momentum_step and last().passed
     assert C.sgd_momentum_step(sgd_momentum_step_torch) is sgd_momentum_step_torch
     assert last().passed
     C.sgd_momentum_step(stub)
     assert last().status == "not done"
-    for wrong, words in [(C._sgd_plain, ["plain SGD"]), (C._sgd_ema, ["averaged the gradients"]),
-                         (C._sgd_uphill, ["uphill"]), (C._sgd_stale, ["old velocity"])]:
-        assert C.sgd_momentum_step(wrong) is C._sgd_momentum_step
-        assert_failed(*words)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (C._sgd_plain, ["plain SGD"]), (C._sgd_ema, ["averaged the gradients"]),
+    (C._sgd_uphill, ["uphill"]), (C._sgd_stale, ["old velocity"]),
+])
+def test_sgd_check_names_the_mistake(verdict, wrong, words):
+    assert C.sgd_momentum_step(wrong) is C._sgd_momentum_step
+    verdict("failed", *words)
 
 
 def adam_step(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
@@ -180,17 +175,22 @@ def adam_step(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     return w - lr_t * m / (v ** 0.5 + epsilon), m, v
 
 
-def test_adam_check():
+def test_adam_check(last, stub):
     assert C.adam_step(adam_step) is adam_step and last().passed
     C.adam_step(stub)
     assert last().status == "not done"
-    for wrong, words in [(C._adam_no_correction, ["no bias correction"]),
-                         (C._adam_eps_inside, ["outside the square root"]),
-                         (C._adam_algorithm1, ["Algorithm 1"]),
-                         (C._adam_t_plus_one, ["off by one"]), (C._adam_t_minus_one, ["off by one"]),
-                         (C._adam_no_square, ["squared"])]:
-        assert C.adam_step(wrong) is C._adam_step
-        assert_failed(*words)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (C._adam_no_correction, ["no bias correction"]),
+    (C._adam_eps_inside, ["outside the square root"]),
+    (C._adam_algorithm1, ["Algorithm 1"]),
+    (C._adam_t_plus_one, ["off by one"]), (C._adam_t_minus_one, ["off by one"]),
+    (C._adam_no_square, ["squared"]),
+])
+def test_adam_check_names_the_mistake(verdict, wrong, words):
+    assert C.adam_step(wrong) is C._adam_step
+    verdict("failed", *words)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,24 +226,29 @@ def _block(*, shortcut=True, bn_after_add=False, relu_after_add=True, projection
     return residual_block
 
 
-def test_residual_block_check():
+def test_residual_block_check(last, stub):
     right = _block()
     assert C.residual_block(right) is right and last().passed
     assert C.residual_block(C._residual_block) is C._residual_block and last().passed
     C.residual_block(stub)
     assert last().status == "not done"
-    for kwargs, words in [(dict(shortcut=False), ["shortcut is missing"]),
-                          (dict(bn_after_add=True), ["add before the second BN"]),
-                          (dict(relu_after_add=False), ["ReLU after the addition"]),
-                          (dict(projection="always"), ["projection always"]),
-                          (dict(projection="never"), ["1x1 convolution"]),
-                          (dict(inner_relu=False), ["ReLU between the two convolutions"]),
-                          (dict(bn_ignored=True), ["batch_norm=False"])]:
-        assert C.residual_block(_block(**kwargs)) is C._residual_block
-        assert_failed(*words)
 
 
-def test_residual_block_check_probes_behaviour():
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(shortcut=False), ["shortcut is missing"]),
+    (dict(bn_after_add=True), ["add before the second BN"]),
+    (dict(relu_after_add=False), ["ReLU after the addition"]),
+    (dict(projection="always"), ["projection always"]),
+    (dict(projection="never"), ["1x1 convolution"]),
+    (dict(inner_relu=False), ["ReLU between the two convolutions"]),
+    (dict(bn_ignored=True), ["batch_norm=False"]),
+])
+def test_residual_block_check_names_the_mistake(verdict, kwargs, words):
+    assert C.residual_block(_block(**kwargs)) is C._residual_block
+    verdict("failed", *words)
+
+
+def test_residual_block_check_probes_behaviour(verdict):
     """A block with the right layers but a scaled identity path is caught by the zero-branch probe."""
     import keras
 
@@ -259,4 +264,4 @@ def test_residual_block_check_probes_behaviour():
         return L.ReLU()(L.Add()([L.Rescaling(0.5)(s), r]))
 
     C.residual_block(scaled)
-    assert_failed("zero", "identity")
+    verdict("failed", "zero", "identity")

@@ -1,5 +1,5 @@
 """Wrong answers injected into notebook 09's exercises: each check must name the mistake and the
-notebook must go on (harness: tests/test_wrong_answers.py)."""
+notebook must go on (harness: tests/notebooks/test_wrong_answers.py)."""
 
 NOTEBOOK = "09_segmentation"
 

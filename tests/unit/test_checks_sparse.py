@@ -2,18 +2,8 @@
 import numpy as np
 import pytest
 
-from cnncourse import checks
 from cnncourse.checks import sparse as S
 from cnncourse.sparse import neighbor_table
-
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
-def last():
-    return checks.history()[-1]
 
 
 def test_reference_rulebook_is_the_library_table():
@@ -32,12 +22,12 @@ def test_reference_rulebook_is_the_library_table():
     (lambda c, k=3: S._rulebook(c, k, missing=-1), "not -1"),
     (lambda c, k=3: S._rulebook(c, k, order="xyz"), "wrong order"),
 ])
-def test_build_rulebook_names_the_mistake(wrong, words):
+def test_build_rulebook_names_the_mistake(last, wrong, words):
     assert S.build_rulebook(wrong) is S._reference_rulebook
     assert last().status == "failed" and words in last().message
 
 
-def test_build_rulebook_accepts_a_correct_answer_and_a_stub():
+def test_build_rulebook_accepts_a_correct_answer_and_a_stub(last, stub):
     def mine(coords, kernel_size=3):
         coords = np.asarray(coords)
         return neighbor_table(coords, tuple(coords[:, 1:].max(0) + 3), coords[:, 0].max() + 1,
@@ -52,12 +42,12 @@ def test_build_rulebook_accepts_a_correct_answer_and_a_stub():
     (S._conv_clip, "row of ZEROS"),
     (S._conv_channel_major, "different orders"),
 ])
-def test_submanifold_conv_names_the_mistake(wrong, words):
+def test_submanifold_conv_names_the_mistake(last, wrong, words):
     assert S.submanifold_conv(wrong) is S._reference_conv
     assert last().status == "failed" and words in last().message
 
 
-def test_submanifold_conv_correct_stub_and_crash():
+def test_submanifold_conv_correct_stub_and_crash(last, stub):
     def mine(features, table, kernel):
         x = np.concatenate([features, np.zeros_like(features[:1])])
         return np.einsum("nkc,kcd->nd", x[table], kernel.reshape(table.shape[1], *kernel.shape[3:]))
@@ -68,7 +58,7 @@ def test_submanifold_conv_correct_stub_and_crash():
     assert last().status in ("error", "failed")
 
 
-def test_multiply_adds_value_check():
+def test_multiply_adds_value_check(last):
     right = (32**3 * 27 * 16 * 16, 500 * 27 * 16 * 16)
     assert S.multiply_adds(right, grid=32, sites=500) == right and last().passed
     S.multiply_adds((32**3 * 9 * 256, 500 * 9 * 256), grid=32, sites=500)
@@ -104,7 +94,7 @@ def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sig
     return keras.Model(inputs, out)
 
 
-def test_build_sparse_classifier():
+def test_build_sparse_classifier(last, stub):
     assert S.build_sparse_classifier(_net) is _net and last().passed
     for kwargs, words in [(dict(conv=False), "never look at the neighbours"),
                           (dict(pool=None), "grid is kept"),
@@ -121,7 +111,7 @@ def test_build_sparse_classifier():
     assert last().status == "not done"
 
 
-def test_build_sparse_classifier_refuses_the_library_network():
+def test_build_sparse_classifier_refuses_the_library_network(last):
     from cnncourse.sparse.net import _build_sparse_classifier
 
     S.build_sparse_classifier(lambda w, d=0.3: _build_sparse_classifier(1, widths=w, dropout=d))

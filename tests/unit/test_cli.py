@@ -61,6 +61,38 @@ def test_run_reports_failing_cell(tmp_path, capsys):
     assert " MiB " in row or " GiB " in row, row  # the kernel's peak resident memory
 
 
+def test_run_writes_its_table_as_json_and_markdown(tmp_path, capsys):
+    import json
+
+    from cnncourse.tools import runner
+
+    busy = tmp_path / "busy.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass")]), busy)
+    out = tmp_path / "table.json"
+    assert main(["run", str(busy), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["notebooks"]
+    assert row["notebook"] == "busy.ipynb" and row["error"] is None
+    assert row["cpu_seconds"] >= 1.2 and row["seconds"] >= 1.2   # the kernel's own CPU time
+    assert 10 * 2**20 < row["peak_bytes"] < 64 * 2**30
+    (cell,) = row["cells"]                                        # the one cell over a second
+    assert cell["cell"] == 0 and cell["cpu_seconds"] >= 1.2 and cell["source"] == "import time"
+    assert data["total"] == {"seconds": row["seconds"], "cpu_seconds": row["cpu_seconds"],
+                             "peak_bytes": row["peak_bytes"]}
+    assert data["mode"] in ("fast", "full") and data["machine"]["cpus"] >= 1
+    capsys.readouterr()
+    assert main(["run", "--markdown", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| notebook") and lines[2].startswith("| busy.ipynb |")
+    assert lines[-1].startswith("| **total** |") and len(lines) == 4
+    with pytest.raises(ValueError, match="data: expected the table"):
+        runner.markdown({"rows": []})
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["run", "--markdown", str(tmp_path / "bad.json")]) == 2
+    assert "expected the table" in capsys.readouterr().err
+
+
 def test_peak_rss_of_this_process():
     import os
 

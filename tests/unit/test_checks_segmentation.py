@@ -1,19 +1,10 @@
 """Checkers of notebook 09: a correct, a stub and typical wrong answers (the mistake is named)."""
 import numpy as np
 
-from cnncourse import checks
 from cnncourse.checks import segmentation as cs
 
 
-def last():
-    return checks.history()[-1]
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-def test_extract_window():
+def test_extract_window(last, stub):
     assert cs.extract_window(cs._extract_window) is cs._extract_window
     assert last().passed
     assert cs.extract_window(stub) is cs._extract_window and last().status == "not done"
@@ -23,7 +14,7 @@ def test_extract_window():
         assert last().status == "failed" and words in last().message, (wrong, last().message)
 
 
-def test_dice_score():
+def test_dice_score(last, stub):
     from cnncourse.segmentation import dice
 
     def with_library(prob, target, threshold=0.5):
@@ -46,7 +37,7 @@ def test_dice_score():
     assert last().status == "failed" and "0/0 = NaN" in last().message
 
 
-def test_conv1_repeats():
+def test_conv1_repeats(last):
     assert cs.conv1_repeats(14 ** 2, window=17) == 196 and last().passed
     assert cs.conv1_repeats(15 ** 2, window=17, kernel=3) == 225 and last().passed
     assert cs.conv1_repeats(..., window=17) == 196 and last().status == "not done"
@@ -56,7 +47,7 @@ def test_conv1_repeats():
         assert last().status == "failed" and words in last().message, last().message
 
 
-def test_split_touching():
+def test_split_touching(last, stub):
     from skimage.measure import label
 
     from cnncourse.segmentation import separate_instances
@@ -112,7 +103,7 @@ def test_split_touching():
     assert last().status == "failed" and "exclude_border=False" in last().message, last().message
 
 
-def test_dice_score_empty_masks_scored_zero():
+def test_dice_score_empty_masks_scored_zero(last):
     def zero_when_empty(prob, target, threshold=0.5):
         pred, target = np.asarray(prob) > threshold, np.asarray(target).astype(bool)
         total = pred.sum() + target.sum()
@@ -151,7 +142,7 @@ def sampler(images, masks, n_windows, size, seed=0, bad=None):
     return np.array(windows, np.float32)[..., None], np.array(labels, np.float32)
 
 
-def test_training_windows():
+def test_training_windows(last, stub):
     def crashes_on_empty_mask(images, masks, n_windows, size, seed=0):
         return sampler(images, masks, n_windows, size, seed=seed, bad="no_empty_guard")
 
@@ -211,7 +202,7 @@ def unet(depth=2, width=8, skip=True, axis=-1, pad="same", sig=1, order="skip_fi
     return keras.Model(inputs, x)
 
 
-def test_build_unet():
+def test_build_unet(last, stub):
     from cnncourse.segmentation import _build_unet
 
     for kw in [{}, {"order": "x_first"}]:
@@ -264,7 +255,7 @@ def converted(window_model, pool_stride=1, dilation=2, sig=1, copy=True, order="
     return model
 
 
-def test_to_fully_convolutional():
+def test_to_fully_convolutional(last, stub):
     from cnncourse.segmentation import _to_fully_convolutional
 
     assert cs.to_fully_convolutional(converted) is converted and last().passed, last().message

@@ -12,7 +12,7 @@ import pytest
 
 from cnncourse.tools import distributed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_ports(n):

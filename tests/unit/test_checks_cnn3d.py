@@ -2,20 +2,10 @@
 import numpy as np
 import pytest
 
-from cnncourse import checks
 from cnncourse.checks import cnn3d as c
 
 
-
-def last():
-    return checks.history()[-1]
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def test_conv3d_params():
+def test_conv3d_params(last, stub):
     def mine(k, cin, f):
         return (k * k * k * cin + 1) * f
 
@@ -29,7 +19,7 @@ def test_conv3d_params():
     assert last().status == "not done"
 
 
-def test_activation_mib():
+def test_activation_mib(last):
     assert c.activation_mib(8 * 100 ** 3 * 16 * 4 / 2 ** 20) == pytest.approx(488.28125)
     assert last().passed
     for wrong, words in [(8 * 100 ** 3 * 16 * 4 / 1e6, "MB"), (100 ** 3 * 16 * 4 / 2 ** 20, "one volume"),
@@ -41,7 +31,7 @@ def test_activation_mib():
     assert last().status == "not done"
 
 
-def test_sphericity():
+def test_sphericity(last, stub):
     def mine(volume, area):
         return (36 * np.pi * np.asarray(volume) ** 2) ** (1 / 3) / np.asarray(area)
 
@@ -60,7 +50,7 @@ def test_sphericity():
     assert last().status == "failed" and "instead of writing it" in last().message
 
 
-def test_heldout_auc():
+def test_heldout_auc(last, stub):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -100,7 +90,7 @@ def _cnn(input_shape, filters=(8, 16, 32), dropout=0.3, *, conv="Conv3D", flatte
     return keras.Model(inputs, L.Dense(1, activation=sigmoid)(x))
 
 
-def test_build_cnn3d_accepts_the_network_and_names_mistakes():
+def test_build_cnn3d_accepts_the_network_and_names_mistakes(last, stub):
     assert c.build_cnn3d(_cnn) is _cnn and last().passed
     for kwargs, words in [(dict(conv="Conv2D"), "Conv2D"), (dict(flatten=True), "Flatten"),
                           (dict(sigmoid=None), "sigmoid is missing"),
@@ -116,7 +106,7 @@ def test_build_cnn3d_accepts_the_network_and_names_mistakes():
     assert last().status == "not done"
 
 
-def test_build_cnn3d_refuses_the_library_model():
+def test_build_cnn3d_refuses_the_library_model(last):
     from cnncourse.cnn3d import _build_cnn3d
 
     c.build_cnn3d(lambda s, f=(8, 16, 32), d=0.3: _build_cnn3d(s, f, d))
@@ -137,7 +127,7 @@ def _rotation(angles):
     return total
 
 
-def test_rotation_matrix():
+def test_rotation_matrix(last, stub):
     assert c.rotation_matrix(_rotation) is _rotation and last().passed
     # a 90-degree turn about z takes y to x, as the library's axis-angle rotation does
     from cnncourse.augment import rotation_matrix
@@ -153,7 +143,7 @@ def test_rotation_matrix():
     assert last().status == "not done"
 
 
-def test_rotate_volume():
+def test_rotate_volume(last, stub):
     from scipy import ndimage
 
     def mine(volume, matrix):
