@@ -8,7 +8,7 @@ configuration) a check cell hands each answer to its checker as usual, but first
   exception, encoded as plain data (:func:`encode`);
 * any other answer (a number, an array, a tuple of them) is encoded as it is.
 
-After the check cell's statement, :func:`publish_transcript` displays that record as one output of
+After the check cell's statement, :func:`cnncourse.checks.transcript.publish_transcript` displays that record as one output of
 MIME type :data:`TRANSCRIPT_MIME`. The grader (:mod:`cnncourse.tools.grading`) reads it from the
 locked check cell, decodes it with :func:`decode` (JSON and ``np.load(allow_pickle=False)``:
 data, never code) and runs the same checker again in its own process on a :class:`Replay` of the
@@ -36,7 +36,7 @@ import numpy as np
 
 __all__ = ["GRADING_ENV", "TRANSCRIPT_MIME", "grading", "encode", "decode", "fingerprint",
            "Unencodable", "Recorded", "Replay", "Unrecorded", "observed", "record_answer",
-           "publish_transcript", "replay_answer", "replay_check", "CannotReplay", "unwrap", "loads"]
+           "replay_answer", "unwrap", "loads"]
 
 GRADING_ENV = "CNNCOURSE_GRADING"
 TRANSCRIPT_MIME = "application/vnd.cnncourse.transcript+json"
@@ -220,17 +220,15 @@ def _exception_name(exc: BaseException) -> str:
 
 _PENDING: dict[str, Any] = {}     # answer name -> Recorded, or its transcript entry
 _OBSERVED: dict[int, dict] = {}   # id(Recorded) -> {tag: {fingerprint: encoded value}}
-_HISTORY_MARK = [0]
 
 
-def record_answer(name: str, value: Any) -> Any:
+def record_answer(name: str, value: Any, *, missing: bool = False) -> Any:
     """In a graded run, start the record of answer ``name`` and return what to hand the checker
-    (a :class:`Recorded` function, or ``value`` itself); otherwise return ``value``."""
+    (a :class:`Recorded` function, or ``value`` itself); otherwise return ``value``.
+    ``missing``: the name was not defined (``value`` is a placeholder)."""
     if not grading():
         return value
-    from cnncourse.checks import Missing
-
-    if isinstance(value, Missing):
+    if missing:
         _PENDING[name] = {"kind": "missing"}
         return value
     if isinstance(value, types.FunctionType):
@@ -255,59 +253,6 @@ def observed(fn: Any, tag: str, args: tuple, value: Any) -> Any:
     if isinstance(fn, Recorded):
         _OBSERVED.setdefault(id(fn), {}).setdefault(tag, {}).setdefault(key, encode(value))
     return value
-
-
-def publish_transcript(statement: str = "") -> None:
-    """Display the record of the answers checked since the last call (a graded run only).
-
-    ``statement`` is the check cell's statement that checked them. With
-    ``CNNCOURSE_GRADING=selftest`` (``make test`` runs every notebook so) the record is also
-    replayed here, as the grader would (:func:`replay_check`), and a verdict that differs from the
-    kernel's is recorded as a failed check ``replay of <exercise>``: a solution notebook's final
-    ``assert_all_passed()`` then fails, naming it.
-    """
-    if not grading() or not _PENDING:
-        return
-    from cnncourse import checks
-
-    verdicts = [[r.name, r.status, r.message] for r in checks.history()[_HISTORY_MARK[0]:]]
-    answers = {name: (entry.transcript() if isinstance(entry, Recorded) else entry)
-               for name, entry in _PENDING.items()}
-    _PENDING.clear()
-    data = {"answers": answers, "kernel_verdicts": verdicts}
-    from IPython.display import display
-
-    display({TRANSCRIPT_MIME: data, "text/plain": f"<graded record of {', '.join(answers)}>"}, raw=True)
-    if os.environ.get(GRADING_ENV) == "selftest" and statement:
-        _selftest(statement, json.loads(json.dumps(data)))
-    _HISTORY_MARK[0] = len(checks.history())
-
-
-def _selftest(statement: str, data: dict) -> None:
-    from cnncourse import checks
-
-    if not data["kernel_verdicts"]:   # a helper such as checks.perceptron.count_nand, not a check
-        return
-    kernel = all(status == "passed" for _, status, _ in data["kernel_verdicts"])
-    calls = [n for n in ast.walk(ast.parse(statement)) if isinstance(n, ast.Call)
-             and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Attribute)
-             and isinstance(n.func.value.value, ast.Name) and n.func.value.value.id == "checks"]
-    outcomes = []
-    for call in calls:
-        before = len(checks.history())
-        try:
-            outcomes.append((call, *replay_check(call, data["answers"])))
-        except (CannotReplay, KeyError):
-            continue
-        finally:
-            del checks._HISTORY[before:]   # the replay's own verdicts are not the notebook's
-    if outcomes and all(o[1] for o in outcomes) != kernel:
-        name = " and ".join(f"{c.func.value.attr}.{c.func.attr}" for c, *_ in outcomes)
-        why = "; ".join(o[2] for o in outcomes if o[2]) or "it passes there"
-        checks._record(checks.Result(f"replay of {name}", checks.FAILED,
-                                     f"the grader's replay disagrees with this kernel "
-                                     f"(kernel: {'passed' if kernel else 'not passed'}; grader: {why})"),
-                       True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,22 +304,20 @@ def _exception_class(name: str) -> type:
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found if issubclass(found, Exception) else RuntimeError
-    if name.endswith("MissingAnswer"):
-        from cnncourse.checks import MissingAnswer
-        return MissingAnswer
     short = name.rpartition(".")[2]
     return _EXCEPTIONS.setdefault(name, type(short, (Exception,), {"__module__": "learner"}))
 
 
 def replay_answer(name: str, entry: dict) -> Any:
-    """The object standing for answer ``name`` in the grader, from its transcript ``entry``."""
+    """The object standing for answer ``name`` in the grader, from its transcript ``entry``
+    (raises :class:`Unencodable` for an answer that was not plain data, ``LookupError`` for one
+    that was not defined)."""
     if entry.get("kind") == "function":
         return Replay(name, entry)
     if entry.get("kind") == "value":
         return decode(entry["value"])
     if entry.get("kind") == "missing":
-        from cnncourse.checks import Missing
-        return Missing(name)
+        raise LookupError(name)
     raise Unencodable(entry.get("why", "not recorded"))
 
 
@@ -390,65 +333,3 @@ def unwrap(value: Any) -> Any:
     """What a checker handed back, with a :class:`Recorded` wrapper taken off (so the rest of the
     notebook calls the learner's function directly)."""
     return value.__wrapped__ if isinstance(value, Recorded) else value
-
-
-class CannotReplay(Exception):
-    """A check whose answer is not plain data (a model, a class): the grader cannot replay it."""
-
-
-def replay_check(call: ast.Call, answers: dict) -> tuple[bool, str, list[str]]:
-    """Run the checker of ``call`` (a ``checks.<topic>.<name>(...)`` call node) on replays of the
-    recorded ``answers``: ``(passed, why, printed lines)``. Arguments are answer names or literals.
-
-    Raises
-    ------
-    KeyError
-        If an answer the call names is not in ``answers``.
-    CannotReplay
-        If an answer is not plain data, or an argument is neither a name nor a literal.
-    """
-    import contextlib
-
-    from cnncourse import checks
-
-    replays: list[Replay] = []
-
-    def argument(node):
-        if isinstance(node, ast.Name):
-            entry = answers[node.id]
-            try:
-                value = replay_answer(node.id, entry)
-            except (Unencodable, ValueError) as exc:
-                raise CannotReplay(f"`{node.id}` is not plain data ({exc})") from None
-            if isinstance(value, Replay):
-                if entry.get("unencodable"):
-                    raise CannotReplay(f"`{node.id}` returned {entry['unencodable']}")
-                replays.append(value)
-            return value
-        try:
-            return ast.literal_eval(node)
-        except ValueError:
-            raise CannotReplay(f"argument `{ast.unparse(node)}` is not a name or a literal") from None
-
-    args = [argument(a) for a in call.args]
-    kwargs = {kw.arg: argument(kw.value) for kw in call.keywords}
-    checker = getattr(getattr(checks, call.func.value.attr), call.func.attr)
-    before = len(checks.history())
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        try:
-            checker(*args, **kwargs)
-        except Exception as exc:  # a checker failing on a replay: no credit, said plainly
-            return False, f"the checker raised {type(exc).__name__}: {exc}", printed.getvalue().splitlines()
-    results = checks.history()[before:]
-    lines = printed.getvalue().splitlines()
-    if not results:
-        return False, "the checker gave no verdict", lines
-    if all(r.passed for r in results):
-        return True, "", lines
-    why = "; ".join(str(r) for r in results if not r.passed)
-    missing = sum(r.missing for r in replays)
-    if missing:
-        why = (f"the kernel's record lacks {missing} call(s) the checker made (the check cell did not "
-               f"run to its end, or its record was altered): {why}")
-    return False, why, lines

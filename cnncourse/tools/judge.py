@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import asdict, dataclass, field
 
-from cnncourse.checks import record
+from cnncourse.checks import record, transcript
 from cnncourse.tools.audit import Finding, audit_answer, notebook_names, python_source
 
 __all__ = ["Call", "Verdict", "check_calls", "judge_cell", "grade", "rebuild", "audit_notebook",
@@ -70,10 +70,7 @@ def check_calls(source: str) -> list[list[Call]]:
     one transcript per such statement, in order)."""
     statements = []
     for stmt in ast.parse(python_source(source)).body:
-        calls = [Call(node.func.value.attr, node.func.attr, node) for node in ast.walk(stmt)
-                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                 and isinstance(node.func.value, ast.Attribute)
-                 and isinstance(node.func.value.value, ast.Name) and node.func.value.value.id == "checks"]
+        calls = [Call(n.func.value.attr, n.func.attr, n) for n in transcript.check_calls_in(stmt)]
         if calls:
             statements.append(calls)
     return statements
@@ -121,12 +118,12 @@ def judge_cell(cell_id: str, release_source: str, outputs: list, *,
                                         "(the kernel stopped or raised before it)"))
                 continue
             try:
-                passed, why, lines = record.replay_check(call.node, data["answers"])
+                passed, why, lines = transcript.replay_check(call.node, data["answers"])
                 verdicts.append(Verdict(cell_id, call.exercise, passed, "grader", why, lines))
             except KeyError as exc:
                 verdicts.append(Verdict(cell_id, call.exercise, False, "none",
                                         f"the kernel's record has no answer {exc}"))
-            except record.CannotReplay as exc:
+            except transcript.CannotReplay as exc:
                 kernel = [v for v in data.get("kernel_verdicts", []) if isinstance(v, list) and len(v) == 3]
                 ok = bool(kernel) and all(status == "passed" for _, status, _ in kernel)
                 lines = [f"{name}: {status}: {message}" for name, status, message in kernel]
