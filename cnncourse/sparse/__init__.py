@@ -3,9 +3,12 @@ Maaten 2017) in Keras 3, for CPU and GPU, TensorFlow or JAX backend.
 
 * :class:`SparseTensor` (NumPy): active sites ``(batch, z, y, x)`` with a feature row each.
 * :mod:`~cnncourse.sparse.rulebook` (NumPy): neighbour tables, built once per resolution.
+* :mod:`~cnncourse.sparse.ops` (``keras.ops``): the convolution and pooling operations; a
+  convolution is one gather and one GEMM per block of a few thousand sites (no (N, 27*C)
+  matrix), with an exact hand-written backward pass.
+* :mod:`~cnncourse.sparse.validation`: the checks that a table belongs to a layer.
 * :mod:`~cnncourse.sparse.layers` (Keras): submanifold / strided / inverse convolutions, pooling,
-  batch normalisation, global pooling, sparse-to-dense; a convolution is one gather and one GEMM
-  per kernel offset (no (N, 27*C) matrix).
+  batch normalisation, global pooling, sparse-to-dense.
 * :mod:`~cnncourse.sparse.net`: the inputs of a multi-level network, rotation
   augmentation and a batch generator for ``model.fit``.
 

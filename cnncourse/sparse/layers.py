@@ -1,28 +1,11 @@
 """Keras layers for sparse 3D CNNs, written with ``keras.ops`` (TensorFlow and JAX backends).
 
 Each layer takes the features of the active sites, ``(N, C)``, and the neighbour table(s) of
-:mod:`cnncourse.sparse.rulebook` as integer tensors. No ``(N, k**3 * Cin)`` matrix is ever built.
-The default, ``algorithm="blocked"`` (TensorFlow and JAX), goes through the output sites in
-blocks of a few thousand rows: per block, one gather of all ``k**3`` neighbours (a missing
-neighbour reads an appended zero row: static shapes, no scatter) into a ``(rows, k**3 * Cin)``
-matrix of a few MiB, which stays in cache, and one GEMM deep enough (``k**3 * Cin``) to run near
-the CPU's full rate. Its exact backward pass is hand-written and blockwise too: the transposed
-table (for a submanifold table, the table itself with its offsets reversed) lists, per input
-site, the output sites it feeds, so one gather of ``dy`` per block gives both ``dx`` and the
-block's share of ``dW``. The alternatives, kept for ``cnncourse bench sparse``: ``"hybrid"``
-(per offset, one gather of all rows and one ``(Cin, Cout)`` GEMM; same backward idea per
-offset), ``"pairs"`` (TensorFlow only: per offset only the active neighbour pairs are
-gathered, multiplied and scatter-added; on a thin surface about a third of the table is
-missing) and ``"gather"`` (the first version: one ``(N, k**3 * Cin)`` gathered matrix). On a
-2-core CPU the blocked algorithm was the fastest forward and forward + backward (README's
-benchmark section): the zero rows it multiplies cost less than the scatter-adds that skipping
-them needs, and its deep GEMMs run at twice the rate of the per-offset ones.
-
-A table that does not belong to the layer raises a ValueError naming it: wrong shape or
-number of rows always; entries out of range, a downsample table passed as a submanifold table,
-or two tables that are not each other's transpose when the values are known (eager calls and
-NumPy input; a traced training step cannot raise on values, and the tables from
-:func:`~cnncourse.sparse.net.network_inputs` are right by construction).
+:mod:`cnncourse.sparse.rulebook` as integer tensors, checks the tables
+(:mod:`cnncourse.sparse.validation`: a table that does not belong to the layer raises a
+ValueError naming it) and computes with :mod:`cnncourse.sparse.ops` (the blocked gather + GEMM
+convolution, with its exact hand-written backward pass; no ``(N, k**3 * Cin)`` matrix is ever
+built).
 
 Kernels have the layout of ``keras.layers.Conv3D``, ``(k, k, k, Cin, Cout)``, so dense weights
 can be copied in (and the tests compare against ``Conv3D`` that way).
@@ -32,552 +15,27 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+# The modules, not their names: the Keras import hook (cnncourse._keras_hook) imports this module
+# as soon as Keras is loaded, which may be half-way through importing ops or validation (they
+# import Keras first); their functions are looked up when a layer is built or called.
+from cnncourse.sparse import ops as sparse_ops
+from cnncourse.sparse import validation
+
 __all__ = ["sparse_conv", "default_algorithm", "check_submanifold_table", "check_strided_tables",
            "SubmanifoldConv3D", "SparseConv3D", "SparseInverseConv3D",
            "SparseMaxPool3D", "SparseAvgPool3D", "SparseBatchNormalization",
            "SparseGlobalPool3D", "SparseToDense"]
 
 _PACKAGE = "cnncourse.sparse"
-
-
-ALGORITHMS = ("auto", "blocked", "hybrid", "pairs", "gather")
-
-
-def _take(x, indices):
-    """Rows ``x[indices]`` (indices are never negative here)."""
-    if keras.backend.backend() == "tensorflow":
-        # keras.ops.take first rewrites negative indices (an extra pass over the whole table);
-        # the tables never hold negative entries, so gather directly.
-        import tensorflow as tf
-
-        return tf.gather(x, indices)
-    return ops.take(x, indices, axis=0)
-
-
-def _append_row(x, value):
-    """``x`` (N, C) with one more row filled with ``value``: the row missing neighbours read."""
-    return ops.concatenate([x, ops.full((1, x.shape[1]), value, dtype=x.dtype)], axis=0)
-
-
-def _gathered(x, table):
-    """(N_out, K * C): row i holds x[table[i, 0]], ..., x[table[i, K-1]] (x's last row = zero)."""
-    k, c = table.shape[1], x.shape[1]
-    return ops.reshape(_take(_append_row(x, 0), table), (-1, k * c))
-
-
-def _widened(x):
-    """``x`` in float32 when it is float16 / bfloat16 (mixed precision), else unchanged."""
-    wide = keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16")
-    return ops.cast(x, "float32") if wide else x
-
-
-def _concrete(t):
-    """``t`` as a NumPy array when its values are known now (eager), else None (traced)."""
-    import numpy as np
-
-    if isinstance(t, np.ndarray):
-        return t
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        if tf.executing_eagerly() and hasattr(t, "numpy"):
-            return t.numpy()
-        return None
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return None if isinstance(t, jax.core.Tracer) else np.asarray(t)
-    return None
-
-
-def _as_table(table, name, columns, layer):
-    table = ops.convert_to_tensor(table)
-    if len(table.shape) != 2:
-        raise ValueError(f"{layer}: {name} must be a 2-D integer table (sites, {columns}); got "
-                         f"shape {tuple(table.shape)}")
-    if "int" not in str(table.dtype):
-        raise ValueError(f"{layer}: {name} must be an integer table; got dtype {table.dtype}")
-    if table.shape[1] is not None and table.shape[1] != columns:
-        raise ValueError(f"{layer}: {name} has {table.shape[1]} columns but the kernel has "
-                         f"{columns} offsets: build the table with the same kernel_size")
-    return table
-
-
-def _check_rows(table, name, rows, what, layer):
-    if table.shape[0] is not None and rows is not None and table.shape[0] != rows:
-        raise ValueError(f"{layer}: {name} has {table.shape[0]} rows but there are {rows} "
-                         f"{what}: it was built for other sites")
-
-
-def _check_entries(values, name, limit, what, layer):
-    """Entries of a table must lie in [0, limit] (``limit`` = the 'missing' marker)."""
-    low, high = int(values.min(initial=0)), int(values.max(initial=0))
-    if low < 0 or high > limit:
-        bad = low if low < 0 else high
-        raise ValueError(f"{layer}: {name} holds the entry {bad}, outside [0, {limit}]: its "
-                         f"entries index the {limit} {what} ({limit} = no site there); the "
-                         f"table was built for other sites")
-
-
-def check_submanifold_table(neighbors, n_sites: int | None, layer: str = "layer") -> None:
-    """Raise ValueError unless ``neighbors`` can be the submanifold table of ``n_sites`` sites.
-
-    Shape checks always; value checks (entries in ``[0, N]``, the centre column listing every
-    site itself) when the values are known (eager calls, NumPy input), since a traced
-    training step cannot raise on values.
-
-    Parameters
-    ----------
-    neighbors : int tensor or ndarray, shape (N, k**3)
-        A table of :func:`~cnncourse.sparse.rulebook.neighbor_table`.
-    n_sites : int or None
-        Number N of input sites; ``None`` (unknown while tracing) skips the checks.
-    layer : str
-        Name that starts the error messages.
-
-    Returns
-    -------
-    None
-
-    Raises
-    ------
-    ValueError
-        Another number of rows than ``n_sites``; entries outside ``[0, n_sites]``; a centre
-        column that is not ``0, 1, ..., N-1`` (a downsample table or another set's table).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cnncourse.sparse import neighbor_table
-    >>> table = neighbor_table(np.array([[0, 1, 1, 1], [0, 1, 1, 2]]), (4, 4, 4), 1)
-    >>> check_submanifold_table(table, 2)
-    >>> check_submanifold_table(table, 3, "conv1")
-    Traceback (most recent call last):
-    ...
-    ValueError: conv1: neighbors has 2 rows but there are 3 input sites: ...
-    """
-    _check_rows(neighbors, "neighbors", n_sites, "input sites", layer)
-    values = _concrete(neighbors)
-    if values is None or n_sites is None:
-        return
-    _check_entries(values, "neighbors", n_sites, "input sites", layer)
-    centre = values.shape[1] // 2
-    import numpy as np
-
-    if values.shape[0] and not np.array_equal(values[:, centre], np.arange(values.shape[0])):
-        raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: its centre "
-                         f"column (offset {centre}) must list every site itself (0, 1, 2, ...); "
-                         f"a downsample table or a table of other sites was passed")
-    # the backward pass reads the table in reverse (j at offset o of i <=> i at offset K-1-o of j)
-    rows, cols = np.nonzero(values < n_sites)
-    if not np.array_equal(values[values[rows, cols], values.shape[1] - 1 - cols], rows):
-        raise ValueError(f"{layer}: neighbors is not a submanifold neighbour table: it is not "
-                         f"symmetric (site j at offset o of site i needs i at the opposite "
-                         f"offset of j); build it with neighbor_table / SparseTensor.neighbors")
-
-
-def check_strided_tables(table, transposed, n_in: int | None, layer: str = "layer",
-                         names: tuple[str, str] = ("table", "transposed")) -> None:
-    """Raise ValueError unless ``table`` (M, K) and ``transposed`` (N, K) are a downsample
-    table pair of ``n_in`` = N input sites (see :func:`~cnncourse.sparse.rulebook.
-    downsample_table`); value checks only when the values are known (eager).
-
-    Parameters
-    ----------
-    table : int tensor or ndarray, shape (M, K)
-        Input site at each offset of each output site, ``n_in`` where there is none.
-    transposed : int tensor or ndarray, shape (N, K)
-        Output site at each offset of each input site, ``M`` where there is none.
-    n_in : int or None
-        Number N of input sites; ``None`` (unknown while tracing) skips the checks.
-    layer : str
-        Name that starts the error messages.
-    names : tuple of 2 str
-        How the messages call the two tables (the inverse convolution swaps them).
-
-    Returns
-    -------
-    None
-
-    Raises
-    ------
-    ValueError
-        ``transposed`` without ``n_in`` rows; entries out of range; two tables that are not
-        each other's transpose (e.g. passed in the other order).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cnncourse.sparse import downsample_table
-    >>> coords = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 2, 2, 2]])
-    >>> _, _, table, transposed = downsample_table(coords, (4, 4, 4), 1, 2)
-    >>> check_strided_tables(table, transposed, 3)
-    >>> check_strided_tables(transposed, table, 3)
-    Traceback (most recent call last):
-    ...
-    ValueError: layer: transposed has 2 rows but there are 3 input sites: ...
-    """
-    _check_rows(transposed, names[1], n_in, "input sites", layer)
-    t, tr = _concrete(table), _concrete(transposed)
-    if t is None or tr is None or n_in is None:
-        return
-    import numpy as np
-
-    m = t.shape[0]
-    _check_entries(t, names[0], n_in, "input sites", layer)
-    _check_entries(tr, names[1], m, "output sites", layer)
-    rows, cols = np.nonzero(t < n_in)
-    if int((tr < m).sum()) != rows.size or not np.array_equal(tr[t[rows, cols], cols], rows):
-        raise ValueError(f"{layer}: {names[1]} is not the transpose of {names[0]} (pass the "
-                         f"two tables of one downsample_table call, in the order the layer "
-                         f"documents)")
-
-
-def _pairs(table, n_in, columns):
-    """Per offset: ``(out, inn)`` int64 index vectors of the active pairs (TensorFlow)."""
-    import tensorflow as tf
-
-    pairs = []
-    for o in columns:
-        col = table[:, o]
-        out = tf.where(col < ops.cast(n_in, col.dtype))[:, 0]
-        pairs.append((out, tf.cast(tf.gather(col, out), tf.int64)))
-    return pairs
-
-
-def _conv_pairs(x, kernel, table, submanifold):
-    """Active pairs only (TensorFlow): per offset, gather the input rows that exist, one GEMM,
-    and a scatter-add into the output; the backward pass reuses the same pairs."""
-    import tensorflow as tf
-
-    k = kernel.shape[0]
-    centre = k // 2 if submanifold else None
-    n_in, n_out = tf.shape(x)[0], tf.shape(table)[0]
-    others = [o for o in range(k) if o != centre]
-
-    @tf.custom_gradient
-    def conv(x, kernel):
-        pairs = _pairs(table, n_in, others)
-        if centre is None:
-            y = tf.zeros(tf.stack([n_out, kernel.shape[2]]), x.dtype)
-        else:  # the centre offset pairs every site with itself
-            y = tf.matmul(x, kernel[centre])
-        for o, (out, inn) in zip(others, pairs):
-            y = tf.tensor_scatter_nd_add(y, out[:, None], tf.matmul(tf.gather(x, inn),
-                                                                   kernel[o]))
-
-        def grad(dy):
-            return _pairs_backward(x, kernel, pairs, dy, centre)
-
-        return y, grad
-
-    return conv(x, kernel)
-
-
-def _pairs_backward(x, kernel, pairs, dy, centre):
-    """The backward pass of ``pairs`` (TensorFlow): per offset, the active pairs only."""
-    import tensorflow as tf
-
-    k = kernel.shape[0]
-    others = [o for o in range(k) if o != centre]
-    dks = [None] * k
-    if centre is None:
-        dx = tf.zeros_like(x)
-    else:
-        dx = tf.matmul(dy, kernel[centre], transpose_b=True)
-        dks[centre] = tf.matmul(x, dy, transpose_a=True)
-    for o, (out, inn) in zip(others, pairs):
-        dyo = tf.gather(dy, out)
-        dx = tf.tensor_scatter_nd_add(dx, inn[:, None], tf.matmul(dyo, kernel[o], transpose_b=True))
-        dks[o] = tf.matmul(tf.gather(x, inn), dyo, transpose_a=True)
-    return dx, tf.stack(dks)
-
-
-def _matmul_tn(a, b):
-    """``a^T @ b`` without materialising ``a^T`` where the backend can avoid it."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.matmul(a, b, transpose_a=True)
-    return ops.matmul(ops.transpose(a), b)
-
-
-def _offset_sum(x, kernel, columns, centre):
-    """``sum_o x[columns[o]] @ kernel[o]`` over all output rows (``x``'s appended last row is the
-    zero row missing neighbours read); offset ``centre`` (if any) pairs every row with itself
-    and needs no gather. One gather and one GEMM per offset, accumulated in place of a
-    ``(N, K * C)`` matrix."""
-    xe = _append_row(x, 0)
-    y = None if centre is None else ops.matmul(x, kernel[centre])
-    for o, col in enumerate(columns):
-        if o == centre:
-            continue
-        term = ops.matmul(_take(xe, col), kernel[o])
-        y = term if y is None else y + term
-    return y
-
-
-def _conv_hybrid(x, kernel, table, transposed):
-    """Per offset over all output rows: one gather (missing neighbours read a zero row) and one
-    ``(Cin, Cout)`` GEMM. Exact backward (custom gradient), gathers only, no scatter: a pair
-    ``(i, j, o)`` (``table[i, o] == j``) is also ``tr[j, o'] == i`` with ``tr`` the transposed
-    table and ``o' = o`` (for a submanifold table, ``tr`` is the table itself and ``o' = K - 1 -
-    o``, the relation being symmetric). So ``G = dy[tr[:, o']]`` (zero rows where there is no
-    pair) gives both ``dx += G @ W_o^T`` and ``dW_o = x^T @ G``.
-    """
-    k = kernel.shape[0]
-    submanifold = transposed is None
-    centre = k // 2 if submanifold else None
-    # contiguous (N_out,) columns: one transpose instead of K strided slices
-    columns = ops.unstack(ops.transpose(table), num=k, axis=0)
-
-    @ops.custom_gradient
-    def conv(x, kernel):
-        y = _offset_sum(x, kernel, columns, centre)
-
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream            # (N_out, Cout)
-            back = (columns if submanifold
-                    else ops.unstack(ops.transpose(transposed), num=k, axis=0))
-            dye = _append_row(dy, 0)
-            dx, dks = None, [None] * k
-            for o in range(k):
-                src = k - 1 - o if submanifold else o  # the column of tr listing o's pairs
-                g = dy if o == centre else _take(dye, back[src])      # (N_in, Cout)
-                term = ops.matmul(g, ops.transpose(kernel[o]))        # (N_in, Cin)
-                dx = term if dx is None else dx + term
-                dks[o] = _matmul_tn(x, g)                             # (Cin, Cout)
-            return dx, ops.stack(dks)
-
-        return y, grad
-
-    return conv(x, kernel)
-
-
-# Rows per block of the "blocked" algorithm: the block's gathered (rows, K * C) matrix holds at
-# most about this many values (2**21: 8 MiB of float32), so it stays in cache.
-BLOCK_VALUES = 2**21
-
-
-def _block_rows(columns: int, n: int | None = None) -> int:
-    """Rows per block for a gathered matrix of ``columns`` columns: at most a power of two in
-    [256, 8192] (the cache budget); with ``n`` rows known, the fewest blocks of that size, made
-    even, so the last block pads fewer rows than there are blocks."""
-    rows = 256
-    while rows < 8192 and 2 * rows * columns <= BLOCK_VALUES:
-        rows *= 2
-    if n:
-        rows = -(-n // -(-n // rows))
-    return rows
-
-
-def _blockwise(fn, table, *others, rows):
-    """Apply ``fn(table_block, *other_blocks)`` to blocks of ``rows`` rows (the last block padded
-    with zeros: padded rows must not matter to the caller) and stack the results: returns
-    ``(n_blocks, ...)`` per output of ``fn``, and the number of rows before padding."""
-    n = ops.shape(table)[0]
-    pad = (rows - n % rows) % rows
-
-    def blocks(t):
-        t = ops.pad(t, [[0, pad]] + [[0, 0]] * (len(t.shape) - 1))
-        return ops.reshape(t, (-1, rows) + tuple(t.shape[1:]))
-
-    return ops.map(lambda args: fn(*args), tuple(blocks(t) for t in (table,) + others)), n
-
-
-def _conv_blocked(x, kernel, table, transposed):
-    """Row blocks: per block of output rows, one gather of all K neighbours ``(rows, K * Cin)``
-    (missing ones read a zero row) and one GEMM with the ``(K * Cin, Cout)`` kernel; no
-    ``(N, K * Cin)`` matrix, and GEMMs deep enough (K * Cin) to run near the CPU's full rate.
-    Exact backward (custom gradient), blockwise over input rows: one gather of ``dy`` through
-    the transposed table gives ``dx`` (one GEMM) and the block's share of ``dW`` (another)."""
-    k, cin, cout = kernel.shape
-    if table.shape[0] == 0 or x.shape[0] == 0:  # no output or no input sites: nothing to map
-        return _conv_hybrid(x, kernel, table, transposed)
-    submanifold = transposed is None
-    # column o of `back` lists, per input site, the output site that offset o feeds
-    back = ops.flip(table, axis=1) if submanifold else transposed
-
-    @ops.custom_gradient
-    def conv(x, kernel):
-        xe = _append_row(x, 0)
-        w = ops.reshape(kernel, (k * cin, cout))
-
-        def forward(rows):                                        # (rows, K) -> (rows, Cout)
-            return ops.matmul(ops.reshape(_take(xe, rows), (-1, k * cin)), w)
-
-        y, n_out = _blockwise(forward, table, rows=_block_rows(k * cin, table.shape[0]))
-        y = ops.reshape(y, (-1, cout))[:n_out]
-
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream            # (N_out, Cout)
-            dye = _append_row(dy, 0)
-            wt = ops.reshape(ops.transpose(kernel, (0, 2, 1)), (k * cout, cin))
-
-            def backward(rows, xb):                               # (rows, K), (rows, Cin)
-                g = ops.reshape(_take(dye, rows), (-1, k * cout))     # (rows, K * Cout)
-                return ops.matmul(g, wt), _matmul_tn(xb, g)           # dx block, dW share
-
-            (dx, dws), n_in = _blockwise(backward, back, x,
-                                         rows=_block_rows(k * cout, back.shape[0]))
-            dx = ops.reshape(dx, (-1, cin))[:n_in]
-            dw = ops.sum(_widened(dws), axis=0)  # the blocks' shares, summed in float32
-            dw = ops.transpose(ops.reshape(dw, (cin, k, cout)), (1, 0, 2))
-            return dx, ops.cast(dw, kernel.dtype)
-
-        return y, grad
-
-    return conv(x, kernel)
-
-
-def _conv_gather(x, kernel, table, transposed):
-    """The first version: one ``(N_out, K*Cin)`` gather and one GEMM, gather-only backward."""
-    k, cin, cout = kernel.shape
-
-    @ops.custom_gradient
-    def conv(x, kernel):
-        g = _gathered(x, table)                                   # (N_out, K*Cin)
-        y = ops.matmul(g, ops.reshape(kernel, (k * cin, cout)))   # (N_out, Cout)
-
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream        # (N_out, Cout)
-            kt = ops.transpose(kernel, (0, 2, 1))                 # (K, Cout, Cin)
-            if transposed is None:                                # submanifold: flip offsets
-                kt, tr = ops.flip(kt, axis=0), table
-            else:
-                tr = transposed
-            dx = ops.matmul(_gathered(dy, tr), ops.reshape(kt, (k * cout, cin)))  # (N_in, Cin)
-            dk = ops.reshape(ops.matmul(ops.transpose(g), dy), (k, cin, cout))
-            return dx, dk
-
-        return y, grad
-
-    return conv(x, kernel)
-
-
-def default_algorithm() -> str:
-    """The algorithm ``"auto"`` picks: ``"blocked"`` on every backend. In ``cnncourse bench
-    sparse`` at 128^3, C=32 on a 2-core CPU it was the fastest forward and forward + backward
-    on TensorFlow, for a thin shell and a filled ball alike; see README's benchmark section.
-
-    Returns
-    -------
-    str
-        ``"blocked"``.
-
-    Examples
-    --------
-    >>> default_algorithm()
-    'blocked'
-    """
-    return "blocked"
-
-
-def sparse_conv(x, kernel, table, transposed=None, *, algorithm: str = "auto"):
-    """Sparse convolution ``y[i] = sum_o x[table[i, o]] @ kernel[o]`` (missing = no term).
-
-    Parameters
-    ----------
-    x : tensor, shape (N_in, Cin)
-        Input features.
-    kernel : tensor, shape (K, Cin, Cout)
-        One ``(Cin, Cout)`` matrix per kernel offset (K = k**3).
-    table : int tensor, shape (N_out, K)
-        Input site at each offset of each output site; ``N_in`` where there is none.
-    transposed : int tensor, shape (N_in, K), optional
-        Output site ``i`` with ``table[i, o] == j`` at ``[j, o]``; ``N_out`` where there is none.
-        ``None`` for a submanifold table (then offset ``K // 2`` pairs every site with itself).
-    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
-        ``"blocked"``: per block of output rows, one gather of all K neighbours (a missing
-        neighbour reads a zero row) and one ``(K*Cin, Cout)`` GEMM; the backward pass (custom
-        gradient, exact) gathers ``dy`` through the transposed table once per block of input
-        rows for both ``dx`` and ``dW``, no scatter. ``"hybrid"``: the same per offset (one
-        gather of all ``N_out`` rows and one ``(Cin, Cout)`` GEMM each). ``"pairs"``
-        (TensorFlow only): per offset, only the active neighbour pairs are gathered, multiplied
-        and scatter-added; the backward pass reuses the pairs. ``"gather"``: the first version,
-        one ``(N_out, K*Cin)`` gathered matrix and one GEMM (kept for the benchmark).
-        ``"auto"``: :func:`default_algorithm`.
-
-    Returns
-    -------
-    tensor, dtype of ``x``, shape (N_out, Cout)
-
-    Raises
-    ------
-    ValueError
-        An unknown ``algorithm``, or ``"pairs"`` under a backend other than TensorFlow. The
-        tables are not checked here (the layers do: :func:`check_submanifold_table`,
-        :func:`check_strided_tables`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cnncourse.sparse import SparseTensor
-    >>> st = SparseTensor([[0, 1, 1, 1], [0, 1, 1, 2]], np.array([[1.0], [2.0]], "float32"),
-    ...                   (4, 4, 4))
-    >>> kernel = np.zeros((27, 1, 1), "float32")
-    >>> kernel[13], kernel[14] = 1.0, 10.0      # the site itself, and its neighbour at x + 1
-    >>> np.asarray(sparse_conv(st.features, kernel, st.neighbors(3))).tolist()
-    [[21.0], [2.0]]
-    """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
-    if algorithm == "auto":
-        algorithm = default_algorithm()
-    if algorithm == "pairs" and keras.backend.backend() != "tensorflow":
-        raise ValueError("algorithm='pairs' needs the TensorFlow backend (dynamic shapes); use "
-                         "'blocked', 'hybrid' or 'gather' under JAX")
-    if algorithm == "blocked":
-        return _conv_blocked(x, kernel, table, transposed)
-    if algorithm == "hybrid":
-        return _conv_hybrid(x, kernel, table, transposed)
-    if algorithm == "pairs":
-        return _conv_pairs(x, kernel, table, transposed is None)
-    return _conv_gather(x, kernel, table, transposed)
-
-
-def _pool(x, table, transposed, mode):
-    """Max or average pooling over each output site's window, with a gather-only backward."""
-    k = table.shape[1]
-
-    @ops.custom_gradient
-    def pool(x):
-        if mode == "max":
-            neg = ops.convert_to_tensor(float("-inf"), dtype=x.dtype)
-            g = _take(_append_row(x, neg), table)                    # (M, K, C)
-            winner = ops.argmax(g, axis=1)                           # (M, C) offset of the max
-            y = ops.max(g, axis=1)
-            y = ops.where(ops.isinf(y), ops.zeros_like(y), y)  # an empty (padding) window: 0
-            # site index of each max, plus a row of -1 for "no output site"
-            site = ops.take_along_axis(table, ops.cast(winner, table.dtype), axis=1)
-            site = ops.concatenate([site, ops.full((1, site.shape[1]), -1, site.dtype)], 0)
-        else:
-            wide = _widened(x)  # sums in float32 under mixed precision
-            y = ops.cast(ops.sum(_take(_append_row(wide, 0), table), axis=1) / k, x.dtype)
-
-        def grad(*args, upstream=None):
-            dy = args[0] if upstream is None else upstream        # (M, C)
-            dyg = _take(_append_row(dy, 0), transposed)           # (N, K, C)
-            if mode == "max":
-                me = ops.arange(ops.shape(x)[0], dtype=site.dtype)[:, None, None]
-                won = ops.equal(_take(site, transposed), me)      # (N, K, C)
-                return ops.sum(ops.where(won, dyg, ops.zeros_like(dyg)), axis=1)
-            wide = _widened(dyg)
-            return ops.cast(ops.sum(wide, axis=1) / k, dy.dtype)
-
-        return y, grad
-
-    return pool(x)
-
-
-def _int_tuple_config(value, name):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 3 or len(set(value)) != 1:
-            raise ValueError(f"{name} must be one integer (cubic); got {value}")
-        value = value[0]
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
+# this module's names for functions that live in ops / validation (kept for the notebooks)
+_ELSEWHERE = {"sparse_conv": sparse_ops, "default_algorithm": sparse_ops,
+              "check_submanifold_table": validation, "check_strided_tables": validation}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        return getattr(_ELSEWHERE[name], name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _SparseConvBase(keras.layers.Layer):
@@ -600,7 +58,7 @@ class _SparseConvBase(keras.layers.Layer):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
+    algorithm : {"auto", "blocked"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -640,13 +98,14 @@ class _SparseConvBase(keras.layers.Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  algorithm="auto", **kwargs):
         super().__init__(**kwargs)
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+        if algorithm not in sparse_ops.ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {sparse_ops.ALGORITHMS}; got "
+                             f"{algorithm!r}")
         self.algorithm = algorithm
         if isinstance(filters, bool) or int(filters) != filters or filters < 1:
             raise ValueError(f"filters must be a positive integer; got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = _int_tuple_config(kernel_size, "kernel_size")
+        self.kernel_size = validation.int_tuple_config(kernel_size, "kernel_size")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -677,7 +136,7 @@ class _SparseConvBase(keras.layers.Layer):
                              f"layer was built for {cin}")
         kernel = ops.reshape(ops.cast(self.kernel, features.dtype),
                              (self.volume, cin, self.filters))
-        y = sparse_conv(features, kernel, table, transposed, algorithm=self.algorithm)
+        y = sparse_ops.sparse_conv(features, kernel, table, transposed, algorithm=self.algorithm)
         if self.use_bias:
             y = y + ops.cast(self.bias, y.dtype)
         return y
@@ -714,7 +173,7 @@ class SubmanifoldConv3D(_SparseConvBase):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
+    algorithm : {"auto", "blocked"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -773,8 +232,8 @@ class SubmanifoldConv3D(_SparseConvBase):
             raise ValueError(f"SubmanifoldConv3D needs an odd kernel_size; got {self.kernel_size}")
 
     def call(self, features, neighbors):
-        neighbors = _as_table(neighbors, "neighbors", self.volume, self.name)
-        check_submanifold_table(neighbors, features.shape[0], self.name)
+        neighbors = validation.as_table(neighbors, "neighbors", self.volume, self.name)
+        validation.check_submanifold_table(neighbors, features.shape[0], self.name)
         return self._conv(features, neighbors, None)
 
     def compute_output_shape(self, features_shape, neighbors_shape):
@@ -786,8 +245,8 @@ class _StridedSparseConv(_SparseConvBase):
 
     def __init__(self, filters, kernel_size=2, strides=None, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        self.strides = self.kernel_size if strides is None else _int_tuple_config(strides,
-                                                                                 "strides")
+        self.strides = (self.kernel_size if strides is None
+                        else validation.int_tuple_config(strides, "strides"))
 
     def get_config(self):
         return {**super().get_config(), "strides": self.strides}
@@ -815,7 +274,7 @@ class SparseConv3D(_StridedSparseConv):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
+    algorithm : {"auto", "blocked"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -871,9 +330,9 @@ class SparseConv3D(_StridedSparseConv):
     """
 
     def call(self, features, table, transposed):
-        table = _as_table(table, "table", self.volume, self.name)
-        transposed = _as_table(transposed, "transposed", self.volume, self.name)
-        check_strided_tables(table, transposed, features.shape[0], self.name)
+        table = validation.as_table(table, "table", self.volume, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.volume, self.name)
+        validation.check_strided_tables(table, transposed, features.shape[0], self.name)
         return self._conv(features, table, transposed)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
@@ -902,7 +361,7 @@ class SparseInverseConv3D(_StridedSparseConv):
         As in ``keras.layers.Conv3D`` (default ``"glorot_uniform"`` and ``"zeros"``).
     kernel_regularizer, bias_regularizer : str or keras.regularizers.Regularizer, optional
         As in ``keras.layers.Conv3D``.
-    algorithm : {"auto", "blocked", "hybrid", "pairs", "gather"}
+    algorithm : {"auto", "blocked"}
         How the convolution is computed (same numbers each way): see :func:`sparse_conv`;
         ``"auto"`` is :func:`default_algorithm`.
     **kwargs
@@ -954,12 +413,12 @@ class SparseInverseConv3D(_StridedSparseConv):
     """
 
     def call(self, features, transposed, table):
-        transposed = _as_table(transposed, "transposed", self.volume, self.name)
-        table = _as_table(table, "table", self.volume, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.volume, self.name)
+        table = validation.as_table(table, "table", self.volume, self.name)
         # here the coarse sites (M) are the inputs: ``transposed`` (N, K) lists them per fine
         # output site, and ``table`` (M, K) is its transpose
-        check_strided_tables(transposed, table, features.shape[0], self.name,
-                             names=("transposed", "table"))
+        validation.check_strided_tables(transposed, table, features.shape[0], self.name,
+                                        names=("transposed", "table"))
         return self._conv(features, transposed, table)
 
     def compute_output_shape(self, features_shape, transposed_shape, table_shape):
@@ -971,15 +430,15 @@ class _SparsePool(keras.layers.Layer):
 
     def __init__(self, pool_size=2, strides=None, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _int_tuple_config(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else _int_tuple_config(strides,
-                                                                               "strides")
+        self.pool_size = validation.int_tuple_config(pool_size, "pool_size")
+        self.strides = (self.pool_size if strides is None
+                        else validation.int_tuple_config(strides, "strides"))
 
     def call(self, features, table, transposed):
-        table = _as_table(table, "table", self.pool_size ** 3, self.name)
-        transposed = _as_table(transposed, "transposed", self.pool_size ** 3, self.name)
-        check_strided_tables(table, transposed, features.shape[0], self.name)
-        return _pool(features, table, transposed, self.mode)
+        table = validation.as_table(table, "table", self.pool_size ** 3, self.name)
+        transposed = validation.as_table(transposed, "transposed", self.pool_size ** 3, self.name)
+        validation.check_strided_tables(table, transposed, features.shape[0], self.name)
+        return sparse_ops.sparse_pool(features, table, transposed, self.mode)
 
     def compute_output_shape(self, features_shape, table_shape, transposed_shape):
         return (table_shape[0], features_shape[-1])
@@ -1233,7 +692,7 @@ class SparseGlobalPool3D(keras.layers.Layer):
         b = ops.shape(samples)[0]
         ids = ops.cast(ops.reshape(batch_index, (-1,)), "int32")
         # counts and sums in float32 (float16 counts stop at 2048 and lose sites beyond)
-        wide = _widened(features)
+        wide = sparse_ops.widened(features)
         count = ops.segment_sum(ops.ones_like(wide[:, :1]), ids, num_segments=b)  # (B, 1)
         out = []
         if self.mode in ("avg", "avg_max"):

@@ -266,7 +266,19 @@ def _bench(args) -> int:
     if args.onednn and not device.use_onednn():
         print("--onednn: TF_ENABLE_ONEDNN_OPTS is set to something else; unset it", file=sys.stderr)
         return 2
-    bench.run(args.name)
+    if (args.goals or args.spconv) and args.name != "sparse":
+        print("--goals and --spconv belong to `cnncourse bench sparse`", file=sys.stderr)
+        return 2
+    if args.goals:
+        from cnncourse.tools.bench import sparse
+
+        sparse.goals()
+    else:
+        bench.run(args.name)
+    if args.spconv:
+        from cnncourse.tools.bench.sparse import versus_spconv
+
+        versus_spconv.compare()
     return 0
 
 
@@ -421,6 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--onednn", action="store_true",
                    help="TensorFlow with oneDNN's CPU kernels (as notebooks 10, 12 and 13 use): "
                         "the faster dense baseline on CPUs where it is off by default")
+    p.add_argument("--goals", action="store_true",
+                   help="sparse: only the rows with a goal (128^3, C=32), in more alternating rounds")
+    p.add_argument("--spconv", action="store_true",
+                   help="sparse: also spconv (PyTorch) on the same cases, where installed "
+                        "(pip install 'cnncourse[bench-spconv]')")
     p.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)

@@ -136,3 +136,15 @@ def test_import_cnncourse_stays_cheap_and_registers_when_keras_loads():
             "print([g(n) is not None for n in names])\n")
     out = _python(code, cwd=config.ROOT)
     assert out.strip().splitlines()[-1] == "[True, True, True, True]"
+
+
+@pytest.mark.parametrize("first", ["cnncourse.sparse.ops", "cnncourse.sparse.validation",
+                                   "cnncourse.tools.bench.sparse.alternatives"])
+def test_registering_works_whichever_sparse_module_loads_keras_first(first):
+    """The hook imports cnncourse.sparse.layers when Keras loads, which may be half-way through
+    importing one of the modules layers.py uses (each imports Keras first)."""
+    code = ("import warnings; warnings.simplefilter('error')\n"
+            f"import cnncourse, {first}\n"
+            "from keras.saving import get_registered_object as g\n"
+            "print(g('cnncourse.sparse>SubmanifoldConv3D') is not None)\n")
+    assert _python(code, cwd=config.ROOT).strip().splitlines()[-1] == "True"

@@ -18,6 +18,8 @@ if BACKEND == "jax":  # float64 needs x64 mode in JAX
     jax.config.update("jax_enable_x64", True)
 
 from cnncourse.sparse import layers as L  # noqa: E402
+from cnncourse.sparse import ops as sparse_ops  # noqa: E402
+from cnncourse.tools.bench.sparse import alternatives as sparse_algorithms  # noqa: E402
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64
 
@@ -266,7 +268,7 @@ def test_pool_gradients_match_finite_differences_float64(mode):
     r = rng.standard_normal((coarse.num_sites, 2))
 
     def loss(x):
-        return ops.sum(L._pool(x, table, tr, mode) * r)
+        return ops.sum(sparse_ops.sparse_pool(x, table, tr, mode) * r)
 
     (gx,) = grads(loss, x)
     np.testing.assert_allclose(gx, numeric_grad(loss, x), rtol=1e-6, atol=1e-7)
@@ -403,10 +405,10 @@ def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
     r = rng.standard_normal((n_out, 3))
 
     def loss(x, w, algorithm):
-        return ops.sum(L.sparse_conv(x, w, table, tr, algorithm=algorithm) * r)
+        return ops.sum(sparse_algorithms.conv(x, w, table, tr, algorithm=algorithm) * r)
 
-    ref = L.sparse_conv(x, w, table, tr, algorithm="gather")  # the first version, gather-only
-    got = L.sparse_conv(x, w, table, tr, algorithm=algorithm)
+    ref = sparse_algorithms.conv(x, w, table, tr, algorithm="gather")  # the first version
+    got = sparse_algorithms.conv(x, w, table, tr, algorithm=algorithm)
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), **TIGHT)
     gx, gw = grads(lambda x, w: loss(x, w, algorithm), x, w)
     rx, rw = grads(lambda x, w: loss(x, w, "gather"), x, w)
@@ -414,7 +416,7 @@ def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
     np.testing.assert_allclose(gw, rw, **TIGHT)
     if what == "submanifold":  # and against the dense convolution itself
         full = np.asarray(ops.conv(dense, w.reshape(3, 3, 3, 2, 3), padding="same"))
-        got_d = L.sparse_conv(st.features, w, table, algorithm=algorithm)
+        got_d = sparse_algorithms.conv(st.features, w, table, algorithm=algorithm)
         np.testing.assert_allclose(np.asarray(got_d), full[mask], **TIGHT)
 
 
@@ -422,10 +424,10 @@ def test_every_algorithm_equals_dense_values_and_gradients(algorithm, what):
 def test_blocked_spans_several_padded_blocks(monkeypatch, what):
     """With blocks of at most 256 rows, ~1000 sites make several blocks and a padded last one
     (rows that must neither reach the output nor the kernel's gradient)."""
-    monkeypatch.setattr(L, "BLOCK_VALUES", 1)
-    assert L._block_rows(27 * 2) == 256
+    monkeypatch.setattr(sparse_ops, "BLOCK_VALUES", 1)
+    assert sparse_ops.block_rows(27 * 2) == 256
     st, _, _ = random_sparse(batch=2, side=10, p=0.5, seed=2, empty=())  # 999 sites
-    rows = L._block_rows(27 * 2, st.num_sites)
+    rows = sparse_ops.block_rows(27 * 2, st.num_sites)
     assert rows <= 256 and st.num_sites > 2 * rows and st.num_sites % rows
     if what == "submanifold":
         table, tr, k, n_out = st.neighbors(3), None, 27, st.num_sites
@@ -437,20 +439,23 @@ def test_blocked_spans_several_padded_blocks(monkeypatch, what):
     r = rng.standard_normal((n_out, 3))
     got = L.sparse_conv(x, w, table, tr, algorithm="blocked")
     np.testing.assert_allclose(np.asarray(got), np.asarray(
-        L.sparse_conv(x, w, table, tr, algorithm="gather")), **TIGHT)
+        sparse_algorithms.conv(x, w, table, tr, algorithm="gather")), **TIGHT)
     for algorithm_grads, ref_grads in zip(
             grads(lambda x, w: ops.sum(L.sparse_conv(x, w, table, tr, algorithm="blocked") * r),
                   x, w),
-            grads(lambda x, w: ops.sum(L.sparse_conv(x, w, table, tr, algorithm="gather") * r),
+            grads(lambda x, w: ops.sum(sparse_algorithms.conv(x, w, table, tr,
+                                                              algorithm="gather") * r),
                   x, w)):
         np.testing.assert_allclose(algorithm_grads, ref_grads, **TIGHT)
 
 
 def test_algorithm_is_a_checked_keyword_kept_in_the_config():
-    layer = L.SubmanifoldConv3D(4, 3, algorithm="hybrid")
-    assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "hybrid"
+    layer = L.SubmanifoldConv3D(4, 3, algorithm="blocked")
+    assert L.SubmanifoldConv3D.from_config(layer.get_config()).algorithm == "blocked"
     with pytest.raises(ValueError, match="algorithm must be one of"):
         L.SubmanifoldConv3D(4, 3, algorithm="fast")
+    with pytest.raises(ValueError, match="algorithm must be one of"):  # benchmark-only now
+        L.SubmanifoldConv3D(4, 3, algorithm="pairs")
     assert L.default_algorithm() == "blocked"
 
 

@@ -52,9 +52,11 @@ def print_table(rows: Sequence[dict], title: str | None = None) -> None:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
 
 
-def run(name: str, *, fast: bool | None = None, verbose: bool = True) -> dict:
-    """Run the benchmark ``name`` (or every one for ``"all"``); return ``{topic: its result}``."""
+def run(name: str, *, fast: bool | None = None, verbose: bool = True, **options) -> dict:
+    """Run the benchmark ``name`` (or every one for ``"all"``); return ``{topic: its result}``.
+    ``options`` go to the topic's ``run`` (e.g. ``only_goals=True`` for ``sparse``)."""
     if name != "all" and name not in BENCHMARKS:
         raise SystemExit(f"unknown benchmark {name!r}; choose from: all, {', '.join(sorted(BENCHMARKS))}")
-    return {topic: importlib.import_module(BENCHMARKS[topic]).run(fast=fast, verbose=verbose)
+    return {topic: importlib.import_module(BENCHMARKS[topic]).run(fast=fast, verbose=verbose,
+                                                                  **options)
             for topic in (sorted(BENCHMARKS) if name == "all" else [name])}
