@@ -65,7 +65,9 @@ class Mistake:
       signature (called like the answer, through the checker's ``call`` adapter); for a value
       exercise, a plausible wrong value. Matched by behaviour: first when the answer gives what
       ``wrong`` gives on *every* case tried, then (after every other mistake was tried) when it
-      does so on every failing case (an answer that makes this mistake plus another one);
+      does so on every failing case (an answer that makes this mistake plus another one).
+      ``everywhere=True`` leaves out that second pass: for cases whose outputs are so few-valued
+      that any wrong implementation "explains" a failing one (the rows of a logic gate's table);
     * ``finding``: a code that the checker's ``diagnose(got, expected, case)`` reports for every
       failing case (the diagnosis runs once per failing case, whatever the number of mistakes);
     * ``when``: a predicate ``when(got, expected, case) -> bool`` that holds on every failing
@@ -79,6 +81,7 @@ class Mistake:
     wrong: Any = None
     when: Callable[[Any, Any, Case], bool] | None = None
     finding: str | None = None
+    everywhere: bool = False
 
     def __post_init__(self):
         given = [k for k in ("wrong", "when", "finding") if getattr(self, k) is not None]
@@ -87,6 +90,8 @@ class Mistake:
                              f"when=, finding= (got {', '.join(given) or 'none'})")
         if self.when is not None and not callable(self.when):
             raise TypeError("when: expected a predicate when(got, expected, case) -> bool")
+        if self.everywhere and self.wrong is None:
+            raise ValueError("everywhere=True: only for a Mistake given by wrong=")
         if self.finding is not None and not isinstance(self.finding, str):
             raise TypeError(f"finding: expected a str code, got {type(self.finding).__name__}")
 
@@ -608,7 +613,8 @@ class _Explainer:
             if self._matches(mistake, everywhere=True):
                 return f" Likely mistake: {mistake.message}"
         for mistake in mistakes:   # second pass: the mistake plus another one
-            if callable(mistake.wrong) and self.run is not None and self._matches(mistake, everywhere=False):
+            if (callable(mistake.wrong) and not mistake.everywhere and self.run is not None
+                    and self._matches(mistake, everywhere=False)):
                 return f" Likely mistake: {mistake.message}"
         parts = sorted(f for f in self.findings(0) if f.startswith(("missing: ", "extra: ")))
         if parts:
