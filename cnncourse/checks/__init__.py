@@ -442,6 +442,9 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         per failing case (only when some mistake asks for a finding); ``Mistake(finding=code)``
         matches when every failing case has ``code``. Findings starting with ``"missing: "`` or
         ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches.
+        When the answer raises, ``diagnose(exception, expected, case)`` is asked too, and a
+        ``Mistake(finding=...)`` it names is added to the error verdict (a crash that a known
+        mistake causes: the weights read in another layout, say).
 
     Every verdict text (not done, error, undefined answer, library shortcut, wrong, correct) is
     written here; a topic checker only supplies cases, mistakes and a hint.
@@ -472,9 +475,11 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         except Exception as exc:  # the learner's code crashed: say where and go on
             if failures:
                 break
+            crash = [(case, exc, expected, "")]
+            explanation = _Explainer(crash, crash, run, diagnose, rtol, atol).explain_crash(mistakes)
             return _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for input "
                                   f"({case.describe()}). Fix it and run the cell again; using the "
-                                  "reference implementation meanwhile."), verbose)
+                                  f"reference implementation meanwhile.{explanation}"), verbose)
         if got is Ellipsis:
             return _record(Result(name, NOT_DONE, "not done yet (the function returns `...`). "
                                   "Using the reference implementation."), verbose)
@@ -625,6 +630,14 @@ class _Explainer:
         if isinstance(got, float) and math.isnan(got):
             return " The answer is NaN: look for 0/0, log(0) or an overflow."
         return f" Hint: {hint}" if hint else ""
+
+    def explain_crash(self, mistakes: Sequence[Mistake]) -> str:
+        """The ``Mistake(finding=...)`` that explains an answer that raised (the exception is
+        ``got``), or ''."""
+        for mistake in mistakes:
+            if mistake.finding is not None and mistake.finding in self.findings(0):
+                return f" Likely mistake: {mistake.message}"
+        return ""
 
     def _matches(self, mistake: Mistake, *, everywhere: bool) -> bool:
         if mistake.wrong is not None:

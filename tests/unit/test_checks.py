@@ -269,3 +269,13 @@ def test_a_mistake_says_how_it_is_recognised():
         Mistake("nothing to recognise it by")
     with pytest.raises(ValueError, match="exactly one"):
         Mistake("two ways", wrong=1, finding="x")
+
+
+def test_a_crash_is_explained_by_a_finding():
+    def diagnose(got, expected, case):
+        return {"typed"} if isinstance(got, TypeError) else set()
+
+    result = checks.evaluate_function(lambda x: x + "1", square, [(np.array([1.0]),)], name="square",
+                                      diagnose=diagnose, verbose=False,
+                                      mistakes=[Mistake("you added a string.", finding="typed")])
+    assert result.status == "error" and result.message.endswith("meanwhile. Likely mistake: you added a string.")
