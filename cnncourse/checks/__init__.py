@@ -441,7 +441,8 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         (a list keeps its order where they are printed), run once
         per failing case (only when some mistake asks for a finding); ``Mistake(finding=code)``
         matches when every failing case has ``code``. Findings starting with ``"missing: "`` or
-        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches.
+        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches
+        (before the hint).
         When the answer raises, ``diagnose(exception, expected, case)`` is asked too, and a
         ``Mistake(finding=...)`` it names is added to the error verdict (a crash that a known
         mistake causes: the weights read in another layout, say).
@@ -624,12 +625,11 @@ class _Explainer:
                     and self._matches(mistake, everywhere=False)):
                 return f" Likely mistake: {mistake.message}"
         parts = [f for f in self.findings(0) if f.startswith(("missing: ", "extra: "))]
-        if parts:
-            return f" Compared with what the exercise asks: {'; '.join(parts)}."
+        parts = f" Compared with what the exercise asks: {'; '.join(parts)}." if parts else ""
         got = self.failures[0][1]
         if isinstance(got, float) and math.isnan(got):
-            return " The answer is NaN: look for 0/0, log(0) or an overflow."
-        return f" Hint: {hint}" if hint else ""
+            return parts + " The answer is NaN: look for 0/0, log(0) or an overflow."
+        return parts + (f" Hint: {hint}" if hint else "")
 
     def explain_crash(self, mistakes: Sequence[Mistake]) -> str:
         """The ``Mistake(finding=...)`` that explains an answer that raised (the exception is
