@@ -14,7 +14,12 @@ The checker runs the answer on several cases against a reference and prints one 
   exercise does not raise, the reference is handed back and the notebook goes on.
 
 Topic checkers live in submodules (``cnncourse.checks.welcome``, ...) and are built from
-:func:`check_function` and :func:`check_value`, with :class:`Mistake` describing the likely mistakes.
+:func:`check_function` and :func:`check_value` (the verdict as a :class:`Result`:
+:func:`evaluate_function`, :func:`evaluate_value`), with :class:`Mistake` describing the likely
+mistakes: a wrong implementation (``wrong=``), a finding of the checker's ``diagnose``
+(``finding=``) or, rarely, a predicate (``when=``). A ``call`` adapter says how an answer is called
+(in a context, or building a model and returning a plain summary of it, whose missing or extra
+parts :func:`structure_findings` names). Topic checkers use only these public names.
 Every verdict is recorded; a solution notebook ends with :func:`assert_all_passed` (inside nbgrader's
 ``### BEGIN HIDDEN TESTS`` markers, so lessons do not carry it).
 """
