@@ -14,7 +14,12 @@ The checker runs the answer on several cases against a reference and prints one 
   exercise does not raise, the reference is handed back and the notebook goes on.
 
 Topic checkers live in submodules (``cnncourse.checks.welcome``, ...) and are built from
-:func:`check_function` and :func:`check_value`, with :class:`Mistake` describing the likely mistakes.
+:func:`check_function` and :func:`check_value` (the verdict as a :class:`Result`:
+:func:`evaluate_function`, :func:`evaluate_value`), with :class:`Mistake` describing the likely
+mistakes: a wrong implementation (``wrong=``), a finding of the checker's ``diagnose``
+(``finding=``) or, rarely, a predicate (``when=``). A ``call`` adapter says how an answer is called
+(in a context, or building a model and returning a plain summary of it, whose missing or extra
+parts :func:`structure_findings` names). Topic checkers use only these public names.
 Every verdict is recorded; a solution notebook ends with :func:`assert_all_passed` (inside nbgrader's
 ``### BEGIN HIDDEN TESTS`` markers, so lessons do not carry it).
 """
@@ -33,7 +38,7 @@ if TYPE_CHECKING:  # annotations only
 __all__ = [
     "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
     "evaluate_value", "compare", "assert_all_passed", "history", "reset", "library_shortcut",
-    "Missing", "MissingAnswer", "answer", "install_notebook_hook",
+    "Missing", "MissingAnswer", "answer", "install_notebook_hook", "structure_findings",
 ]
 
 PASSED, FAILED, NOT_DONE, ERROR = "passed", "failed", "not done", "error"
@@ -59,29 +64,41 @@ class Case:
 class Mistake:
     """A likely mistake and the explanation to print when the learner seems to have made it.
 
-    Give either ``wrong`` (for a function exercise: a plausible wrong implementation taking the
-    same arguments; for a value exercise: a plausible wrong value) or ``when`` (a predicate
-    ``when(got, expected, case) -> bool``). The first mistake that explains *every* failing case
-    is reported: a ``wrong`` implementation must reproduce the learner's output on every case
-    tried (failing or not), a ``when`` predicate must hold on every failing case. A mistake that
-    explains only some of the failures is not named.
+    Say how to recognise it with one of:
+
+    * ``wrong``: for a function exercise, a plausible wrong implementation with the exercise's
+      signature (called like the answer, through the checker's ``call`` adapter); for a value
+      exercise, a plausible wrong value. Matched by behaviour: first when the answer gives what
+      ``wrong`` gives on *every* case tried, then (after every other mistake was tried) when it
+      does so on every failing case (an answer that makes this mistake plus another one).
+      ``everywhere=True`` leaves out that second pass: for cases whose outputs are so few-valued
+      that any wrong implementation "explains" a failing one (the rows of a logic gate's table);
+    * ``finding``: a code that the checker's ``diagnose(got, expected, case)`` reports for every
+      failing case (the diagnosis runs once per failing case, whatever the number of mistakes);
+    * ``when``: a predicate ``when(got, expected, case) -> bool`` that holds on every failing
+      case, for what neither of the others expresses.
+
+    The first mistake that explains *every* failing case is reported; one that explains only some
+    of the failures is not named.
     """
 
     message: str
     wrong: Any = None
     when: Callable[[Any, Any, Case], bool] | None = None
+    finding: str | None = None
+    everywhere: bool = False
 
-    def matches(self, got, expected, case: Case | None) -> bool:
-        try:
-            if self.when is not None:
-                return bool(self.when(got, expected, case))
-            if callable(self.wrong) and case is not None:
-                return compare(got, self.wrong(*_copy(case.args), **_copy(case.kwargs)))[0]
-            if self.wrong is not None:
-                return compare(got, self.wrong)[0]
-        except Exception:  # a mistake model that cannot run on this input does not match
-            return False
-        return False
+    def __post_init__(self):
+        given = [k for k in ("wrong", "when", "finding") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"Mistake({self.message[:40]!r}...): give exactly one of wrong=, "
+                             f"when=, finding= (got {', '.join(given) or 'none'})")
+        if self.when is not None and not callable(self.when):
+            raise TypeError("when: expected a predicate when(got, expected, case) -> bool")
+        if self.everywhere and self.wrong is None:
+            raise ValueError("everywhere=True: only for a Mistake given by wrong=")
+        if self.finding is not None and not isinstance(self.finding, str):
+            raise TypeError(f"finding: expected a str code, got {type(self.finding).__name__}")
 
 
 @dataclass
@@ -396,9 +413,16 @@ def _record(result: Result, verbose: bool) -> Result:
     return result
 
 
+def _default_call(fn: Callable, case: Case) -> Any:
+    """How an answer is called on a case when the checker gives no ``call`` adapter."""
+    return fn(*_copy(case.args), **_copy(case.kwargs))
+
+
 def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, name: str | None = None,
                       mistakes: Sequence[Mistake] = (), hint: str = "", rtol: float = 1e-6,
                       atol: float = 1e-8, compare_with: Callable | None = None,
+                      call: Callable[[Callable, Case], Any] | None = None,
+                      diagnose: Callable[[Any, Any, Case], Any] | None = None,
                       verbose: bool = True) -> Result:
     """Run ``fn`` and ``reference`` on every case and return the verdict (also printed and recorded).
 
@@ -416,12 +440,34 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     hint : str
         Printed when the answer is wrong and no listed mistake matches.
     rtol, atol : float
-        Tolerance for numbers and arrays.
+        Tolerance for numbers and arrays: comparing with the reference (unless ``compare_with`` is
+        given) and recognising a ``Mistake(wrong=...)`` by behaviour (always).
     compare_with : callable, optional
         ``compare_with(got, expected) -> (ok, explanation)`` replacing :func:`compare`.
+    call : callable, optional
+        ``call(fn, case) -> got``: how the answer, the reference and every ``Mistake(wrong=...)``
+        are called on a case (default ``fn(*deepcopy(case.args), **deepcopy(case.kwargs))``). An
+        adapter may set up a context (``np.errstate``, counting calls) or build and probe a model
+        and return a plain summary of it (layer types, output shape, parameter count), which is
+        then what is compared. It must only *call* ``fn`` (in a graded run ``fn`` is a record or a
+        replay of the learner's function), the same way in every run.
+    diagnose : callable, optional
+        ``diagnose(got, expected, case) -> set or list of str``: finding codes for a failing case
+        (a list keeps its order where they are printed), run once
+        per failing case (only when some mistake asks for a finding); ``Mistake(finding=code)``
+        matches when every failing case has ``code``. Findings starting with ``"missing: "`` or
+        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches
+        (before the hint).
+        When the answer raises, ``diagnose(exception, expected, case)`` is asked too, and a
+        ``Mistake(finding=...)`` it names is added to the error verdict (a crash that a known
+        mistake causes: the weights read in another layout, say).
+
+    Every verdict text (not done, error, undefined answer, library shortcut, wrong, correct) is
+    written here; a topic checker only supplies cases, mistakes and a hint.
     """
     name = name or getattr(reference, "__name__", "exercise")
     cmp = compare_with or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
+    run = call or _default_call
     cases = [_as_case(c) for c in cases]
     shortcut = None if fn is reference else library_shortcut(fn, name)
     if shortcut:
@@ -431,9 +477,9 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
                               "meanwhile."), verbose)
     tried, failures = [], []   # (case, got, expected) for every case run / every failing one
     for case in cases:
-        expected = reference(*_copy(case.args), **_copy(case.kwargs))
+        expected = run(reference, case)
         try:
-            got = fn(*_copy(case.args), **_copy(case.kwargs))
+            got = run(fn, case)
         except MissingAnswer as exc:
             return _record(Result(name, NOT_DONE, str(exc)), verbose)
         except NotImplementedError:
@@ -445,9 +491,11 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         except Exception as exc:  # the learner's code crashed: say where and go on
             if failures:
                 break
+            crash = [(case, exc, expected, "")]
+            explanation = _Explainer(crash, crash, run, diagnose, rtol, atol).explain_crash(mistakes)
             return _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for input "
                                   f"({case.describe()}). Fix it and run the cell again; using the "
-                                  "reference implementation meanwhile."), verbose)
+                                  f"reference implementation meanwhile.{explanation}"), verbose)
         if got is Ellipsis:
             return _record(Result(name, NOT_DONE, "not done yet (the function returns `...`). "
                                   "Using the reference implementation."), verbose)
@@ -458,11 +506,12 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     if failures:
         case, got, expected, why = failures[0]
         more = f" (and {len(failures) - 1} more of the {len(cases)} cases)" if len(failures) > 1 else ""
-        explanation = _explain_all(tried, failures, mistakes, hint)
+        explanation = _Explainer(tried, failures, run, diagnose, rtol, atol).explain(mistakes, hint)
         return _record(Result(name, FAILED, f"wrong for input ({case.describe()}){more}: {why}."
                               f"{explanation} Using the reference implementation for the "
                               "rest of the notebook."), verbose)
-    return _record(Result(name, PASSED, f"correct on {len(cases)} cases."), verbose)
+    return _record(Result(name, PASSED, f"correct on {len(cases)} case{'s' * (len(cases) != 1)}."),
+                   verbose)
 
 
 def library_shortcut(fn: Callable, name: str) -> str | None:
@@ -530,8 +579,13 @@ def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs)
 
 def evaluate_value(value: Any, expected: Any, *, name: str, mistakes: Sequence[Mistake] = (),
                    hint: str = "", rtol: float = 1e-6, atol: float = 1e-8,
+                   diagnose: Callable[[Any, Any, None], Any] | None = None,
                    verbose: bool = True) -> Result:
-    """Compare a value the learner computed with the expected one (printed and recorded)."""
+    """Compare a value the learner computed with the expected one (printed and recorded).
+
+    ``mistakes`` are matched as in :func:`evaluate_function` (a ``wrong`` is a wrong *value*;
+    ``diagnose(value, expected, None)`` gives the findings); ``rtol``, ``atol`` are the tolerance.
+    """
     if isinstance(value, Missing):
         return _record(Result(name, NOT_DONE, value.message), verbose)
     if value is Ellipsis:
@@ -540,7 +594,8 @@ def evaluate_value(value: Any, expected: Any, *, name: str, mistakes: Sequence[M
     ok, why = compare(value, expected, rtol=rtol, atol=atol)
     if ok:
         return _record(Result(name, PASSED, f"correct ({_short(value)})."), verbose)
-    explanation = _explain(value, expected, None, mistakes, hint)
+    failures = [(None, value, expected, why)]
+    explanation = _Explainer(failures, failures, None, diagnose, rtol, atol).explain(mistakes, hint)
     return _record(Result(name, FAILED, f"{why}.{explanation} Using the correct value for the "
                           "rest of the notebook."), verbose)
 
@@ -560,23 +615,124 @@ def _as_case(case) -> Case:
     return Case(args=(case,))
 
 
-def _explain(got, expected, case, mistakes, hint) -> str:
-    """Explain one wrong value (a value exercise)."""
-    return _explain_all([(case, got, expected)], [(case, got, expected, "")], mistakes, hint)
+class _Explainer:
+    """Finds the mistake that explains a wrong answer (see :class:`Mistake`).
+
+    ``tried`` holds ``(case, got, expected)`` for every case run, ``failures`` ``(case, got,
+    expected, why)`` for the failing ones; ``run`` calls a wrong implementation on a case (``None``
+    for a value exercise: ``wrong`` is a value). What a wrong implementation gives and what
+    ``diagnose`` finds are computed once per case and kept for every mistake.
+    """
+
+    def __init__(self, tried, failures, run, diagnose, rtol, atol):
+        self.tried, self.failures, self.run, self.diagnose = tried, failures, run, diagnose
+        self.rtol, self.atol = rtol, atol
+        self._wrong: dict[tuple[int, int], Any] = {}
+        self._findings: dict[int, tuple] = {}
+
+    def explain(self, mistakes: Sequence[Mistake], hint: str) -> str:
+        mistakes = list(mistakes)
+        for mistake in mistakes + list(_GENERIC_MISTAKES):
+            if self._matches(mistake, everywhere=True):
+                return f" Likely mistake: {mistake.message}"
+        for mistake in mistakes:   # second pass: the mistake plus another one
+            if (callable(mistake.wrong) and not mistake.everywhere and self.run is not None
+                    and self._matches(mistake, everywhere=False)):
+                return f" Likely mistake: {mistake.message}"
+        parts = [f for f in self.findings(0) if f.startswith(("missing: ", "extra: "))]
+        parts = f" Compared with what the exercise asks: {'; '.join(parts)}." if parts else ""
+        got = self.failures[0][1]
+        if isinstance(got, float) and math.isnan(got):
+            return parts + " The answer is NaN: look for 0/0, log(0) or an overflow."
+        return parts + (f" Hint: {hint}" if hint else "")
+
+    def explain_crash(self, mistakes: Sequence[Mistake]) -> str:
+        """The ``Mistake(finding=...)`` that explains an answer that raised (the exception is
+        ``got``), or ''."""
+        for mistake in mistakes:
+            if mistake.finding is not None and mistake.finding in self.findings(0):
+                return f" Likely mistake: {mistake.message}"
+        return ""
+
+    def _matches(self, mistake: Mistake, *, everywhere: bool) -> bool:
+        if mistake.wrong is not None:
+            # A wrong implementation must reproduce the answer on every case tried (first pass)
+            # or on every failing case (second pass); a wrong value, the value.
+            pool = (self.tried if everywhere and self.run is not None and callable(mistake.wrong)
+                    else self.failures)
+            return all(self._acts_like(mistake, case, got) for case, got, *_ in pool)
+        if mistake.finding is not None:
+            return all(mistake.finding in self.findings(i) for i in range(len(self.failures)))
+        try:
+            return all(bool(mistake.when(got, expected, case))
+                       for case, got, expected, *_ in self.failures)
+        except Exception:  # a predicate that cannot run on this answer does not match
+            return False
+
+    def _acts_like(self, mistake: Mistake, case, got) -> bool:
+        try:
+            if self.run is None or not callable(mistake.wrong):
+                wrong = mistake.wrong
+            else:
+                key = (id(mistake), id(case))
+                if key not in self._wrong:
+                    with np.errstate(all="ignore"):
+                        self._wrong[key] = self.run(mistake.wrong, case)
+                wrong = self._wrong[key]
+            return compare(got, wrong, rtol=self.rtol, atol=self.atol)[0]
+        except Exception:  # a mistake model that cannot run on this input does not match
+            return False
+
+    def findings(self, i: int) -> tuple:
+        """What ``diagnose`` finds for failing case ``i`` (computed once): in the order given by a
+        list or tuple, sorted when given a set (so that verdicts do not depend on hashing)."""
+        if self.diagnose is None:
+            return ()
+        if i not in self._findings:
+            case, got, expected, _ = self.failures[i]
+            try:
+                found = self.diagnose(got, expected, case) or ()
+                found = found if isinstance(found, (list, tuple)) else sorted(found)
+                self._findings[i] = tuple(dict.fromkeys(str(f) for f in found))
+            except Exception:  # a diagnosis that cannot run on this answer finds nothing
+                self._findings[i] = ()
+        return self._findings[i]
 
 
-def _explain_all(tried, failures, mistakes, hint) -> str:
-    """Name the first mistake that explains every failing case (see :class:`Mistake`)."""
-    for mistake in list(mistakes) + list(_GENERIC_MISTAKES):
-        # A wrong implementation must reproduce the answer on every case tried; a predicate
-        # must hold on every failing case.
-        pool = tried if (mistake.when is None and callable(mistake.wrong)) else failures
-        if all(mistake.matches(got, expected, case) for case, got, expected, *_ in pool):
-            return f" Likely mistake: {mistake.message}"
-    got = failures[0][1]
-    if isinstance(got, float) and math.isnan(got):
-        return " The answer is NaN: look for 0/0, log(0) or an overflow."
-    return f" Hint: {hint}" if hint else ""
+def structure_findings(got: Sequence, expected: Sequence, *, what: str = "") -> list[str]:
+    """Findings naming the parts that ``got`` lacks or adds compared with ``expected``, in order.
+
+    ``got`` and ``expected`` are sequences of part descriptions (str; for a model, its layers in
+    order, e.g. ``["Conv2D(16, 3)", "MaxPooling2D", "Dense(10)"]``). Returns codes such as
+    ``"missing: Dropout after Dense(64)"``, ``"extra: MaxPooling2D after Conv2D(16, 3)"`` (a
+    second one of a kind says so: ``"extra: a second MaxPooling2D after ..."``), ``"missing:
+    Dense(32, relu) after Dropout(0.25) (found Dense(8, relu) there)"``; ``what`` is put before
+    the position (``"in the encoder"``). An empty list when the sequences are equal. A
+    ``diagnose`` can return these: :func:`evaluate_function` prints them when no mistake matches.
+    """
+    import difflib
+
+    got, expected = [str(p) for p in got], [str(p) for p in expected]
+    where = f" {what}" if what else ""
+    found: list[str] = []
+
+    def position(parts, k):
+        return f" after {parts[k - 1]}" if k else " at the start"
+
+    matcher = difflib.SequenceMatcher(a=expected, b=got, autojunk=False)
+    for op, e0, e1, g0, g1 in matcher.get_opcodes():
+        wanted, there, pairs = list(range(e0, e1)), list(range(g0, g1)), 0
+        if op == "replace":   # one for one: say what stands where the part belongs
+            pairs = min(len(wanted), len(there))
+            found += [f"missing: {expected[e]}{where}{position(expected, e)} (found {got[g]} there)"
+                      for e, g in zip(wanted[:pairs], there[:pairs])]
+        if op in ("delete", "replace"):
+            found += [f"missing: {expected[e]}{where}{position(expected, e)}" for e in wanted[pairs:]]
+        if op in ("insert", "replace"):
+            for g in there[pairs:]:
+                second = "a second " if got[g] in expected or got[g] in got[:g] else ""
+                found.append(f"extra: {second}{got[g]}{where}{position(got, g)}")
+    return list(dict.fromkeys(found))
 
 
 install_notebook_hook()
