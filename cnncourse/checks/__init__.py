@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # annotations only
 __all__ = [
     "Case", "Mistake", "Result", "check_function", "check_value", "evaluate_function",
     "evaluate_value", "compare", "assert_all_passed", "history", "reset", "library_shortcut",
-    "Missing", "MissingAnswer", "answer", "install_notebook_hook",
+    "Missing", "MissingAnswer", "answer", "install_notebook_hook", "structure_findings",
 ]
 
 PASSED, FAILED, NOT_DONE, ERROR = "passed", "failed", "not done", "error"
@@ -59,29 +59,41 @@ class Case:
 class Mistake:
     """A likely mistake and the explanation to print when the learner seems to have made it.
 
-    Give either ``wrong`` (for a function exercise: a plausible wrong implementation taking the
-    same arguments; for a value exercise: a plausible wrong value) or ``when`` (a predicate
-    ``when(got, expected, case) -> bool``). The first mistake that explains *every* failing case
-    is reported: a ``wrong`` implementation must reproduce the learner's output on every case
-    tried (failing or not), a ``when`` predicate must hold on every failing case. A mistake that
-    explains only some of the failures is not named.
+    Say how to recognise it with one of:
+
+    * ``wrong``: for a function exercise, a plausible wrong implementation with the exercise's
+      signature (called like the answer, through the checker's ``call`` adapter); for a value
+      exercise, a plausible wrong value. Matched by behaviour: first when the answer gives what
+      ``wrong`` gives on *every* case tried, then (after every other mistake was tried) when it
+      does so on every failing case (an answer that makes this mistake plus another one).
+      ``everywhere=True`` leaves out that second pass: for cases whose outputs are so few-valued
+      that any wrong implementation "explains" a failing one (the rows of a logic gate's table);
+    * ``finding``: a code that the checker's ``diagnose(got, expected, case)`` reports for every
+      failing case (the diagnosis runs once per failing case, whatever the number of mistakes);
+    * ``when``: a predicate ``when(got, expected, case) -> bool`` that holds on every failing
+      case, for what neither of the others expresses.
+
+    The first mistake that explains *every* failing case is reported; one that explains only some
+    of the failures is not named.
     """
 
     message: str
     wrong: Any = None
     when: Callable[[Any, Any, Case], bool] | None = None
+    finding: str | None = None
+    everywhere: bool = False
 
-    def matches(self, got, expected, case: Case | None) -> bool:
-        try:
-            if self.when is not None:
-                return bool(self.when(got, expected, case))
-            if callable(self.wrong) and case is not None:
-                return compare(got, self.wrong(*_copy(case.args), **_copy(case.kwargs)))[0]
-            if self.wrong is not None:
-                return compare(got, self.wrong)[0]
-        except Exception:  # a mistake model that cannot run on this input does not match
-            return False
-        return False
+    def __post_init__(self):
+        given = [k for k in ("wrong", "when", "finding") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"Mistake({self.message[:40]!r}...): give exactly one of wrong=, "
+                             f"when=, finding= (got {', '.join(given) or 'none'})")
+        if self.when is not None and not callable(self.when):
+            raise TypeError("when: expected a predicate when(got, expected, case) -> bool")
+        if self.everywhere and self.wrong is None:
+            raise ValueError("everywhere=True: only for a Mistake given by wrong=")
+        if self.finding is not None and not isinstance(self.finding, str):
+            raise TypeError(f"finding: expected a str code, got {type(self.finding).__name__}")
 
 
 @dataclass
@@ -386,9 +398,16 @@ def _record(result: Result, verbose: bool) -> Result:
     return result
 
 
+def _default_call(fn: Callable, case: Case) -> Any:
+    """How an answer is called on a case when the checker gives no ``call`` adapter."""
+    return fn(*_copy(case.args), **_copy(case.kwargs))
+
+
 def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, name: str | None = None,
                       mistakes: Sequence[Mistake] = (), hint: str = "", rtol: float = 1e-6,
                       atol: float = 1e-8, compare_with: Callable | None = None,
+                      call: Callable[[Callable, Case], Any] | None = None,
+                      diagnose: Callable[[Any, Any, Case], Any] | None = None,
                       verbose: bool = True) -> Result:
     """Run ``fn`` and ``reference`` on every case and return the verdict (also printed and recorded).
 
@@ -406,12 +425,29 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     hint : str
         Printed when the answer is wrong and no listed mistake matches.
     rtol, atol : float
-        Tolerance for numbers and arrays.
+        Tolerance for numbers and arrays: comparing with the reference (unless ``compare_with`` is
+        given) and recognising a ``Mistake(wrong=...)`` by behaviour (always).
     compare_with : callable, optional
         ``compare_with(got, expected) -> (ok, explanation)`` replacing :func:`compare`.
+    call : callable, optional
+        ``call(fn, case) -> got``: how the answer, the reference and every ``Mistake(wrong=...)``
+        are called on a case (default ``fn(*deepcopy(case.args), **deepcopy(case.kwargs))``). An
+        adapter may set up a context (``np.errstate``, counting calls) or build and probe a model
+        and return a plain summary of it (layer types, output shape, parameter count), which is
+        then what is compared. It must only *call* ``fn`` (in a graded run ``fn`` is a record or a
+        replay of the learner's function), the same way in every run.
+    diagnose : callable, optional
+        ``diagnose(got, expected, case) -> set of str``: finding codes for a failing case, run once
+        per failing case (only when some mistake asks for a finding); ``Mistake(finding=code)``
+        matches when every failing case has ``code``. Findings starting with ``"missing: "`` or
+        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches.
+
+    Every verdict text (not done, error, undefined answer, library shortcut, wrong, correct) is
+    written here; a topic checker only supplies cases, mistakes and a hint.
     """
     name = name or getattr(reference, "__name__", "exercise")
     cmp = compare_with or (lambda g, e: compare(g, e, rtol=rtol, atol=atol))
+    run = call or _default_call
     cases = [_as_case(c) for c in cases]
     shortcut = None if fn is reference else library_shortcut(fn, name)
     if shortcut:
@@ -421,9 +457,9 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
                               "meanwhile."), verbose)
     tried, failures = [], []   # (case, got, expected) for every case run / every failing one
     for case in cases:
-        expected = reference(*_copy(case.args), **_copy(case.kwargs))
+        expected = run(reference, case)
         try:
-            got = fn(*_copy(case.args), **_copy(case.kwargs))
+            got = run(fn, case)
         except MissingAnswer as exc:
             return _record(Result(name, NOT_DONE, str(exc)), verbose)
         except NotImplementedError:
@@ -448,7 +484,7 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
     if failures:
         case, got, expected, why = failures[0]
         more = f" (and {len(failures) - 1} more of the {len(cases)} cases)" if len(failures) > 1 else ""
-        explanation = _explain_all(tried, failures, mistakes, hint)
+        explanation = _Explainer(tried, failures, run, diagnose, rtol, atol).explain(mistakes, hint)
         return _record(Result(name, FAILED, f"wrong for input ({case.describe()}){more}: {why}."
                               f"{explanation} Using the reference implementation for the "
                               "rest of the notebook."), verbose)
@@ -520,8 +556,13 @@ def check_function(fn: Callable, reference: Callable, cases: Sequence, **kwargs)
 
 def evaluate_value(value: Any, expected: Any, *, name: str, mistakes: Sequence[Mistake] = (),
                    hint: str = "", rtol: float = 1e-6, atol: float = 1e-8,
+                   diagnose: Callable[[Any, Any, None], Any] | None = None,
                    verbose: bool = True) -> Result:
-    """Compare a value the learner computed with the expected one (printed and recorded)."""
+    """Compare a value the learner computed with the expected one (printed and recorded).
+
+    ``mistakes`` are matched as in :func:`evaluate_function` (a ``wrong`` is a wrong *value*;
+    ``diagnose(value, expected, None)`` gives the findings); ``rtol``, ``atol`` are the tolerance.
+    """
     if isinstance(value, Missing):
         return _record(Result(name, NOT_DONE, value.message), verbose)
     if value is Ellipsis:
@@ -530,7 +571,8 @@ def evaluate_value(value: Any, expected: Any, *, name: str, mistakes: Sequence[M
     ok, why = compare(value, expected, rtol=rtol, atol=atol)
     if ok:
         return _record(Result(name, PASSED, f"correct ({_short(value)})."), verbose)
-    explanation = _explain(value, expected, None, mistakes, hint)
+    failures = [(None, value, expected, why)]
+    explanation = _Explainer(failures, failures, None, diagnose, rtol, atol).explain(mistakes, hint)
     return _record(Result(name, FAILED, f"{why}.{explanation} Using the correct value for the "
                           "rest of the notebook."), verbose)
 
@@ -550,23 +592,107 @@ def _as_case(case) -> Case:
     return Case(args=(case,))
 
 
-def _explain(got, expected, case, mistakes, hint) -> str:
-    """Explain one wrong value (a value exercise)."""
-    return _explain_all([(case, got, expected)], [(case, got, expected, "")], mistakes, hint)
+class _Explainer:
+    """Finds the mistake that explains a wrong answer (see :class:`Mistake`).
+
+    ``tried`` holds ``(case, got, expected)`` for every case run, ``failures`` ``(case, got,
+    expected, why)`` for the failing ones; ``run`` calls a wrong implementation on a case (``None``
+    for a value exercise: ``wrong`` is a value). What a wrong implementation gives and what
+    ``diagnose`` finds are computed once per case and kept for every mistake.
+    """
+
+    def __init__(self, tried, failures, run, diagnose, rtol, atol):
+        self.tried, self.failures, self.run, self.diagnose = tried, failures, run, diagnose
+        self.rtol, self.atol = rtol, atol
+        self._wrong: dict[tuple[int, int], Any] = {}
+        self._findings: dict[int, frozenset] = {}
+
+    def explain(self, mistakes: Sequence[Mistake], hint: str) -> str:
+        mistakes = list(mistakes)
+        for mistake in mistakes + list(_GENERIC_MISTAKES):
+            if self._matches(mistake, everywhere=True):
+                return f" Likely mistake: {mistake.message}"
+        for mistake in mistakes:   # second pass: the mistake plus another one
+            if (callable(mistake.wrong) and not mistake.everywhere and self.run is not None
+                    and self._matches(mistake, everywhere=False)):
+                return f" Likely mistake: {mistake.message}"
+        parts = sorted(f for f in self.findings(0) if f.startswith(("missing: ", "extra: ")))
+        if parts:
+            return f" Compared with what the exercise asks: {'; '.join(parts)}."
+        got = self.failures[0][1]
+        if isinstance(got, float) and math.isnan(got):
+            return " The answer is NaN: look for 0/0, log(0) or an overflow."
+        return f" Hint: {hint}" if hint else ""
+
+    def _matches(self, mistake: Mistake, *, everywhere: bool) -> bool:
+        if mistake.wrong is not None:
+            # A wrong implementation must reproduce the answer on every case tried (first pass)
+            # or on every failing case (second pass); a wrong value, the value.
+            pool = (self.tried if everywhere and self.run is not None and callable(mistake.wrong)
+                    else self.failures)
+            return all(self._acts_like(mistake, case, got) for case, got, *_ in pool)
+        if mistake.finding is not None:
+            return all(mistake.finding in self.findings(i) for i in range(len(self.failures)))
+        try:
+            return all(bool(mistake.when(got, expected, case))
+                       for case, got, expected, *_ in self.failures)
+        except Exception:  # a predicate that cannot run on this answer does not match
+            return False
+
+    def _acts_like(self, mistake: Mistake, case, got) -> bool:
+        try:
+            if self.run is None or not callable(mistake.wrong):
+                wrong = mistake.wrong
+            else:
+                key = (id(mistake), id(case))
+                if key not in self._wrong:
+                    with np.errstate(all="ignore"):
+                        self._wrong[key] = self.run(mistake.wrong, case)
+                wrong = self._wrong[key]
+            return compare(got, wrong, rtol=self.rtol, atol=self.atol)[0]
+        except Exception:  # a mistake model that cannot run on this input does not match
+            return False
+
+    def findings(self, i: int) -> frozenset:
+        """What ``diagnose`` finds for failing case ``i`` (computed once)."""
+        if self.diagnose is None:
+            return frozenset()
+        if i not in self._findings:
+            case, got, expected, _ = self.failures[i]
+            try:
+                self._findings[i] = frozenset(self.diagnose(got, expected, case) or ())
+            except Exception:  # a diagnosis that cannot run on this answer finds nothing
+                self._findings[i] = frozenset()
+        return self._findings[i]
 
 
-def _explain_all(tried, failures, mistakes, hint) -> str:
-    """Name the first mistake that explains every failing case (see :class:`Mistake`)."""
-    for mistake in list(mistakes) + list(_GENERIC_MISTAKES):
-        # A wrong implementation must reproduce the answer on every case tried; a predicate
-        # must hold on every failing case.
-        pool = tried if (mistake.when is None and callable(mistake.wrong)) else failures
-        if all(mistake.matches(got, expected, case) for case, got, expected, *_ in pool):
-            return f" Likely mistake: {mistake.message}"
-    got = failures[0][1]
-    if isinstance(got, float) and math.isnan(got):
-        return " The answer is NaN: look for 0/0, log(0) or an overflow."
-    return f" Hint: {hint}" if hint else ""
+def structure_findings(got: Sequence, expected: Sequence, *, what: str = "") -> set[str]:
+    """Findings naming the parts that ``got`` lacks or adds compared with ``expected``.
+
+    ``got`` and ``expected`` are sequences of part descriptions (str; for a model, its layers in
+    order, e.g. ``["Conv2D(16, 3)", "MaxPooling2D", "Dense(10)"]``). Returns codes such as
+    ``"missing: Dropout after Dense(64)"``, ``"extra: MaxPooling2D after Conv2D(16, 3)"`` (a
+    second one of a kind says so: ``"extra: a second MaxPooling2D after ..."``); ``what`` is put
+    before the position (``"in the encoder"``). An empty set when the sequences are equal. A
+    ``diagnose`` can return these: :func:`evaluate_function` prints them when no mistake matches.
+    """
+    import difflib
+
+    got, expected = [str(p) for p in got], [str(p) for p in expected]
+    where = f" {what}" if what else ""
+    found: set[str] = set()
+    matcher = difflib.SequenceMatcher(a=expected, b=got, autojunk=False)
+    for op, e0, e1, g0, g1 in matcher.get_opcodes():
+        if op in ("delete", "replace"):
+            after = f" after {expected[e0 - 1]}" if e0 else " at the start"
+            for part in expected[e0:e1]:
+                found.add(f"missing: {part}{where}{after}")
+        if op in ("insert", "replace"):
+            after = f" after {got[g0 - 1]}" if g0 else " at the start"
+            for k, part in enumerate(got[g0:g1]):
+                second = "a second " if part in expected or part in got[:g0 + k] else ""
+                found.add(f"extra: {second}{part}{where}{after}")
+    return found
 
 
 install_notebook_hook()

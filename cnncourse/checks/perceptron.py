@@ -7,13 +7,13 @@ gives the right outputs without ever calling ``nand`` is reported as a mistake.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Callable
 
 import numpy as np
 
 from cnncourse import neurons
 from cnncourse.checks import Case, Mistake, compare, evaluate_function
-from cnncourse.checks._mistakes import behaviour_mistakes
 from cnncourse.checks.record import observed
 
 __all__ = ["perceptron", "not_gate", "and_gate", "or_gate", "xor_gate", "half_adder", "count_nand",
@@ -49,32 +49,29 @@ def _z(x, w, b):
     return float(np.dot(np.asarray(x, float), np.asarray(w, float)) + b)
 
 
-_PERCEPTRON_MISTAKES = [  # (message, wrong implementation); tried in this order
-    ("your outputs are -1/+1 (np.sign?); the perceptron's step outputs 0 or 1.",
-     lambda x, w, b: float(np.sign(_z(x, w, b)))),
-    ("you returned the weighted sum itself; the perceptron passes it through the step "
-     "function: 1 if the sum is > 0, else 0.", _z),
-    ("at a weighted sum of exactly 0 you output 1: the step function here is 1 only for "
-     "sum > 0 (use >, not >=).", lambda x, w, b: int(_z(x, w, b) >= 0)),
-    ("you forgot the bias: the step applies to sum_i w_i x_i + b, not to sum_i w_i x_i.",
-     lambda x, w, b: int(_z(x, w, 0.0) > 0)),
-    ("you subtracted the bias; the weighted sum is sum_i w_i x_i + b.",
-     lambda x, w, b: int(_z(x, w, -b) > 0)),
-    ("you ignored the weights (summed the inputs); each input is multiplied by its weight.",
-     lambda x, w, b: int(np.sum(x) + b > 0)),
+_PERCEPTRON_MISTAKES = [  # tried in this order
+    Mistake("your outputs are -1/+1 (np.sign?); the perceptron's step outputs 0 or 1.",
+            wrong=lambda x, w, b: float(np.sign(_z(x, w, b)))),
+    Mistake("you returned the weighted sum itself; the perceptron passes it through the step "
+            "function: 1 if the sum is > 0, else 0.", wrong=_z),
+    Mistake("at a weighted sum of exactly 0 you output 1: the step function here is 1 only for "
+            "sum > 0 (use >, not >=).", wrong=lambda x, w, b: int(_z(x, w, b) >= 0)),
+    Mistake("you forgot the bias: the step applies to sum_i w_i x_i + b, not to sum_i w_i x_i.",
+            wrong=lambda x, w, b: int(_z(x, w, 0.0) > 0)),
+    Mistake("you subtracted the bias; the weighted sum is sum_i w_i x_i + b.",
+            wrong=lambda x, w, b: int(_z(x, w, -b) > 0)),
+    Mistake("you ignored the weights (summed the inputs); each input is multiplied by its weight.",
+            wrong=lambda x, w, b: int(np.sum(x) + b > 0)),
+    Mistake("you returned one output per input (x * w + b, elementwise): sum the products first "
+            "(np.dot(x, w) or x @ w), then add b, then apply the step.",   # with or without a step
+            when=lambda g, e, c: np.ndim(g) == 1 and np.size(g) == np.size(c.args[0])),
 ]
-
-_ELEMENTWISE = Mistake(
-    "you returned one output per input (x * w + b, elementwise): sum the products first "
-    "(np.dot(x, w) or x @ w), then add b, then apply the step.",
-    when=lambda g, e, c: c is not None and np.ndim(g) == 1 and np.size(g) == np.size(c.args[0]))
 
 
 def perceptron(fn: Callable) -> Callable:
     """Check ``perceptron(x, w, b)``: 1 if ``x @ w + b > 0`` else 0, for a single input vector."""
-    mistakes = behaviour_mistakes(fn, _PERCEPTRON_MISTAKES, _PERCEPTRON_CASES) + [_ELEMENTWISE]
     result = evaluate_function(fn, _perceptron, _PERCEPTRON_CASES, name="perceptron",
-                               mistakes=mistakes,
+                               mistakes=_PERCEPTRON_MISTAKES,
                                hint="compute z = np.dot(x, w) + b and return 1 if z > 0 else 0.")
     return fn if result.passed else _perceptron
 
@@ -84,10 +81,21 @@ def perceptron(fn: Callable) -> Callable:
 
 
 class _NoNand:
-    """What a wrapped gate returns when it gave its answer without ever calling nand."""
+    """What a gate returns (through :func:`_nand_gate`) when it gave its answer without ever
+    calling nand. It equals the same value (with or without nand), so a mistake is recognised by
+    the gate's truth table alone; the verdict (:func:`_compare_gate`) fails it."""
 
     def __init__(self, value):
         self.value = value
+
+    def __eq__(self, other):
+        other = other.value if isinstance(other, _NoNand) else other
+        return bool(np.array_equal(np.asarray(self.value), np.asarray(other)))
+
+    __hash__ = None
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
 
     def __repr__(self):
         return f"{self.value!r} (computed without calling nand)"
@@ -129,16 +137,13 @@ def count_nand(fn, *args, **kwargs) -> int:
     return counter[0]
 
 
-def _nand_only(fn):
-    """Wrap a learner's gate so that an answer computed without nand is marked as such."""
-
-    def wrapped(*args):
-        counter = [0]
-        with _counting_nand(fn, counter):
-            value = fn(*args)
-        return value if observed(fn, "nand calls", args, counter[0]) else _NoNand(value)
-
-    return wrapped
+def _nand_gate(fn, case: Case):
+    """The call adapter of the gate checks: ``fn`` on the case's inputs, marked as a
+    :class:`_NoNand` when it never called nand (the count is recorded for the grader)."""
+    counter = [0]
+    with _counting_nand(fn, counter):
+        value = fn(*case.args)
+    return value if observed(fn, "nand calls", case.args, counter[0]) else _NoNand(value)
 
 
 def _count_gates(fn, n_inputs):
@@ -151,18 +156,6 @@ def _count_gates(fn, n_inputs):
     return max(counts)
 
 
-def _table(fn, n_inputs):
-    """The gate's outputs on all input rows as a list (tuples for several outputs)."""
-    rows = []
-    for row in neurons.binary_inputs(n_inputs):
-        out = fn(*(int(v) for v in row))
-        if isinstance(out, _NoNand):
-            out = out.value
-        rows.append(tuple(int(np.asarray(v)) for v in out) if isinstance(out, tuple) else
-                    int(np.asarray(out)))
-    return rows
-
-
 def _compare_gate(got, expected):
     if isinstance(got, _NoNand):
         ok, why = compare(got.value, expected)
@@ -172,15 +165,6 @@ def _compare_gate(got, expected):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return False, f"expected a pair (sum, carry), got {got!r}"
     return compare(got, expected)
-
-
-def _same_table(fn, n_inputs, table):
-    def when(got, expected, case):
-        try:
-            return _table(fn, n_inputs) == table
-        except Exception:
-            return False
-    return when
 
 
 def _gate_cases(n_inputs):
@@ -197,14 +181,13 @@ _NO_NAND_RIGHT_VALUES = Mistake(_NAND_ONLY, when=lambda g, e, c: isinstance(g, _
 _NO_NAND = Mistake(_NAND_ONLY, when=lambda g, e, c: isinstance(g, _NoNand))
 
 
-def _check_gate(fn, reference, name, n_inputs, table_mistakes, hint, fewest):
-    """Check a gate on every input row; name a mistake by the learner's whole truth table."""
-    mistakes = ([_NO_NAND_RIGHT_VALUES]
-                + [Mistake(msg, when=_same_table(fn, n_inputs, table)) for msg, table in table_mistakes]
-                + [_NO_NAND])
-    result = evaluate_function(_nand_only(fn), reference, _gate_cases(n_inputs), name=name,
-                               mistakes=mistakes, hint=hint, compare_with=_compare_gate,
-                               verbose=True)
+def _check_gate(fn, reference, name, n_inputs, mistakes, hint, fewest):
+    """Check a gate on every input row; a wrong gate in ``mistakes`` is recognised by its truth
+    table (nand or not), an answer that never calls nand is named as such."""
+    tables = [dataclasses.replace(m, everywhere=True) for m in mistakes]   # 0/1 outputs: a whole
+    result = evaluate_function(fn, reference, _gate_cases(n_inputs), name=name,   # table or nothing
+                               mistakes=[_NO_NAND_RIGHT_VALUES, *tables, _NO_NAND], hint=hint,
+                               compare_with=_compare_gate, call=_nand_gate, verbose=True)
     if not result.passed:
         return reference
     try:
@@ -245,48 +228,59 @@ def _ints(fn):
     return wrapped
 
 
-_NAND_T, _AND_T, _OR_T, _XOR_T = [1, 1, 1, 0], [0, 0, 0, 1], [0, 1, 1, 1], [0, 1, 1, 0]
-_NOR_T, _XNOR_T = [1, 0, 0, 0], [1, 0, 0, 1]
+def _nand(a, b):
+    return neurons.nand(a, b)
+
+
+def _nor(a, b):
+    return _not(_or(a, b))
+
+
+def _xnor(a, b):
+    return _not(_xor(a, b))
 
 
 def not_gate(fn: Callable) -> Callable:
     """Check ``not_gate(a)`` built from nand: 0 -> 1, 1 -> 0."""
     return _check_gate(fn, _ints(_not), "not_gate", 1, [
-        ("you returned the input unchanged; NOT flips it. Hint: nand(a, a) = NOT (a AND a).", [0, 1]),
-        ("the output is always 1: nand(a, 0) is 1 whatever a is; feed a into both inputs.", [1, 1]),
-        ("the output is always 0.", [0, 0]),
+        Mistake("you returned the input unchanged; NOT flips it. Hint: nand(a, a) = NOT (a AND a).",
+                wrong=lambda a: a),
+        Mistake("the output is always 1: nand(a, 0) is 1 whatever a is; feed a into both inputs.",
+                wrong=lambda a: neurons.nand(a, 0)),
+        Mistake("the output is always 0.", wrong=lambda a: _not(neurons.nand(a, 0))),
     ], "NOT a = nand(a, a).", fewest=1)
 
 
 def and_gate(fn: Callable) -> Callable:
     """Check ``and_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_and), "and_gate", 2, [
-        ("that is NAND itself: AND is NOT NAND, so invert nand(a, b) with your not_gate.", _NAND_T),
-        ("that is OR: OR is 1 when either input is 1, AND only when both are.", _OR_T),
-        ("that is NOR (NOT OR).", _NOR_T),
+        Mistake("that is NAND itself: AND is NOT NAND, so invert nand(a, b) with your not_gate.",
+                wrong=_nand),
+        Mistake("that is OR: OR is 1 when either input is 1, AND only when both are.", wrong=_or),
+        Mistake("that is NOR (NOT OR).", wrong=_nor),
     ], "AND(a, b) = NOT(NAND(a, b)) = nand(nand(a, b), nand(a, b)).", fewest=2)
 
 
 def or_gate(fn: Callable) -> Callable:
     """Check ``or_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_or), "or_gate", 2, [
-        ("that is NAND: OR needs the inputs inverted first, OR(a, b) = NAND(NOT a, NOT b) "
-         "(De Morgan).", _NAND_T),
-        ("that is AND: OR is 1 when at least one input is 1.", _AND_T),
-        ("that is NOR: you inverted the output too; OR(a, b) = nand(not_gate(a), not_gate(b)).",
-         _NOR_T),
-        ("that is XOR: OR is also 1 when both inputs are 1.", _XOR_T),
+        Mistake("that is NAND: OR needs the inputs inverted first, OR(a, b) = NAND(NOT a, NOT b) "
+                "(De Morgan).", wrong=_nand),
+        Mistake("that is AND: OR is 1 when at least one input is 1.", wrong=_and),
+        Mistake("that is NOR: you inverted the output too; OR(a, b) = nand(not_gate(a), "
+                "not_gate(b)).", wrong=_nor),
+        Mistake("that is XOR: OR is also 1 when both inputs are 1.", wrong=_xor),
     ], "OR(a, b) = NAND(NOT a, NOT b) (De Morgan's law).", fewest=3)
 
 
 def xor_gate(fn: Callable) -> Callable:
     """Check ``xor_gate(a, b)`` built from nand."""
     return _check_gate(fn, _ints(_xor), "xor_gate", 2, [
-        ("that is OR: XOR is 0 when both inputs are 1 (exclusive or). Combine OR with NAND: "
-         "XOR(a, b) = AND(OR(a, b), NAND(a, b)).", _OR_T),
-        ("that is NAND: XOR is 0 when both inputs are 0.", _NAND_T),
-        ("that is XNOR (equality), the inverse of XOR: remove one inversion.", _XNOR_T),
-        ("that is AND: XOR is 1 when exactly one input is 1.", _AND_T),
+        Mistake("that is OR: XOR is 0 when both inputs are 1 (exclusive or). Combine OR with NAND: "
+                "XOR(a, b) = AND(OR(a, b), NAND(a, b)).", wrong=_or),
+        Mistake("that is NAND: XOR is 0 when both inputs are 0.", wrong=_nand),
+        Mistake("that is XNOR (equality), the inverse of XOR: remove one inversion.", wrong=_xnor),
+        Mistake("that is AND: XOR is 1 when exactly one input is 1.", wrong=_and),
     ], "XOR(a, b) = AND(OR(a, b), NAND(a, b)); with 4 NANDs: n = nand(a, b); "
        "nand(nand(a, n), nand(b, n)).", fewest=4)
 
@@ -294,16 +288,16 @@ def xor_gate(fn: Callable) -> Callable:
 def half_adder(fn: Callable) -> Callable:
     """Check ``half_adder(a, b) -> (sum, carry)`` built from nand: a + b = 2 * carry + sum."""
     return _check_gate(fn, _ints(_half_adder), "half_adder", 2, [
-        ("you swapped sum and carry: return (sum, carry) with sum = XOR(a, b) (the last binary "
-         "digit of a + b) and carry = AND(a, b).", [(0, 0), (0, 1), (0, 1), (1, 0)]),
-        ("your sum is OR(a, b): 1 + 1 = binary 10, so the sum digit must be 0 when both are 1 (XOR).",
-         [(0, 0), (1, 0), (1, 0), (1, 1)]),
-        ("your carry is NAND(a, b); the carry is AND(a, b) = NOT NAND(a, b).",
-         [(0, 1), (1, 1), (1, 1), (0, 0)]),
-        ("your sum is XNOR; the sum digit is XOR(a, b).", [(1, 0), (0, 0), (0, 0), (1, 1)]),
+        Mistake("you swapped sum and carry: return (sum, carry) with sum = XOR(a, b) (the last "
+                "binary digit of a + b) and carry = AND(a, b).",
+                wrong=lambda a, b: (_and(a, b), _xor(a, b))),
+        Mistake("your sum is OR(a, b): 1 + 1 = binary 10, so the sum digit must be 0 when both are "
+                "1 (XOR).", wrong=lambda a, b: (_or(a, b), _and(a, b))),
+        Mistake("your carry is NAND(a, b); the carry is AND(a, b) = NOT NAND(a, b).",
+                wrong=lambda a, b: (_xor(a, b), _nand(a, b))),
+        Mistake("your sum is XNOR; the sum digit is XOR(a, b).",
+                wrong=lambda a, b: (_xnor(a, b), _and(a, b))),
     ], "sum = XOR(a, b), carry = AND(a, b); return them as a tuple (sum, carry).", fewest=5)
-
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -178,3 +178,88 @@ def test_arrays_too_big_to_print_say_where_they_differ_and_numbers_print_plainly
     assert not ok and "first difference at index (1, 2, 3): got 0.5, expected 0.0" in why
     assert "1 of 48 entries differ" in why
     assert checks.compare(np.float64(1.0), 2.0)[1] == "got 1.0, expected 2.0 (max abs error 1)"
+
+
+# --------------------------------------------------------------------------------------------
+# The core's call adapter, diagnosis and behaviour-matched mistakes (issue 28)
+
+
+def test_call_adapter_calls_answer_reference_and_wrong_implementations():
+    seen = []
+
+    def call(fn, case):
+        seen.append(fn)
+        return {"total": float(np.sum(fn(*case.args)))}   # a plain summary is compared
+
+    halved = Mistake("you halved it.", wrong=lambda x: np.asarray(x) / 2)
+    answer = lambda x: np.asarray(x, float) / 2  # noqa: E731
+    result = checks.evaluate_function(answer, square, [(np.array([1.0, 2.0]),)], name="sq",
+                                      call=call, mistakes=[halved], verbose=False)
+    assert result.status == "failed" and "Likely mistake: you halved it." in result.message
+    assert "['total']" in result.message
+    assert seen[:2] == [square, answer] and halved.wrong in seen
+
+
+def test_a_wrong_implementation_is_named_on_the_failing_cases_in_a_second_pass():
+    # Doubles x except at x = 5: a failing case that doubling does not explain, so not named.
+    def doubled_and_more(x):
+        x = np.asarray(x, float)
+        return np.where(x == 5, 99.0, 2 * x)
+
+    cases = [(np.array([1.0]),), (np.array([3.0]),), (np.array([5.0]),)]
+    later = Mistake("a predicate tried before the second pass.", when=lambda g, e, c: False)
+    result = checks.evaluate_function(doubled_and_more, square, cases, name="square",
+                                      mistakes=[*MISTAKES, later], verbose=False)
+    assert "doubled" not in result.message   # x = 5 fails and is not explained by doubling
+    # Doubles x except at x = 3, where it returns 9 (right): unlike `doubled` on a case tried
+    # (first pass), like it on every failing case (second pass), so named.
+    cases = [(np.array([1.0]),), (np.array([3.0]),), (np.array([4.0]),)]
+
+    def doubled_but_three(x):
+        x = np.asarray(x, float)
+        return np.where(x == 3, 9.0, 2 * x)
+
+    result = checks.evaluate_function(doubled_but_three, square, cases, name="square",
+                                      mistakes=MISTAKES, verbose=False)
+    assert "Likely mistake: you doubled x" in result.message
+
+
+def test_diagnose_runs_once_per_failing_case_and_findings_name_mistakes():
+    calls = []
+
+    def diagnose(got, expected, case):
+        calls.append(case)
+        return {"too big"} if np.all(np.asarray(got) > np.asarray(expected)) else set()
+
+    mistakes = [Mistake(f"mistake {i}", finding="nothing") for i in range(5)]
+    mistakes.append(Mistake("the result is too big.", finding="too big"))
+    cases = [(np.array([1.0]),), (np.array([2.0]),), (np.array([0.5]),)]
+    result = checks.evaluate_function(lambda x: square(x) + 1, square, cases, name="square",
+                                      mistakes=mistakes, diagnose=diagnose, verbose=False)
+    assert "Likely mistake: the result is too big." in result.message
+    assert len(calls) == 3   # once per failing case, not once per mistake
+    result = checks.evaluate_value(5, 4, name="four", diagnose=lambda g, e, c: {"big"} if g > e else (),
+                                   mistakes=[Mistake("too big a value.", finding="big")], verbose=False)
+    assert "Likely mistake: too big a value." in result.message
+
+
+def test_structure_findings_name_missing_and_extra_parts():
+    expected = ["Conv2D(16)", "MaxPooling2D", "Flatten", "Dense(64)", "Dropout(0.5)", "Dense(2)"]
+    assert checks.structure_findings(expected, expected) == set()
+    assert checks.structure_findings([p for p in expected if "Dropout" not in p], expected) == {
+        "missing: Dropout(0.5) after Dense(64)"}
+    extra = expected[:2] + ["MaxPooling2D"] + expected[2:]
+    assert checks.structure_findings(extra, expected) == {"extra: a second MaxPooling2D after Conv2D(16)"}
+    summary = lambda layers: lambda *a: {"layers": tuple(layers)}  # noqa: E731
+    result = checks.evaluate_function(
+        summary(expected[:4] + expected[5:]), summary(expected), [()], name="build",
+        diagnose=lambda g, e, c: checks.structure_findings(g["layers"], e["layers"]), verbose=False)
+    assert result.status == "failed"
+    assert "Compared with what the exercise asks: missing: Dropout(0.5) after Dense(64)." in result.message
+
+
+def test_a_mistake_says_how_it_is_recognised():
+    with pytest.raises(ValueError, match="exactly one of wrong=, when=, finding="):
+        Mistake("nothing to recognise it by")
+    with pytest.raises(ValueError, match="exactly one"):
+        Mistake("two ways", wrong=1, finding="x")

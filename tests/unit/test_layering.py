@@ -118,3 +118,64 @@ def test_teaching_modules_do_not_import_tooling():
     wrong = {m: sorted(t for t in targets if t.startswith(f"{PACKAGE}.tools"))
              for m, targets in import_graph().items() if not m.startswith(f"{PACKAGE}.tools")}
     assert not {m: t for m, t in wrong.items() if t}, wrong
+
+
+# --------------------------------------------------------------------------------------------
+# Topic checkers use only the public API of cnncourse.checks (issue 28)
+
+CHECKS = ROOT / "checks"
+CORE = {"__init__.py", "record.py"}   # the core, which owns the private names
+PRIVATE_NAMES = {"Result", "PASSED", "FAILED", "NOT_DONE", "ERROR"}   # verdicts are the core's
+# Checkers not yet ported to the public API. This list only shrinks: an entry that no longer
+# imports anything private fails the test below, so remove it when its module is ported.
+NOT_YET_PORTED = {"deeper.py", "detection.py",  # checksA
+                  "mil.py", "saliency.py", "sparse.py"}   # checksB
+
+
+def private_uses(path: Path, module: str | None = None) -> list[str]:
+    """What ``path`` uses of ``cnncourse.checks`` that is not public: a private name (``_x``, or
+    one of :data:`PRIVATE_NAMES`) imported from the package or one of its modules, a private
+    module (``cnncourse.checks._mistakes``), or an attribute ``checks._x``; as ``"line: text"``."""
+    module = module or _module_name(path)   # for relative imports
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            source = _resolve(module, False, node)
+            if not source.startswith("cnncourse.checks"):
+                continue
+            if any(part.startswith("_") for part in source.split(".")):
+                found.append(f"{node.lineno}: from {source} import ...")
+            found += [f"{node.lineno}: from {source} import {a.name}" for a in node.names
+                      if a.name.startswith("_") or a.name in PRIVATE_NAMES]
+        elif isinstance(node, ast.Import):
+            found += [f"{node.lineno}: import {a.name}" for a in node.names
+                      if a.name.startswith("cnncourse.checks.")
+                      and any(p.startswith("_") for p in a.name.split("."))]
+        elif (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+              and not node.attr.startswith("__") and ast.unparse(node.value).endswith("checks")):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_topic_checkers_use_only_the_public_checks_api():
+    checkers = sorted(p for p in CHECKS.glob("*.py") if p.name not in CORE)
+    assert len(checkers) >= 10, f"no topic checkers found under {CHECKS}"
+    offenders = {p.name: private_uses(p) for p in checkers}
+    bad = {name: uses for name, uses in offenders.items() if uses and name not in NOT_YET_PORTED}
+    assert not bad, ("topic checkers must use only the public API of cnncourse.checks "
+                     f"(Mistake(wrong=/finding=), evaluate_function(call=, diagnose=)): {bad}")
+    stale = sorted(name for name in NOT_YET_PORTED if not offenders.get(name))
+    assert not stale, f"ported (or gone): remove from NOT_YET_PORTED in this test: {stale}"
+
+
+def test_the_private_use_detector_sees_each_kind(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from cnncourse.checks import Case, _record, FAILED\n"
+                     "from cnncourse.checks._mistakes import behaviour_mistakes\n"
+                     "from . import Result\n"
+                     "import cnncourse.checks._mistakes\n"
+                     "from cnncourse.checks.cnn3d import _is_model, build_cnn3d\n"
+                     "x = checks._SYMBOL\n")
+    uses = private_uses(probe, "cnncourse.checks.probe")
+    assert len(uses) == 7, uses
+    assert not any("Case" in u or "build_cnn3d" in u for u in uses)
