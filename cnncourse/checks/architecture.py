@@ -32,6 +32,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "Dense": ("units",),
     "BatchNormalization": ("momentum",),
     "MaxPooling2D": ("pool_size",), "MaxPooling3D": ("pool_size",),
+    "AveragePooling2D": ("pool_size",), "AveragePooling3D": ("pool_size",),
     "UpSampling2D": ("size",),
     "Dropout": ("rate",),
 }
@@ -79,9 +80,10 @@ def _activation_name(activation) -> str | None:
 
 def _describe(kind: str, layer, settings: Sequence[str]) -> str:
     shown = []
+    one_by_one = set(np.ravel(getattr(layer, "kernel_size", 0))) == {1}
     for key in settings:
-        if not hasattr(layer, key):
-            continue
+        if not hasattr(layer, key) or (key == "padding" and one_by_one):
+            continue   # (a 1x1 convolution pads nothing, whatever its padding says)
         value = _plain(getattr(layer, key))
         shown.append(repr(value) if key in _POSITIONAL else f"{key}={value!r}")
     return f"{kind}({', '.join(shown)})" if shown else kind
