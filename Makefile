@@ -10,14 +10,14 @@ PYTEST_ARGS ?=
 JOBS ?= 2
 XDIST := $(if $(filter 0,$(JOBS)),-n 0,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 
-.PHONY: lab test test-quick install browser lessons run doctor bench wheel clean
+.PHONY: lab test test-quick install browser lessons run slides doctor bench wheel clean
 # JupyterLab refuses to run as root unless told (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e ".[test,instructor]"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[test,instructor,slides]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +55,10 @@ lessons: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/cnncourse run
+
+## reveal.js decks of every solution notebook (executed in fast mode) in build/slides/, offline
+slides: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/cnncourse slides --out build/slides $(SLIDES_ARGS)
 
 doctor: $(STAMP)
 	$(BIN)/cnncourse doctor

@@ -30,7 +30,8 @@ def pytest_configure(config):
     for name, text in [("unit", "fast tests of the library, the checkers and the tooling (tests/unit)"),
                        ("notebook", "a notebook under nbval, or a test about the notebooks (tests/notebooks)"),
                        ("system", "end-to-end: wheel, nbgrader, browser, lab, subprocesses (tests/system)"),
-                       ("slow", "runs a whole notebook, a subprocess or a server; not in `make test-quick`")]:
+                       ("slow", "runs a whole notebook, a subprocess or a server; not in `make test-quick`"),
+                       ("browser", "drives headless Chromium (tests/system/browser_setup.py)")]:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 

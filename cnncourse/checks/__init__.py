@@ -277,7 +277,9 @@ def answer(name: str, namespace: dict) -> Any:
     (:func:`cnncourse.checks.record.record_answer`)."""
     from cnncourse.checks.record import record_answer
 
-    return record_answer(name, namespace[name] if name in namespace else Missing(name))
+    if name in namespace:
+        return record_answer(name, namespace[name])
+    return record_answer(name, Missing(name), missing=True)
 
 
 class _CheckArgumentsLookup:
@@ -293,20 +295,28 @@ class _CheckArgumentsLookup:
         body = []
         for stmt in getattr(tree, "body", []):
             finder = _CheckCalls()
+            original = ast.unparse(stmt) if _grading() else ""
             stmt = finder.visit(stmt)
             body.append(stmt)
             if finder.found:
-                body.append(ast.Expr(_record_call("publish_transcript", [])))
+                statement = ast.Constant(original)
+                body.append(ast.Expr(_record_call("publish_transcript", [statement], "transcript")))
         if hasattr(tree, "body"):
             tree.body = body
         return ast.fix_missing_locations(tree)
 
 
-def _record_call(function: str, args: list):
+def _grading() -> bool:
+    from cnncourse.checks.record import grading
+
+    return grading()
+
+
+def _record_call(function: str, args: list, module: str = "record"):
     import ast
 
     module = ast.Call(ast.Name("__import__", ast.Load()),
-                      [ast.Constant("cnncourse.checks.record")],
+                      [ast.Constant(f"cnncourse.checks.{module}")],
                       [ast.keyword("fromlist", ast.List([ast.Constant(function)], ast.Load()))])
     return ast.Call(ast.Attribute(module, function, ast.Load()), args, [])
 

@@ -8,7 +8,7 @@ configuration) a check cell hands each answer to its checker as usual, but first
   exception, encoded as plain data (:func:`encode`);
 * any other answer (a number, an array, a tuple of them) is encoded as it is.
 
-After the check cell's statement, :func:`publish_transcript` displays that record as one output of
+After the check cell's statement, :func:`cnncourse.checks.transcript.publish_transcript` displays that record as one output of
 MIME type :data:`TRANSCRIPT_MIME`. The grader (:mod:`cnncourse.tools.grading`) reads it from the
 locked check cell, decodes it with :func:`decode` (JSON and ``np.load(allow_pickle=False)``:
 data, never code) and runs the same checker again in its own process on a :class:`Replay` of the
@@ -21,6 +21,7 @@ record that as well, with :func:`observed`.
 """
 from __future__ import annotations
 
+import ast
 import base64
 import builtins
 import hashlib
@@ -35,15 +36,17 @@ import numpy as np
 
 __all__ = ["GRADING_ENV", "TRANSCRIPT_MIME", "grading", "encode", "decode", "fingerprint",
            "Unencodable", "Recorded", "Replay", "Unrecorded", "observed", "record_answer",
-           "publish_transcript", "replay_answer", "unwrap", "loads"]
+           "replay_answer", "unwrap", "loads"]
 
 GRADING_ENV = "CNNCOURSE_GRADING"
 TRANSCRIPT_MIME = "application/vnd.cnncourse.transcript+json"
 
 
 def grading() -> bool:
-    """Whether this process runs a graded submission (``CNNCOURSE_GRADING=1``)."""
-    return os.environ.get(GRADING_ENV) == "1"
+    """Whether this process runs a graded submission (``CNNCOURSE_GRADING=1``), or checks that
+    grading would agree with the kernel (``CNNCOURSE_GRADING=selftest``, see
+    :func:`publish_transcript`)."""
+    return os.environ.get(GRADING_ENV) in ("1", "selftest")
 
 
 class Unencodable(TypeError):
@@ -217,17 +220,15 @@ def _exception_name(exc: BaseException) -> str:
 
 _PENDING: dict[str, Any] = {}     # answer name -> Recorded, or its transcript entry
 _OBSERVED: dict[int, dict] = {}   # id(Recorded) -> {tag: {fingerprint: encoded value}}
-_HISTORY_MARK = [0]
 
 
-def record_answer(name: str, value: Any) -> Any:
+def record_answer(name: str, value: Any, *, missing: bool = False) -> Any:
     """In a graded run, start the record of answer ``name`` and return what to hand the checker
-    (a :class:`Recorded` function, or ``value`` itself); otherwise return ``value``."""
+    (a :class:`Recorded` function, or ``value`` itself); otherwise return ``value``.
+    ``missing``: the name was not defined (``value`` is a placeholder)."""
     if not grading():
         return value
-    from cnncourse.checks import Missing
-
-    if isinstance(value, Missing):
+    if missing:
         _PENDING[name] = {"kind": "missing"}
         return value
     if isinstance(value, types.FunctionType):
@@ -252,23 +253,6 @@ def observed(fn: Any, tag: str, args: tuple, value: Any) -> Any:
     if isinstance(fn, Recorded):
         _OBSERVED.setdefault(id(fn), {}).setdefault(tag, {}).setdefault(key, encode(value))
     return value
-
-
-def publish_transcript() -> None:
-    """Display the record of the answers checked since the last call (a graded run only)."""
-    if not grading() or not _PENDING:
-        return
-    from cnncourse import checks
-
-    verdicts = [[r.name, r.status, r.message] for r in checks.history()[_HISTORY_MARK[0]:]]
-    _HISTORY_MARK[0] = len(checks.history())
-    answers = {name: (entry.transcript() if isinstance(entry, Recorded) else entry)
-               for name, entry in _PENDING.items()}
-    _PENDING.clear()
-    from IPython.display import display
-
-    display({TRANSCRIPT_MIME: {"answers": answers, "kernel_verdicts": verdicts},
-             "text/plain": f"<graded record of {', '.join(answers)}>"}, raw=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,22 +304,20 @@ def _exception_class(name: str) -> type:
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found if issubclass(found, Exception) else RuntimeError
-    if name.endswith("MissingAnswer"):
-        from cnncourse.checks import MissingAnswer
-        return MissingAnswer
     short = name.rpartition(".")[2]
     return _EXCEPTIONS.setdefault(name, type(short, (Exception,), {"__module__": "learner"}))
 
 
 def replay_answer(name: str, entry: dict) -> Any:
-    """The object standing for answer ``name`` in the grader, from its transcript ``entry``."""
+    """The object standing for answer ``name`` in the grader, from its transcript ``entry``
+    (raises :class:`Unencodable` for an answer that was not plain data, ``LookupError`` for one
+    that was not defined)."""
     if entry.get("kind") == "function":
         return Replay(name, entry)
     if entry.get("kind") == "value":
         return decode(entry["value"])
     if entry.get("kind") == "missing":
-        from cnncourse.checks import Missing
-        return Missing(name)
+        raise LookupError(name)
     raise Unencodable(entry.get("why", "not recorded"))
 
 

@@ -1,4 +1,5 @@
-"""The ``cnncourse`` command: ``lessons build|copy``, ``grading setup``, ``doctor``, ``run``, ``bench``.
+"""The ``cnncourse`` command: ``lessons build|copy``, ``grading setup``, ``doctor``, ``run``, ``slides``,
+``bench``.
 
 Every command works from any folder, in a clone or from an installed wheel (the course files are
 found through :mod:`cnncourse.config`).
@@ -66,6 +67,10 @@ def _lessons_copy(args, lessons) -> int:
 def _grading(args) -> int:
     from cnncourse.tools import grading
 
+    if args.action == "report":
+        lines = grading.report(Path(args.dir))
+        print("\n".join(lines) if lines else f"no autograded notebooks under {args.dir}/autograded")
+        return 0
     try:
         written = grading.setup_course(Path(args.dir), args.names)
     except FileNotFoundError as exc:
@@ -162,6 +167,56 @@ def _run(args) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def _slides(args) -> int:
+    from cnncourse.tools import slides
+
+    if args.executed and len(args.notebooks) != 1:
+        print("--executed goes with exactly one notebook", file=sys.stderr)
+        return 2
+    paths = [_solution_path(n) for n in args.notebooks] or sorted(config.SOLUTIONS_DIR.glob("*.ipynb"))
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    decks, failed = [], []
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.name}: "
+              + ("from " + args.executed if args.executed else
+                 f"executing ({'full' if args.full else 'fast'} mode)"), file=sys.stderr, flush=True)
+        try:
+            deck = slides.make_deck(path, out, executed=args.executed and Path(args.executed),
+                                    fast=not args.full, timeout=args.timeout)
+        except (slides.SlidesError, FileNotFoundError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            failed.append(path.name)
+            continue
+        if args.plan:
+            print(slides.format_plan(deck.plan))
+        print(f"wrote {deck.path} ({deck.slides} slides, {deck.subslides} subslides)")
+        decks.append(deck)
+    if decks:
+        first = decks[0].path
+        if len(paths) > 1:
+            first = slides.write_index(out, decks)
+            print(f"wrote {first}")
+        print(f"open {first.resolve()} in a browser (offline; 's' opens the speaker notes with "
+              "the exercise answers)")
+    if failed:
+        print(f"no deck for {len(failed)} notebook(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _solution_path(name: str) -> Path:
+    """A notebook given as a path, a file name or a stem of solutions/ (e.g. ``06`` or ``06_lenet``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    matches = sorted(config.SOLUTIONS_DIR.glob(f"{path.stem}*.ipynb"))
+    return matches[0] if len(matches) == 1 else path
+
+
 def _bench(args) -> int:
     from cnncourse import device
     from cnncourse.tools import bench
@@ -187,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="copy: only these notebooks (e.g. 01_perceptron_nand)")
     p.set_defaults(func=_lessons)
 
-    p = sub.add_parser("grading", help="write an nbgrader course folder (needs cnncourse[instructor])")
-    p.add_argument("action", choices=["setup"])
-    p.add_argument("dir", help="course folder to write (nbgrader_config.py, source/)")
+    p = sub.add_parser("grading", help="setup: write an nbgrader course folder (needs "
+                                          "cnncourse[instructor]); report: what autograding found")
+    p.add_argument("action", choices=["setup", "report"])
+    p.add_argument("dir", help="the nbgrader course folder (setup writes nbgrader_config.py, "
+                               "source/; report reads autograded/)")
     p.add_argument("--only", dest="names", nargs="+", metavar="NOTEBOOK",
                    help="only these notebooks (default: all)")
     p.set_defaults(func=_grading)
@@ -206,6 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", metavar="FILE",
                    help="run nothing: print the table a --json run wrote as Markdown (README)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("slides", help="reveal.js decks of solution notebooks, offline "
+                                      "(needs cnncourse[slides])")
+    p.add_argument("notebooks", nargs="*", metavar="NB",
+                   help="notebooks: paths or names in solutions/, e.g. 06 or 06_lenet (default: all)")
+    p.add_argument("--out", default="slides", help="folder for the decks and their assets (default ./slides)")
+    p.add_argument("--executed", metavar="PATH",
+                   help="an executed copy of the one notebook given: used instead of running it")
+    p.add_argument("--full", action="store_true", help="execute in full mode (default: fast mode)")
+    p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    p.add_argument("--plan", action="store_true", help="print each cell's slide type and why")
+    p.set_defaults(func=_slides)
 
     from cnncourse.tools import bench
 

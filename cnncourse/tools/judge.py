@@ -15,11 +15,9 @@ report says ``judged: kernel`` for them.
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 from dataclasses import asdict, dataclass, field
 
-from cnncourse.checks import record
+from cnncourse.checks import record, transcript
 from cnncourse.tools.audit import Finding, audit_answer, notebook_names, python_source
 
 __all__ = ["Call", "Verdict", "check_calls", "judge_cell", "grade", "rebuild", "audit_notebook",
@@ -72,10 +70,7 @@ def check_calls(source: str) -> list[list[Call]]:
     one transcript per such statement, in order)."""
     statements = []
     for stmt in ast.parse(python_source(source)).body:
-        calls = [Call(node.func.value.attr, node.func.attr, node) for node in ast.walk(stmt)
-                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                 and isinstance(node.func.value, ast.Attribute)
-                 and isinstance(node.func.value.value, ast.Name) and node.func.value.value.id == "checks"]
+        calls = [Call(n.func.value.attr, n.func.attr, n) for n in transcript.check_calls_in(stmt)]
         if calls:
             statements.append(calls)
     return statements
@@ -92,58 +87,6 @@ def transcripts(outputs: list) -> list[dict]:
             except (ValueError, TypeError):
                 continue
     return found
-
-
-class _CannotReplay(Exception):
-    pass
-
-
-def _argument(node: ast.AST, answers: dict, replays: list):
-    if isinstance(node, ast.Name):
-        if node.id not in answers:
-            raise KeyError(node.id)
-        try:
-            value = record.replay_answer(node.id, answers[node.id])
-        except (record.Unencodable, ValueError) as exc:
-            raise _CannotReplay(f"`{node.id}` is not plain data ({exc})") from None
-        if isinstance(value, record.Replay):
-            if answers[node.id].get("unencodable"):
-                raise _CannotReplay(f"`{node.id}` returned {answers[node.id]['unencodable']}")
-            replays.append(value)
-        return value
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        raise _CannotReplay(f"argument `{ast.unparse(node)}` is not a name or a literal") from None
-
-
-def _judge_call(call: Call, answers: dict) -> tuple[bool, str, list[str]]:
-    """Run the checker on replays of the recorded answers: ``(passed, why, printed lines)``."""
-    from cnncourse import checks
-
-    replays: list = []
-    args = [_argument(a, answers, replays) for a in call.node.args]
-    kwargs = {kw.arg: _argument(kw.value, answers, replays) for kw in call.node.keywords}
-    checker = getattr(getattr(checks, call.topic), call.name)
-    before = len(checks.history())
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        try:
-            checker(*args, **kwargs)
-        except Exception as exc:  # a checker failing on a replay: no credit, said plainly
-            return False, f"the checker raised {type(exc).__name__}: {exc}", printed.getvalue().splitlines()
-    results = checks.history()[before:]
-    lines = printed.getvalue().splitlines()
-    missing = sum(r.missing for r in replays)
-    if not results:
-        return False, "the checker gave no verdict", lines
-    if all(r.passed for r in results):
-        return True, "", lines
-    why = "; ".join(str(r) for r in results if not r.passed)
-    if missing:
-        why = (f"the kernel's record lacks {missing} call(s) the checker made (the check cell did not "
-               f"run to its end, or its record was altered): {why}")
-    return False, why, lines
 
 
 def judge_cell(cell_id: str, release_source: str, outputs: list, *,
@@ -175,12 +118,12 @@ def judge_cell(cell_id: str, release_source: str, outputs: list, *,
                                         "(the kernel stopped or raised before it)"))
                 continue
             try:
-                passed, why, lines = _judge_call(call, data["answers"])
+                passed, why, lines = transcript.replay_check(call.node, data["answers"])
                 verdicts.append(Verdict(cell_id, call.exercise, passed, "grader", why, lines))
             except KeyError as exc:
                 verdicts.append(Verdict(cell_id, call.exercise, False, "none",
                                         f"the kernel's record has no answer {exc}"))
-            except _CannotReplay as exc:
+            except transcript.CannotReplay as exc:
                 kernel = [v for v in data.get("kernel_verdicts", []) if isinstance(v, list) and len(v) == 3]
                 ok = bool(kernel) and all(status == "passed" for _, status, _ in kernel)
                 lines = [f"{name}: {status}: {message}" for name, status, message in kernel]

@@ -5,8 +5,7 @@ the repository is modified), runs all cells, and checks that widgets render as w
 text such as ``FloatSlider(...)``), that plots appear, that no cell shows an error, and that
 moving a slider changes the output. Screenshots go to ``artifacts/browser/``.
 
-Needs Debian's ``chromium`` (``make test`` installs it when running as root) and the Python
-package ``playwright`` (test extra; its own browser download is never used).
+Needs Debian's ``chromium`` and the Python package ``playwright`` (tests/system/browser_setup.py).
 """
 from __future__ import annotations
 
@@ -25,19 +24,13 @@ import pytest
 
 from cnncourse import config
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from browser_setup import browser, require_chromium  # noqa: F401  (browser: a fixture)
+
 ARTIFACTS = config.ROOT / "artifacts" / "browser"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = pytest.mark.browser
 
-if CHROMIUM is None:
-    reason = ("BROWSER TEST SKIPPED: Debian's `chromium` is not installed (as root, `make test` "
-              "installs it with apt-get; otherwise `sudo apt-get install chromium`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason.replace("SKIPPED", "CANNOT RUN IN CI"), pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+require_chromium()
+pytest.importorskip("playwright.sync_api")
 
 
 def _free_port() -> int:
@@ -85,16 +78,6 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open_and_run_all(browser, lab, name: str, timeout_s: int = 240):

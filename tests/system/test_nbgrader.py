@@ -252,3 +252,11 @@ def test_autograding_keeps_nbgraders_own_cell_hook_and_waits_in_slices(tmp_path,
     execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     assert seen == ["error", "ok"]  # nbgrader's hook (it records timeouts) ran for each cell
     assert channels == [_SlicedChannel, _SlicedChannel]
+
+
+def test_the_report_command_prints_it(course, graded, capsys):
+    from cnncourse.tools.cli import main
+
+    assert main(["grading", "report", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert "tamper-kernel / 01_perceptron_nand:" in out and "tampering: answer-4: line" in out
