@@ -17,12 +17,12 @@ whether the two compute the same function.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["is_model", "model_parts", "layer_kinds", "randomize_weights", "build_model", "logit",
-           "momentum_problem"]
+__all__ = ["is_model", "model_parts", "layer_kinds", "randomize_weights", "build_model",
+           "builder_call", "unbuilt", "logit", "momentum_problem"]
 
 #: The settings shown per layer class when a checker gives none: the ones the course's exercises
 #: ask for. A checker passes its own ``settings`` to show others.
@@ -165,6 +165,38 @@ def build_model(builder, case) -> Any:
     except Exception as exc:  # noqa: BLE001 - reported as the answer's verdict
         lines = str(exc).strip().splitlines()
         return {"crashed": f"{type(exc).__name__}: {lines[0] if lines else ''}"}
+
+
+def builder_call(reference: Callable, summarize: Callable) -> Callable:
+    """A ``call`` adapter (:func:`cnncourse.checks.evaluate_function`) for a model-builder
+    exercise whose check compares a plain summary of the model.
+
+    The reference model of each case is built once, given random weights
+    (:func:`randomize_weights`) and kept; the answer's model is built with :func:`build_model`.
+    ``summarize(model, reference_model, case) -> dict`` describes a model (the reference's own
+    summary is ``summarize(reference_model, reference_model, case)``); a build that raised gives
+    ``{"crashed": ...}`` and an unfinished answer ``Ellipsis``, both as they are.
+    """
+    references: dict = {}   # case label -> the reference model with random weights
+
+    def call(builder, case):
+        if case.label not in references:
+            references[case.label] = randomize_weights(
+                reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)))
+        ref = references[case.label]
+        model = ref if builder is reference else build_model(builder, case)
+        return model if isinstance(model, dict) or model is Ellipsis else summarize(model, ref, case)
+    return call
+
+
+def unbuilt(got: dict) -> str:
+    """Why a summary from :func:`builder_call` describes no model (its build raised, or the answer
+    returned something else), or ""."""
+    if "crashed" in got:
+        return f"building the model raised {got['crashed']}"
+    if "type" in got:
+        return f"expected a keras.Model, got {got['type']}"
+    return ""
 
 
 def momentum_problem(momenta: Sequence[float], expected: float = 0.9) -> str:

@@ -2,15 +2,14 @@
 of 3D activations, sphericity, and a held-out ROC AUC of the morphometric baseline."""
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable
 
 import numpy as np
 
 from cnncourse.checks import (Case, Mistake, check_function, check_value, compare, evaluate_function,
                               structure_findings)
-from cnncourse.checks.architecture import (build_model, is_model, layer_kinds, logit, model_parts,
-                                           momentum_problem, randomize_weights)
+from cnncourse.checks.architecture import (builder_call, is_model, layer_kinds, logit, model_parts,
+                                           momentum_problem, unbuilt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,10 +275,8 @@ def _cnn_summary(model, reference) -> dict:
 
 
 def _same_cnn3d(got, expected):
-    if "crashed" in got:
-        return False, f"building the model raised {got['crashed']}"
-    if "type" in got:
-        return False, f"expected a keras.Model, got {got['type']}"
+    if unbuilt(got):
+        return False, unbuilt(got)
     if got["library"]:
         return False, ("that is the library's reference network (cnncourse.cnn3d): write the "
                        "layers yourself")
@@ -356,18 +353,10 @@ def build_cnn3d(fn: Callable) -> Callable:
     Behaviour, not only shapes: the reference model gets random weights, the learner's model a
     copy of them, and both must give the same outputs on three volumes; then its layers must be
     the ones the exercise lists, in order (a missing or extra layer is named)."""
-    references: dict = {}   # case label -> the reference model with random weights
-
-    def call(builder, case):
-        if case.label not in references:
-            references[case.label] = randomize_weights(_reference_cnn3d(*copy.deepcopy(case.args)))
-        reference = references[case.label]
-        model = reference if builder is _reference_cnn3d else build_model(builder, case)
-        return model if isinstance(model, dict) else _cnn_summary(model, reference)
-
     result = evaluate_function(
         fn, _reference_cnn3d, _CNN_CASES, name="build_cnn3d", compare_with=_same_cnn3d,
-        call=call, diagnose=_diagnose_cnn3d,
+        call=builder_call(_reference_cnn3d, lambda model, reference, case: _cnn_summary(model, reference)),
+        diagnose=_diagnose_cnn3d,
         mistakes=[
             Mistake("Conv2D / MaxPooling2D work on images (batch, H, W, C); a volume (batch, D, "
                     "H, W, C) needs Conv3D, MaxPooling3D and GlobalAveragePooling3D.", finding="2d"),

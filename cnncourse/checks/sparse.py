@@ -2,7 +2,6 @@
 submanifold convolution as gather + matrix product."""
 from __future__ import annotations
 
-import copy
 import itertools
 import re
 from typing import Any, Callable
@@ -11,8 +10,8 @@ import numpy as np
 
 from cnncourse.checks import (Case, Mistake, check_function, check_value, evaluate_function,
                               structure_findings)
-from cnncourse.checks.architecture import (build_model, is_model, layer_kinds, logit, model_parts,
-                                           momentum_problem, randomize_weights)
+from cnncourse.checks.architecture import (builder_call, is_model, layer_kinds, logit, model_parts,
+                                           momentum_problem, randomize_weights, unbuilt)
 
 # ---- exercise: multiply-adds of one layer, dense vs sparse ---------------------------------------
 
@@ -299,10 +298,8 @@ def _classifier_summary(model, reference, levels: int) -> dict:
 
 
 def _same_classifier(got, expected):
-    if "crashed" in got:
-        return False, f"building the model raised {got['crashed']}"
-    if "type" in got:
-        return False, f"expected a keras.Model, got {got['type']}"
+    if unbuilt(got):
+        return False, unbuilt(got)
     if got["library"]:
         return False, ("that is the library's network (cnncourse.sparse.net._build_sparse_classifier "
                        "or the checker's reference): assemble it yourself from the layers")
@@ -332,7 +329,7 @@ def _same(a, b, **tolerance) -> bool:
 
 def _diagnose_classifier(got, expected, case) -> set[str]:
     """Finding codes for a failing case (see the mistakes of :func:`build_sparse_classifier`)."""
-    if "crashed" in got or "type" in got or got["library"]:
+    if unbuilt(got) or got["library"]:
         return set()
     kinds, parts = got["kinds"], got["parts"]
     rate = case.args[1] if len(case.args) > 1 else 0.3
@@ -368,19 +365,11 @@ def build_sparse_classifier(fn: Callable) -> Callable:
     the same probabilities for a batch of three small objects; probes that blank the neighbour
     tables tell whether the convolutions look at the neighbours at all. Then its layers must be
     the ones the exercise lists, in order (a missing or extra layer is named)."""
-    references: dict = {}   # case label -> the reference model with random weights
-
-    def call(builder, case):
-        if case.label not in references:
-            references[case.label] = randomize_weights(_reference_classifier(*copy.deepcopy(case.args)))
-        reference = references[case.label]
-        model = reference if builder is _reference_classifier else build_model(builder, case)
-        return model if isinstance(model, dict) else _classifier_summary(model, reference,
-                                                                         len(case.args[0]))
-
     result = evaluate_function(
         fn, _reference_classifier, _CLASSIFIER_CASES, name="build_sparse_classifier",
-        compare_with=_same_classifier, call=call, diagnose=_diagnose_classifier,
+        compare_with=_same_classifier, diagnose=_diagnose_classifier,
+        call=builder_call(_reference_classifier, lambda model, reference, case: _classifier_summary(
+            model, reference, len(case.args[0]))),
         mistakes=[
             Mistake("your convolutions never look at the neighbours (the output does not change "
                     "when every table lists only the site itself): a Dense layer on the features "

@@ -71,7 +71,7 @@ def test_multiply_adds_value_check(last):
 # ---- the sparse classifier ----------------------------------------------------------------------
 
 def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sigmoid=True,
-         same_table=False):
+         same_table=False, drop=True, extra=False):
     import keras
 
     from cnncourse import sparse
@@ -89,7 +89,10 @@ def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sig
             layer = sparse.SparseMaxPool3D(2) if pool == "max" else sparse.SparseAvgPool3D(2)
             x = layer(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
     x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
-    x = keras.layers.Dropout(dropout)(x)
+    if extra:
+        x = keras.layers.ReLU()(x)   # harmless here (pooled ReLU outputs are >= 0), not asked for
+    if drop:
+        x = keras.layers.Dropout(dropout)(x)
     out = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(x)
     return keras.Model(inputs, out)
 
@@ -124,30 +127,9 @@ def test_build_sparse_classifier_refuses_the_library_network(last):
 
 # ---- the sparse classifier's layers: what the exercise lists, no more, no less (issue 28) -------
 
-def _variant(widths=(8, 16, 32), dropout=0.3, *, drop=True, extra=False):
-    import keras
-
-    from cnncourse import sparse
-
-    inputs = sparse.network_input_layers(len(widths), 1)
-    x = inputs["features"]
-    for lev, width in enumerate(widths):
-        x = sparse.SubmanifoldConv3D(width, 3, use_bias=False)(x, inputs[f"neighbors_{lev}"])
-        x = sparse.SparseBatchNormalization(momentum=0.9)(x)
-        x = keras.layers.ReLU()(x)
-        if lev < len(widths) - 1:
-            x = sparse.SparseMaxPool3D(2)(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
-    x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
-    if extra:
-        x = keras.layers.ReLU()(x)   # harmless here (pooled ReLU outputs are >= 0), not asked for
-    if drop:
-        x = keras.layers.Dropout(dropout)(x)
-    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
-
-
 def test_build_sparse_classifier_fails_a_model_without_the_dropout(last):
     def no_dropout(w=(8, 16, 32), d=0.3):
-        return _variant(w, d, drop=False)
+        return _net(w, d, drop=False)
 
     assert S.build_sparse_classifier(no_dropout) is S._reference_classifier
     assert last().status == "failed", last().message
@@ -157,7 +139,7 @@ def test_build_sparse_classifier_fails_a_model_without_the_dropout(last):
 
 def test_build_sparse_classifier_fails_a_model_with_an_extra_layer_and_names_it(last):
     def extra_relu(w=(8, 16, 32), d=0.3):
-        return _variant(w, d, extra=True)
+        return _net(w, d, extra=True)
 
     assert S.build_sparse_classifier(extra_relu) is S._reference_classifier
     assert last().status == "failed", last().message
