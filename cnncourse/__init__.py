@@ -43,7 +43,8 @@ class Setup:
 
 def setup(seed: int | None = None, *, mixed_precision: bool = False, deterministic: bool = False,
           onednn: bool = False, verbose: bool = True) -> Setup:
-    """Prepare a notebook: seeds, quiet TensorFlow, device configuration, one summary line.
+    """Prepare a notebook: seeds, quiet TensorFlow, device configuration, the course's
+    colour-blind-safe plot style (:func:`cnncourse.viz.use_style`), one summary line.
 
     Parameters
     ----------
@@ -70,12 +71,13 @@ def setup(seed: int | None = None, *, mixed_precision: bool = False, determinist
     """
     import numpy as np
 
-    from cnncourse import device
+    from cnncourse import device, viz
 
     seed = config.SEED if seed is None else int(seed)
     onednn = onednn and device.backend() == "tensorflow" and device.use_onednn()
     keras = device.import_keras()
     device.configure(mixed_precision=mixed_precision)
+    viz.use_style()
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)

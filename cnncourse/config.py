@@ -47,6 +47,9 @@ ROOT, IN_REPOSITORY = _course_root()
 DATA_DIR: Path = Path(os.environ.get("CNNCOURSE_DATA", ROOT / "data"))
 SOLUTIONS_DIR: Path = ROOT / "solutions"
 LESSONS_DIR: Path = ROOT / "lessons"
+#: False for a learner install (the wheel `make wheel-learner` builds): no solutions/ at all, and
+#: `cnncourse run` runs the lessons instead.
+HAS_SOLUTIONS: bool = SOLUTIONS_DIR.is_dir() and any(SOLUTIONS_DIR.glob("*.ipynb"))
 
 
 def restore_hint(name: str) -> str:

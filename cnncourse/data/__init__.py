@@ -92,7 +92,7 @@ def verify_all(data_dir: Path | None = None) -> list[tuple[str, str]]:
 _LAZY = {
     # real images shipped in data/ (cnncourse/data/real.py)
     "load_nuclei": "real", "load_he": "real", "load_ct": "real", "ct_dicom_path": "real",
-    "load_retina": "real",
+    "load_retina": "real", "load_nuclei_3d": "real", "nuclei_3d_cubes": "real",
     # synthetic 2D generators (cnncourse/data/synthetic2d.py)
     "make_nuclei_2d": "synthetic2d", "make_mitosis_patches": "synthetic2d",
     # synthetic 3D nuclei and their sparse form (cnncourse/data/synthetic3d.py)

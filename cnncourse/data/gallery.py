@@ -94,7 +94,7 @@ def contact_sheet(*, seed: int = 0, difficulty: float = 0.5) -> matplotlib.figur
     rows[2].suptitle("Synthetic H&E patches: make_mitosis_patches (32x32; top: mitotic = 1, "
                      "bottom: not mitotic = 0)", fontsize=11, fontweight="bold", x=0.01, ha="left")
     x, y, sub = synthetic2d._mitosis(200, 32, seed=seed, difficulty=difficulty)
-    names = {0: "interphase", 1: "pyknotic", 2: "metaphase", 3: "anaphase", 4: "prophase"}
+    names = {0: "interphase", 1: "pyknotic", 2: "metaphase", 3: "anaphase", 4: "hard mitosis"}
     axes = rows[2].subplots(2, 9)
     for row, kinds in enumerate([(2, 2, 2, 3, 3, 3, 4, 4, 4), (0, 0, 0, 0, 0, 1, 1, 1, 1)]):
         used = set()

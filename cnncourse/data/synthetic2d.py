@@ -4,8 +4,9 @@
   (for segmentation, e.g. a U-Net).
 * :func:`make_mitosis_patches`: H&E-like RGB patches centred on a nucleus, mitotic (1) or not (0)
   (for classification / detection, e.g. LeNet). Darkness alone does not separate the classes:
-  negatives include dark pyknotic nuclei and positives include pale prophase-like figures, so a
-  classifier has to look at shape and texture.
+  negatives include dark pyknotic nuclei and positives include small, blurred mitotic figures
+  (cut tangentially or partly out of focus), as dark as the others, so a classifier has to look at
+  shape and texture.
 
 Both take a ``difficulty`` in [0, 1] (0 = easy, 1 = hard; 0.5 is the default used in the course).
 """
@@ -232,12 +233,13 @@ def make_nuclei_2d(n_images: int, size: int = 128, *, seed: int = 0,
 # H&E mitosis patches
 # --------------------------------------------------------------------------------------------
 _NEG_TYPES = ("interphase", "pyknotic")
-_POS_TYPES = ("metaphase", "anaphase", "prophase")
+_POS_TYPES = ("metaphase", "anaphase", "hard")
 
 
 def _subtypes(rng, y, difficulty):
     """Subtype per patch: 0 interphase, 1 pyknotic (negatives); 2 metaphase, 3 anaphase,
-    4 prophase (positives). Harder data has more dark negatives and pale positives."""
+    4 hard mitosis (small, tangentially cut or partly out of focus) (positives). Harder data has
+    more dark negatives and more hard positives."""
     n = len(y)
     p_pyk = 0.30 + 0.30 * difficulty
     p_pro = 0.15 + 0.25 * difficulty
@@ -259,8 +261,11 @@ def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: f
     * negatives (0): interphase nuclei (round/oval, vesicular chromatin, nuclear rim, a visible
       nucleolus) and dark round pyknotic nuclei (small, dense, smooth);
     * positives (1): mitotic figures with irregular, spiky, clumped chromosome aggregates:
-      metaphase plates (an elongated bar), anaphase (two parallel bars) and pale, clumped
-      prophase-like figures.
+      metaphase plates (an elongated bar), anaphase (two parallel bars) and *hard* mitoses of the
+      kind pathologists find hard to call: a small, short clump of chromatin (a figure cut
+      tangentially, so only part of it is in the section) that is partly out of focus (blurred by
+      1-2 pixels), as hyperchromatic as the other figures. Very early prophase, which is usually
+      not counted as a mitosis, is not drawn.
 
     Mean darkness alone (mean optical density or mean intensity, best threshold) classifies these
     at about 55% accuracy (2000 patches, seed 0, any difficulty): shape and texture carry the rest.
@@ -277,7 +282,7 @@ def make_mitosis_patches(n: int, size: int = 32, *, seed: int = 0, difficulty: f
     seed : int
         Seed of ``np.random.default_rng``; the same seed gives identical arrays.
     difficulty : float in [0, 1]
-        Raises the share of dark pyknotic negatives and pale prophase positives, lowers the
+        Raises the share of dark pyknotic negatives and hard (small, blurred) positives, lowers the
         spikiness of mitotic figures, and raises stain variation, blur and noise.
     positive_fraction : float in [0, 1]
         Fraction of mitotic patches (exactly ``round(n * positive_fraction)`` of them, in random
@@ -381,11 +386,11 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     r_major = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
                         [rng.uniform(7.0, 10.0, n), rng.uniform(3.2, 5.0, n),
                          rng.uniform(1.6, 2.8, n), rng.uniform(1.3, 2.2, n),
-                         rng.uniform(5.5, 8.0, n)]) * S
+                         rng.uniform(1.9, 3.0, n)]) * S
     r_minor_ratio = np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
                               [rng.uniform(0.6, 1.0, n), rng.uniform(0.85, 1.0, n),
                                rng.uniform(2.2, 3.6, n), rng.uniform(2.4, 3.6, n),
-                               rng.uniform(0.75, 1.0, n)])
+                               rng.uniform(1.0, 1.8, n)])
     # for the bars (metaphase/anaphase) "r_major" is the half-width across, and the half-length
     # along the plate is r_major * ratio; rotate so the plate runs along theta + 90 degrees
     ra, rb = r_major, r_major * r_minor_ratio
@@ -412,7 +417,7 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     h_od = col(np.select([sub == 0, sub == 1, sub == 2, sub == 3, sub == 4],
                          [rng.uniform(1.1, 1.6, n), rng.uniform(2.6, 3.4, n),
                           rng.uniform(2.6, 3.6, n), rng.uniform(2.6, 3.6, n),
-                          rng.uniform(1.5, 2.2, n)]))
+                          rng.uniform(2.6, 3.6, n)]))
     obj = np.zeros((n, size, size), f32)                 # hematoxylin pattern of the object
     cover = mask.copy()                                  # where the object displaces cytoplasm
     # interphase: vesicular chromatin (granules), a darker nuclear rim, a nucleolus
@@ -433,10 +438,20 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     arms = _sigmoid((clump[i] - 0.9 + 0.6 * col(spiky[i])) * 5.0) * halo
     obj[i] = np.maximum(mask[i] * (0.75 + 0.3 * clump[i]), 0.9 * arms)
     cover[i] = np.minimum(mask[i] + arms, 1.0)
-    # prophase: pale condensing threads inside an irregular outline (no rim, no nucleolus)
+    # hard mitoses: a small, clumped, hyperchromatic fragment (tangential cut), partly out of
+    # focus: blurred by 1-2 pixels, more on one side (the defocus varies across the figure)
     i = np.flatnonzero(sub == 4)
-    threads = np.exp(-(_smooth_noise(rng, (len(i), size, size), 1.2) / 0.55) ** 2)
-    obj[i] = mask[i] * (0.25 + 0.95 * threads * (0.7 + 0.3 * clump[i]))
+    lumps = _smooth_noise(rng, (len(i), size, size), 1.2)
+    obj[i] = mask[i] * (0.8 + 0.2 * clump[i] + 0.1 * np.clip(lumps, -1, 1))
+    cover[i] = mask[i]
+    # a child generator: the main stream, and so every other patch, stays as it was
+    focus = rng.spawn(1)[0].uniform(1.0, 2.0, len(i)) * S     # defocus blur (px)
+    for j, sigma in zip(i, focus):
+        sharp, soft = obj[j], ndimage.gaussian_filter(obj[j], sigma)
+        ramp = _sigmoid((xx1[0] * np.cos(theta[j]) + yy1[0] * np.sin(theta[j])) / (2.0 * S))
+        soft *= sharp.max() / max(float(soft.max()), 1e-6)  # blurred, but as dark at its core
+        obj[j] = (1 - ramp) * sharp + ramp * soft
+        cover[j] = np.maximum(cover[j], ndimage.gaussian_filter(cover[j], sigma))
 
     H += h_od * obj
     E *= 1 - 0.3 * cover

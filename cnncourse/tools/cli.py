@@ -1,5 +1,5 @@
-"""The ``cnncourse`` command: ``lessons build|copy``, ``grading setup``, ``doctor``, ``run``, ``slides``,
-``bench``.
+"""The ``cnncourse`` command: ``lessons build|copy``, ``grading setup|report``, ``doctor [--report]``,
+``run``, ``book``, ``slides``, ``bench``, ``hub config|wheel`` and ``pins``.
 
 Every command works from any folder, in a clone or from an installed wheel (the course files are
 found through :mod:`cnncourse.config`).
@@ -90,6 +90,19 @@ def _widget_extension_installed() -> bool:
 
 
 def _doctor(args) -> int:
+    if args.report:
+        from cnncourse.tools import environment
+
+        try:
+            block, _ = environment.report(args.constraints)
+        except (OSError, ValueError) as exc:
+            print(f"--constraints: {exc}", file=sys.stderr)
+            return 2
+        print(block)
+        return 0
+    if args.constraints:
+        print("--constraints goes with --report", file=sys.stderr)
+        return 2
     problems = []
 
     def line(label, value, ok=True, fix=""):
@@ -129,6 +142,7 @@ def _doctor(args) -> int:
          "; ".join(msg for _, msg in bad))
     where = "repository checkout" if config.IN_REPOSITORY else "installed package"
     line("course files", f"{config.ROOT} ({where})")
+    line("solutions", "present" if config.HAS_SOLUTIONS else "absent (a learner install: lessons only)")
     line("mode", f"{config.mode()} (CNNCOURSE_FAST={'1' if config.FAST else 'unset'})")
     if problems:
         print("\nProblems found:")
@@ -157,14 +171,42 @@ def _run(args) -> int:
             print(f"--markdown {args.markdown}: {exc}", file=sys.stderr)
             return 2
         return 0
-    folder = config.LESSONS_DIR if args.lessons else config.SOLUTIONS_DIR
+    folder = config.LESSONS_DIR if args.lessons or not config.HAS_SOLUTIONS else config.SOLUTIONS_DIR
+    if not args.lessons and not args.notebooks and not config.HAS_SOLUTIONS:
+        print("no solutions/ in this install (a learner install): running the lessons")
     paths = [Path(p) for p in args.notebooks] or sorted(folder.glob("*.ipynb"))
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"no such notebook: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    results = runner.run(paths, timeout=args.timeout, json_path=args.json)
+    results = runner.run(paths, timeout=args.timeout, json_path=args.json, keep=args.keep)
     return 1 if any(r.error for r in results) else 0
+
+
+def _book(args) -> int:
+    try:
+        from cnncourse.tools import book
+    except ImportError as exc:   # sphinx / myst-nb / furo: the `book` extra
+        print(f"`cnncourse book` needs the book extra ({exc}): pip install -e '.[book]' "
+              "(`make install` installs it)", file=sys.stderr)
+        return 2
+    import time
+
+    start = time.perf_counter()
+    try:
+        report = book.build([Path(p) for p in args.notebooks] or None, executed=args.executed,
+                            out=args.out, run_missing=not args.no_run, timeout=args.timeout)
+    except (book.BookError, FileNotFoundError) as exc:
+        print(f"cnncourse book: {exc}", file=sys.stderr)
+        return 1
+    outside = book.external_references(report.site)
+    for line in outside:
+        print(f"requests another host: {line}", file=sys.stderr)
+    size = book.tree_size(report.site) / 2**20
+    print(f"built {len(report.pages)} notebook pages ({report.mode}-mode outputs; ran "
+          f"{len(report.ran)} now) in {time.perf_counter() - start:.0f} s: "
+          f"{report.site / 'index.html'} ({size:.0f} MiB); publish the folder on any static host")
+    return 1 if outside else 0
 
 
 def _slides(args) -> int:
@@ -228,6 +270,56 @@ def _bench(args) -> int:
     return 0
 
 
+def _hub(args) -> int:
+    from cnncourse.tools import hub
+
+    if args.action == "wheel":
+        try:
+            wheel = hub.build_learner_wheel(Path(args.out or "build"))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"wrote {wheel} (no solutions/): install it in the learners' environment")
+        return 0
+    python = Path(args.python) if args.python else (
+        hub.DEFAULT_LEARNER_VENV / "bin" / "python" if (hub.DEFAULT_LEARNER_VENV / "bin" / "python").exists()
+        else Path(sys.executable))
+    environment = {}
+    for item in args.env or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"--env: {item!r} is not NAME=VALUE", file=sys.stderr)
+            return 2
+        environment[key] = value
+    try:
+        out = hub.write_config(Path(args.out or "jupyterhub_config.py"), users=(args.users or "").split(","),
+                               python=python, mem=args.mem, port=args.port, hub_port=args.hub_port,
+                               api_port=args.api_port, state=Path(args.state) if args.state else None,
+                               environment=environment, cgroup=args.cgroup)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"wrote {out}: learners {args.users} log in at http://127.0.0.1:{args.port}/ "
+          f"(their servers run {python}, {args.mem} each); start it as root: jupyterhub -f {out}")
+    return 0
+
+
+def _pins(args) -> int:
+    from cnncourse.tools import environment
+
+    try:
+        text = environment.pins_text([e for e in args.extras.split(",") if e])
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}: {sum(1 for ln in text.splitlines() if '==' in ln)} pins")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cnncourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -252,17 +344,63 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_grading)
 
     p = sub.add_parser("doctor", help="check the environment, the widget extension and the data")
+    p.add_argument("--report", action="store_true",
+                   help="print a block to paste into a bug report (versions, device, data, pins)")
+    p.add_argument("--constraints", metavar="FILE",
+                   help="--report: compare with this constraints file (default: the checkout's)")
     p.set_defaults(func=_doctor)
+
+    from cnncourse.tools import hub
+
+    p = sub.add_parser("hub", help="config: write a room's jupyterhub_config.py; "
+                                      "wheel: build the learners' wheel (no solutions/)")
+    p.add_argument("action", choices=["config", "wheel"])
+    p.add_argument("--out", help="config: file to write (default jupyterhub_config.py); "
+                                 "wheel: folder (default build)")
+    p.add_argument("--users", help="config: learners allowed to log in (system users), e.g. ana,ben")
+    p.add_argument("--mem", default=hub.DEFAULT_MEM, help="config: memory per learner (default 2G)")
+    p.add_argument("--port", type=int, default=8000, help="config: public port on 127.0.0.1")
+    p.add_argument("--hub-port", type=int, default=8081, help="config: the hub's own port")
+    p.add_argument("--api-port", type=int, default=8001, help="config: the proxy's API port")
+    p.add_argument("--python", help="config: the learner environment's python (default "
+                                    f"{hub.DEFAULT_LEARNER_VENV}/bin/python if present, else this one)")
+    p.add_argument("--state", help="config: folder of the hub's database and secrets "
+                                   "(default: the config's folder)")
+    p.add_argument("--env", action="append", metavar="NAME=VALUE",
+                   help="config: an environment variable of the learners' servers (repeatable)")
+    p.add_argument("--cgroup", default="auto", choices=["auto", "required", "off"],
+                   help="config: memory cgroup per learner (default auto: when the hub can)")
+    p.set_defaults(func=_hub)
+
+    p = sub.add_parser("pins", help="write constraints.txt: the exact versions installed here")
+    p.add_argument("--out", default=str(config.ROOT / "constraints.txt"), help="file, or - for stdout")
+    p.add_argument("--extras", default="test,instructor,hub",
+                   help="the course's extras whose requirements are pinned (as `make install` installs)")
+    p.set_defaults(func=_pins)
 
     p = sub.add_parser("run", help="execute notebooks headlessly with a timing table")
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of solutions/)")
     p.add_argument("--lessons", action="store_true", help="run lessons/ instead of solutions/")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="write each executed notebook (with its outputs) into DIR, for `cnncourse book`")
     p.add_argument("--json", metavar="FILE",
                    help="also write the table (seconds, CPU seconds, peak memory, total) as JSON")
     p.add_argument("--markdown", metavar="FILE",
                    help="run nothing: print the table a --json run wrote as Markdown (README)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("book", help="build the course's static website from executed solutions")
+    p.add_argument("notebooks", nargs="*", help="solutions to put in the book (default: all)")
+    p.add_argument("--executed", type=Path, default=config.ROOT / "build" / "executed",
+                   metavar="DIR", help="executed copies from `cnncourse run --keep DIR`; missing "
+                   "or stale ones are run into it first (default build/executed)")
+    p.add_argument("--out", type=Path, default=config.ROOT / "build" / "book", metavar="DIR",
+                   help="where the site goes (default build/book; sources in DIR.src)")
+    p.add_argument("--no-run", action="store_true",
+                   help="fail instead of running notebooks whose executed copy is missing or stale")
+    p.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell when running")
+    p.set_defaults(func=_book)
 
     p = sub.add_parser("slides", help="reveal.js decks of solution notebooks, offline "
                                       "(needs cnncourse[slides])")

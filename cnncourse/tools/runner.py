@@ -202,8 +202,12 @@ def _bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total} cells"
 
 
-def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None) -> RunResult:
-    """Execute ``path`` in a fresh kernel (working directory: its folder); nothing is written.
+def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None,
+                 keep: Path | None = None) -> RunResult:
+    """Execute ``path`` in a fresh kernel (working directory: its folder). Nothing is written,
+    unless ``keep`` names a folder: the executed copy, outputs included (a failed run's too, up to
+    its error), is then written there under the notebook's name, with the run's mode, date,
+    seconds and error in ``metadata.cnncourse_run`` (``cnncourse book`` reads it).
     Progress goes to ``stream`` (default: ``sys.stderr`` at call time)."""
     stream = sys.stderr if stream is None else stream
     nb = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
@@ -244,6 +248,16 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
     except CellExecutionError as exc:
         error = f"code cell {_failed_cell(client.nb) or done + 1}: {str(exc).strip().splitlines()[-1]}"
     seconds = time.perf_counter() - start
+    if keep is not None:
+        from cnncourse import config
+
+        # the kernel's mode: from the environment it inherited now (config.FAST is fixed at import)
+        fast = os.environ.get("CNNCOURSE_FAST", "").strip().lower() in config._TRUE
+        client.nb.metadata["cnncourse_run"] = {
+            "mode": "fast" if fast else "full", "seconds": round(seconds, 1), "error": error,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        nbformat.write(client.nb, Path(keep) / Path(path).name)
     stream.write("\n")
     for line in timeline.slow(nb, SLOW_SECONDS):  # where a stall went, should one happen
         stream.write(f"  slow: {line}\n")
@@ -264,15 +278,16 @@ def _format_cpu(s: float | None) -> str:
 
 
 def run(paths: list[Path], *, timeout: int = 900, stream: TextIO | None = None,
-        json_path: Path | str | None = None) -> list[RunResult]:
+        json_path: Path | str | None = None, keep: Path | None = None) -> list[RunResult]:
     """Run each notebook in turn, print a table of wall time, kernel CPU time and peak memory and,
-    with ``json_path``, write it there (:func:`table`); return the results. Progress goes to
-    ``stream`` (default: ``sys.stderr`` at call time)."""
+    with ``json_path``, write it there (:func:`table`); return the results. ``keep``: a folder
+    where each executed copy is written (see :func:`run_notebook`). Progress goes to ``stream``
+    (default: ``sys.stderr`` at call time)."""
     stream = sys.stderr if stream is None else stream
     results = []
     for i, path in enumerate(paths, 1):
         stream.write(f"[{i}/{len(paths)}] {path}\n")
-        results.append(run_notebook(path, timeout=timeout, stream=stream))
+        results.append(run_notebook(path, timeout=timeout, stream=stream, keep=keep))
     width = max(len(str(r.notebook)) for r in results) if results else 10
     print(f"\n{'notebook':<{width}}  {'seconds':>8}  {'CPU s':>8}  {'peak memory':>11}  result")
     for r in results:

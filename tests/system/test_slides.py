@@ -8,13 +8,9 @@ refused) and none failed. Screenshots go to ``artifacts/slides/``.
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import pytest
 
-from browser_setup import browser, require_chromium  # noqa: F401  (browser: a fixture)
+from browser_setup import browser, require_chromium, serve  # noqa: F401  (browser: a fixture)
 from cnncourse import config
 from cnncourse.tools import slides
 
@@ -35,23 +31,10 @@ def decks(tmp_path_factory):
     yield out, built
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(decks):
-    folder, _ = decks
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                          functools.partial(_QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with serve(decks[0]) as url:
+        yield url
 
 
 def _open(browser, base, name):

@@ -61,6 +61,22 @@ def test_run_reports_failing_cell(tmp_path, capsys):
     assert " MiB " in row or " GiB " in row, row  # the kernel's peak resident memory
 
 
+def test_run_keep_writes_the_executed_copies(tmp_path, monkeypatch, capsys):
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), good)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), bad)
+    monkeypatch.setenv("CNNCOURSE_FAST", "1")
+    assert main(["run", str(good), str(bad), "--keep", str(tmp_path / "kept")]) == 1
+    kept = nbformat.read(tmp_path / "kept" / "good.ipynb", as_version=4)
+    assert kept.cells[0].outputs[0]["text"] == "42\n"
+    assert kept.metadata["cnncourse_run"]["mode"] == "fast"
+    assert kept.metadata["cnncourse_run"]["error"] is None
+    failed = nbformat.read(tmp_path / "kept" / "bad.ipynb", as_version=4)   # kept up to its error
+    assert failed.cells[0].outputs[0]["ename"] == "ZeroDivisionError"
+    assert "code cell 1" in failed.metadata["cnncourse_run"]["error"]
+    assert nbformat.read(good, as_version=4).cells[0].outputs == []     # the source stays as it was
+
+
 def test_run_writes_its_table_as_json_and_markdown(tmp_path, capsys):
     import json
 
@@ -162,3 +178,19 @@ def test_run_says_where_a_slow_run_spent_its_time(tmp_path, monkeypatch, capsys)
     assert main(["run", str(slow)]) == 0
     err = capsys.readouterr().err
     assert "slow: " in err and "in cell 0" in err and "kernel ran 1." in err, err
+
+
+def test_run_without_solutions_runs_the_lessons(tmp_path, monkeypatch, capsys):
+    """A learner install (the wheel without solutions/): `cnncourse run` runs the lessons."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('lesson ran')")]),
+                   lessons / "00_only.ipynb")
+    monkeypatch.setattr(config, "HAS_SOLUTIONS", False)
+    monkeypatch.setattr(config, "SOLUTIONS_DIR", tmp_path / "solutions")
+    monkeypatch.setattr(config, "LESSONS_DIR", lessons)
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "no solutions/ in this install" in out and "00_only.ipynb" in out
+    assert main(["doctor"]) == 0
+    assert "solutions                    absent (a learner install" in capsys.readouterr().out

@@ -77,7 +77,44 @@ def test_retina_from_scikit_image_bundle():
     assert image[0, 0].max() < 30 and image[705, 705].mean() > 50  # black corner, lit fundus
 
 
-@pytest.mark.parametrize("load", [real.load_nuclei, real.load_he, real.load_ct, real.load_retina])
+def test_nuclei_3d_stack_labels_and_spacing():
+    image, labels, spacing_um = data.load_nuclei_3d()
+    assert image.shape == labels.shape == (46, 128, 128)
+    assert image.dtype == np.uint16 and labels.dtype == np.int32
+    np.testing.assert_allclose(spacing_um, [0.29, 0.52, 0.52])
+    assert np.array_equal(np.unique(labels), np.arange(21))          # 20 nuclei, contiguous ids
+    inside, outside = image[labels > 0].astype(float), image[labels == 0].astype(float)
+    assert np.median(inside) > 2 * np.median(outside)               # the labels sit on the nuclei
+    assert image.max() > 40_000                                     # 16-bit data, not 8-bit
+
+
+def test_nuclei_3d_cubes_frame_the_complete_nuclei_like_the_synthetic_ones():
+    volumes, masks, ids, voxel_um = data.nuclei_3d_cubes(20)
+    assert volumes.shape == masks.shape == (10, 20, 20, 20)
+    assert volumes.dtype == np.float32 and masks.dtype == bool and ids.dtype == np.int64
+    assert ids.tolist() == [2, 3, 5, 6, 7, 8, 11, 12, 13, 14]        # those touching no face
+    assert 0.0 <= volumes.min() and volumes.max() <= 1.0
+    # the equivalent-sphere radius is 0.51 of half the grid, the synthetic nuclei's
+    radius = (3 * masks.sum(axis=(1, 2, 3)) / (4 * np.pi)) ** (1 / 3)
+    np.testing.assert_allclose(radius, 0.51 * 10, rtol=0.05)
+    np.testing.assert_allclose([np.median(v[m]) for v, m in zip(volumes, masks)], 0.67, atol=0.05)
+    assert np.all(volumes[:, 0, 0, 0] < 0.2)                        # background in the corners
+    assert np.all((voxel_um > 0.8) & (voxel_um < 1.6))              # ~1 micrometre voxels at 20^3
+    # nothing of the shape depends on the cube size except the sampling
+    big = data.nuclei_3d_cubes(32)[1]
+    assert big.shape == (10, 32, 32, 32)
+    with pytest.raises(ValueError, match="size"):
+        data.nuclei_3d_cubes(4)
+
+
+def test_missing_nuclei_3d_file_names_it(data_copy):
+    (data_copy / "nuclei_3d.npz").unlink()
+    with pytest.raises(data.DataFileError, match=r"nuclei_3d\.npz is missing.*git checkout -- data/nuclei_3d\.npz"):
+        real.load_nuclei_3d()
+
+
+@pytest.mark.parametrize("load", [real.load_nuclei, real.load_he, real.load_ct, real.load_retina,
+                                  real.load_nuclei_3d])
 def test_loaders_return_fresh_copies(load):
     first = load()
     first = first if isinstance(first, tuple) else (first,)
