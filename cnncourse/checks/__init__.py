@@ -447,10 +447,15 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         then what is compared. It must only *call* ``fn`` (in a graded run ``fn`` is a record or a
         replay of the learner's function), the same way in every run.
     diagnose : callable, optional
-        ``diagnose(got, expected, case) -> set of str``: finding codes for a failing case, run once
+        ``diagnose(got, expected, case) -> set or list of str``: finding codes for a failing case
+        (a list keeps its order where they are printed), run once
         per failing case (only when some mistake asks for a finding); ``Mistake(finding=code)``
         matches when every failing case has ``code``. Findings starting with ``"missing: "`` or
-        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches.
+        ``"extra: "`` (see :func:`structure_findings`) are printed when no mistake matches
+        (before the hint).
+        When the answer raises, ``diagnose(exception, expected, case)`` is asked too, and a
+        ``Mistake(finding=...)`` it names is added to the error verdict (a crash that a known
+        mistake causes: the weights read in another layout, say).
 
     Every verdict text (not done, error, undefined answer, library shortcut, wrong, correct) is
     written here; a topic checker only supplies cases, mistakes and a hint.
@@ -481,9 +486,11 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         except Exception as exc:  # the learner's code crashed: say where and go on
             if failures:
                 break
+            crash = [(case, exc, expected, "")]
+            explanation = _Explainer(crash, crash, run, diagnose, rtol, atol).explain_crash(mistakes)
             return _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for input "
                                   f"({case.describe()}). Fix it and run the cell again; using the "
-                                  "reference implementation meanwhile."), verbose)
+                                  f"reference implementation meanwhile.{explanation}"), verbose)
         if got is Ellipsis:
             return _record(Result(name, NOT_DONE, "not done yet (the function returns `...`). "
                                   "Using the reference implementation."), verbose)
@@ -498,7 +505,8 @@ def evaluate_function(fn: Callable, reference: Callable, cases: Sequence, *, nam
         return _record(Result(name, FAILED, f"wrong for input ({case.describe()}){more}: {why}."
                               f"{explanation} Using the reference implementation for the "
                               "rest of the notebook."), verbose)
-    return _record(Result(name, PASSED, f"correct on {len(cases)} cases."), verbose)
+    return _record(Result(name, PASSED, f"correct on {len(cases)} case{'s' * (len(cases) != 1)}."),
+                   verbose)
 
 
 def library_shortcut(fn: Callable, name: str) -> str | None:
@@ -615,7 +623,7 @@ class _Explainer:
         self.tried, self.failures, self.run, self.diagnose = tried, failures, run, diagnose
         self.rtol, self.atol = rtol, atol
         self._wrong: dict[tuple[int, int], Any] = {}
-        self._findings: dict[int, frozenset] = {}
+        self._findings: dict[int, tuple] = {}
 
     def explain(self, mistakes: Sequence[Mistake], hint: str) -> str:
         mistakes = list(mistakes)
@@ -626,13 +634,20 @@ class _Explainer:
             if (callable(mistake.wrong) and not mistake.everywhere and self.run is not None
                     and self._matches(mistake, everywhere=False)):
                 return f" Likely mistake: {mistake.message}"
-        parts = sorted(f for f in self.findings(0) if f.startswith(("missing: ", "extra: ")))
-        if parts:
-            return f" Compared with what the exercise asks: {'; '.join(parts)}."
+        parts = [f for f in self.findings(0) if f.startswith(("missing: ", "extra: "))]
+        parts = f" Compared with what the exercise asks: {'; '.join(parts)}." if parts else ""
         got = self.failures[0][1]
         if isinstance(got, float) and math.isnan(got):
-            return " The answer is NaN: look for 0/0, log(0) or an overflow."
-        return f" Hint: {hint}" if hint else ""
+            return parts + " The answer is NaN: look for 0/0, log(0) or an overflow."
+        return parts + (f" Hint: {hint}" if hint else "")
+
+    def explain_crash(self, mistakes: Sequence[Mistake]) -> str:
+        """The ``Mistake(finding=...)`` that explains an answer that raised (the exception is
+        ``got``), or ''."""
+        for mistake in mistakes:
+            if mistake.finding is not None and mistake.finding in self.findings(0):
+                return f" Likely mistake: {mistake.message}"
+        return ""
 
     def _matches(self, mistake: Mistake, *, everywhere: bool) -> bool:
         if mistake.wrong is not None:
@@ -663,46 +678,56 @@ class _Explainer:
         except Exception:  # a mistake model that cannot run on this input does not match
             return False
 
-    def findings(self, i: int) -> frozenset:
-        """What ``diagnose`` finds for failing case ``i`` (computed once)."""
+    def findings(self, i: int) -> tuple:
+        """What ``diagnose`` finds for failing case ``i`` (computed once): in the order given by a
+        list or tuple, sorted when given a set (so that verdicts do not depend on hashing)."""
         if self.diagnose is None:
-            return frozenset()
+            return ()
         if i not in self._findings:
             case, got, expected, _ = self.failures[i]
             try:
-                self._findings[i] = frozenset(self.diagnose(got, expected, case) or ())
+                found = self.diagnose(got, expected, case) or ()
+                found = found if isinstance(found, (list, tuple)) else sorted(found)
+                self._findings[i] = tuple(dict.fromkeys(str(f) for f in found))
             except Exception:  # a diagnosis that cannot run on this answer finds nothing
-                self._findings[i] = frozenset()
+                self._findings[i] = ()
         return self._findings[i]
 
 
-def structure_findings(got: Sequence, expected: Sequence, *, what: str = "") -> set[str]:
-    """Findings naming the parts that ``got`` lacks or adds compared with ``expected``.
+def structure_findings(got: Sequence, expected: Sequence, *, what: str = "") -> list[str]:
+    """Findings naming the parts that ``got`` lacks or adds compared with ``expected``, in order.
 
     ``got`` and ``expected`` are sequences of part descriptions (str; for a model, its layers in
     order, e.g. ``["Conv2D(16, 3)", "MaxPooling2D", "Dense(10)"]``). Returns codes such as
     ``"missing: Dropout after Dense(64)"``, ``"extra: MaxPooling2D after Conv2D(16, 3)"`` (a
-    second one of a kind says so: ``"extra: a second MaxPooling2D after ..."``); ``what`` is put
-    before the position (``"in the encoder"``). An empty set when the sequences are equal. A
+    second one of a kind says so: ``"extra: a second MaxPooling2D after ..."``), ``"missing:
+    Dense(32, relu) after Dropout(0.25) (found Dense(8, relu) there)"``; ``what`` is put before
+    the position (``"in the encoder"``). An empty list when the sequences are equal. A
     ``diagnose`` can return these: :func:`evaluate_function` prints them when no mistake matches.
     """
     import difflib
 
     got, expected = [str(p) for p in got], [str(p) for p in expected]
     where = f" {what}" if what else ""
-    found: set[str] = set()
+    found: list[str] = []
+
+    def position(parts, k):
+        return f" after {parts[k - 1]}" if k else " at the start"
+
     matcher = difflib.SequenceMatcher(a=expected, b=got, autojunk=False)
     for op, e0, e1, g0, g1 in matcher.get_opcodes():
+        wanted, there, pairs = list(range(e0, e1)), list(range(g0, g1)), 0
+        if op == "replace":   # one for one: say what stands where the part belongs
+            pairs = min(len(wanted), len(there))
+            found += [f"missing: {expected[e]}{where}{position(expected, e)} (found {got[g]} there)"
+                      for e, g in zip(wanted[:pairs], there[:pairs])]
         if op in ("delete", "replace"):
-            after = f" after {expected[e0 - 1]}" if e0 else " at the start"
-            for part in expected[e0:e1]:
-                found.add(f"missing: {part}{where}{after}")
+            found += [f"missing: {expected[e]}{where}{position(expected, e)}" for e in wanted[pairs:]]
         if op in ("insert", "replace"):
-            after = f" after {got[g0 - 1]}" if g0 else " at the start"
-            for k, part in enumerate(got[g0:g1]):
-                second = "a second " if part in expected or part in got[:g0 + k] else ""
-                found.add(f"extra: {second}{part}{where}{after}")
-    return found
+            for g in there[pairs:]:
+                second = "a second " if got[g] in expected or got[g] in got[:g] else ""
+                found.append(f"extra: {second}{got[g]}{where}{position(got, g)}")
+    return list(dict.fromkeys(found))
 
 
 install_notebook_hook()

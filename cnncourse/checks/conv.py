@@ -7,12 +7,13 @@ and, when an answer is wrong or crashes, also try it on re-laid-out inputs to na
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import numpy as np
 
 from cnncourse import conv as _conv
-from cnncourse.checks import Case, Mistake, check_value, compare, evaluate_function
+from cnncourse.checks import Case, Mistake, check_function, check_value, compare
 
 # --------------------------------------------------------------------------------------------
 # Counting weights
@@ -83,8 +84,8 @@ _SIZE_CASES = [
 
 def output_size(fn: Callable) -> Callable:
     """Check ``output_size(size, kernel_size, padding, stride)`` = ``(W - F + 2P) // S + 1``."""
-    return _wrap(evaluate_function(
-        fn, _output_size, _SIZE_CASES, name="output_size", verbose=False,
+    return check_function(
+        fn, _output_size, _SIZE_CASES, name="output_size",
         mistakes=[
             Mistake("you forgot the + 1: a kernel as large as the input still fits once.",
                     wrong=lambda w, f, p=0, s=1: (w - f + 2 * p) // s),
@@ -99,7 +100,7 @@ def output_size(fn: Callable) -> Callable:
                     "(W - F + 2P) // S + 1, not (W - F + 2P + 1) // S.",
                     wrong=lambda w, f, p=0, s=1: (w - f + 2 * p + 1) // s),
         ],
-        hint="(W - F + 2*P) // S + 1."), fn, _output_size)
+        hint="(W - F + 2*P) // S + 1.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,8 +143,8 @@ _FLIPPED = ("you flipped the kernel (kernel[::-1, ::-1]): that is *convolution* 
 
 def correlate2d(fn: Callable) -> Callable:
     """Check ``correlate2d(image, kernel)``: 'valid' cross-correlation of one channel."""
-    return _wrap(evaluate_function(
-        fn, _correlate2d, _cases_correlate(), name="correlate2d", verbose=False,
+    return check_function(
+        fn, _correlate2d, _cases_correlate(), name="correlate2d",
         mistakes=[
             Mistake(_FLIPPED, wrong=lambda im, k: _conv.convolve2d(im, k)),
             Mistake("the output is as large as the image: this exercise is 'valid' (no padding), "
@@ -151,8 +152,7 @@ def correlate2d(fn: Callable) -> Callable:
                     when=lambda g, e, c: np.shape(g) == np.shape(c.args[0])),
             Mistake(_OFF_BY_ONE, when=_off_by_one),
         ],
-        hint="out[i, j] = np.sum(image[i:i+KH, j:j+KW] * kernel) for i < H-KH+1, j < W-KW+1."),
-        fn, _correlate2d)
+        hint="out[i, j] = np.sum(image[i:i+KH, j:j+KW] * kernel) for i < H-KH+1, j < W-KW+1.")
 
 
 def _conv2d(x, w, stride=1, padding=0):
@@ -189,37 +189,28 @@ def _call(fn, *args, **kwargs):
         return None
 
 
-def _conv2d_diagnosis(fn, case: Case, expected) -> str | None:
-    """Try ``fn`` on re-laid-out inputs to name a layout or padding mistake."""
+def _layout_finding(fn, case: Case, expected, got) -> str | None:
+    """Try ``fn`` on re-laid-out inputs to name a layout or padding mistake (a finding code)."""
     x, w = case.args
     stride, padding = case.kwargs["stride"], case.kwargs["padding"]
     exp_chw = np.transpose(expected, (2, 0, 1))
     w_oihw = np.ascontiguousarray(np.transpose(w, (3, 2, 0, 1)))
     x_chw = np.ascontiguousarray(np.transpose(x, (2, 0, 1)))
-    got = _call(fn, x.copy(), w.copy(), stride=stride, padding=padding)
     if got is not None and _same(got, exp_chw):
-        return ("the values are right but the result is channels-first (C_out, H_out, W_out); "
-                "Keras and TensorFlow keep channels last: (H_out, W_out, C_out).")
+        return "channels first"
     if _same(_call(fn, x_chw, w_oihw, stride=stride, padding=padding), exp_chw):
-        return ("your function works in PyTorch's layout (x as (C, H, W), w as (C_out, C_in, KH, "
-                "KW), result (C_out, H, W)). Here, as in Keras/TensorFlow, everything is channels "
-                "last: x (H, W, C_in), w (KH, KW, C_in, C_out), result (H_out, W_out, C_out).")
+        return "pytorch"
     if _same(_call(fn, x.copy(), w_oihw, stride=stride, padding=padding), expected):
-        return ("you read the weights as (C_out, C_in, KH, KW) (PyTorch's order); Keras and "
-                "tf.nn.conv2d lay them out (KH, KW, C_in, C_out): w[:, :, :, k] is filter k.")
+        return "oihw"
     if _same(_call(fn, x.copy(), np.ascontiguousarray(np.transpose(w, (0, 1, 3, 2))), stride=stride,
                    padding=padding), expected):
-        return ("you read the weights as (KH, KW, C_out, C_in); the order is (KH, KW, C_in, "
-                "C_out): w[:, :, :, k] is filter k.")
+        return "hwoi"
     if _same(_call(fn, x_chw, w.copy(), stride=stride, padding=padding), expected):
-        return ("you read the image as (C, H, W) (channels first); here it is (H, W, C): "
-                "H, W, C = x.shape.")
+        return "chw image"
     if padding:
         xp = np.pad(x, ((padding, padding), (padding, padding), (0, 0)))
         if _same(_call(fn, xp, w.copy(), stride=stride, padding=0), expected):
-            return ("your function is right without padding, so the padding is wrong. Pad only "
-                    "the two spatial axes: np.pad(x, ((P, P), (P, P), (0, 0))); np.pad(x, P) "
-                    "would also pad the channel axis.")
+            return "padding"
     return None
 
 
@@ -240,24 +231,51 @@ def _conv2d_mistakes():
                 "and sums over them.", wrong=lambda x, w, stride=1, padding=0:
                 _conv2d(np.asarray(x)[..., :1], np.asarray(w)[:, :, :1], stride, padding)),
         Mistake(_OFF_BY_ONE, when=_off_by_one),
+        Mistake("the values are right but the result is channels-first (C_out, H_out, W_out); "
+                "Keras and TensorFlow keep channels last: (H_out, W_out, C_out).",
+                finding="channels first"),
+        Mistake("your function works in PyTorch's layout (x as (C, H, W), w as (C_out, C_in, KH, "
+                "KW), result (C_out, H, W)). Here, as in Keras/TensorFlow, everything is channels "
+                "last: x (H, W, C_in), w (KH, KW, C_in, C_out), result (H_out, W_out, C_out).",
+                finding="pytorch"),
+        Mistake("you read the weights as (C_out, C_in, KH, KW) (PyTorch's order); Keras and "
+                "tf.nn.conv2d lay them out (KH, KW, C_in, C_out): w[:, :, :, k] is filter k.",
+                finding="oihw"),
+        Mistake("you read the weights as (KH, KW, C_out, C_in); the order is (KH, KW, C_in, "
+                "C_out): w[:, :, :, k] is filter k.", finding="hwoi"),
+        Mistake("you read the image as (C, H, W) (channels first); here it is (H, W, C): "
+                "H, W, C = x.shape.", finding="chw image"),
+        Mistake("your function is right without padding, so the padding is wrong. Pad only "
+                "the two spatial axes: np.pad(x, ((P, P), (P, P), (0, 0))); np.pad(x, P) "
+                "would also pad the channel axis.", finding="padding"),
     ]
 
 
 def _check_conv2d(fn, name):
-    cases = _cases_conv2d()
-    hint = "out[i, j, :] = sum over (u, v, c) of xpad[i*S+u, j*S+v, c] * w[u, v, c, :]."
-    result = evaluate_function(fn, _conv2d, cases, name=name, mistakes=_conv2d_mistakes(),
-                               rtol=1e-5, atol=1e-6, verbose=False, hint=hint)
-    if result.status in ("failed", "error") and "Likely mistake" not in result.message:
-        for case in cases:
-            expected = _conv2d(*case.args, **case.kwargs)
-            got = _call(fn, *case.args, **case.kwargs)
-            if got is None or not _same(got, expected):
-                diagnosis = _conv2d_diagnosis(fn, case, expected)
-                if diagnosis:
-                    _add_mistake(result, diagnosis, hint)
-                break
-    return _wrap(result, fn, _conv2d)
+    """Check a conv2d answer. Its call adapter also tries a wrong (or crashing) answer on the
+    case's inputs laid out otherwise (:func:`_layout_finding`): what it finds names the mistake."""
+    layouts = {}   # id(case) -> the layout finding for the answer on that case
+
+    def call(f, case):
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+        if f is not fn:
+            return f(*args, **kwargs)
+        expected = _conv2d(*case.args, **case.kwargs)
+        try:
+            got = f(*args, **kwargs)
+        except NotImplementedError:
+            raise
+        except Exception:   # which layout would it run (and be right) in?
+            layouts[id(case)] = _layout_finding(f, case, expected, None)
+            raise
+        if not _same(got, expected):
+            layouts[id(case)] = _layout_finding(f, case, expected, got)
+        return got
+
+    return check_function(
+        fn, _conv2d, _cases_conv2d(), name=name, mistakes=_conv2d_mistakes(), rtol=1e-5, atol=1e-6,
+        call=call, diagnose=lambda got, expected, case: {layouts.get(id(case))} - {None},
+        hint="out[i, j, :] = sum over (u, v, c) of xpad[i*S+u, j*S+v, c] * w[u, v, c, :].")
 
 
 def conv2d(fn: Callable) -> Callable:
@@ -312,8 +330,8 @@ def _pool_partial(x, size=2, stride=None, mode="max"):
 def pool2d(fn: Callable) -> Callable:
     """Check ``pool2d(x, size=2, stride=None, mode="max")``: x (H, W, C), per-channel pooling."""
     swapped = {"max": "avg", "avg": "max"}
-    return _wrap(evaluate_function(
-        fn, _pool2d, _cases_pool(), name="pool2d", verbose=False,
+    return check_function(
+        fn, _pool2d, _cases_pool(), name="pool2d",
         mistakes=[
             Mistake("you swapped max and average: mode='max' takes the largest value of each "
                     "window, mode='avg' the mean.",
@@ -334,8 +352,7 @@ def pool2d(fn: Callable) -> Callable:
                     wrong=_pool_partial),
             Mistake(_OFF_BY_ONE, when=_off_by_one),
         ],
-        hint="window (i, j) is x[i*S:i*S+size, j*S:j*S+size, :]; reduce it over axes (0, 1)."),
-        fn, _pool2d)
+        hint="window (i, j) is x[i*S:i*S+size, j*S:j*S+size, :]; reduce it over axes (0, 1).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,8 +375,8 @@ def _cases_window():
 
 def window(fn: Callable) -> Callable:
     """Check ``window(hu, center, width)`` -> float in [0, 1], clipped outside the window."""
-    return _wrap(evaluate_function(
-        fn, _window, _cases_window(), name="window", verbose=False,
+    return check_function(
+        fn, _window, _cases_window(), name="window",
         mistakes=[
             Mistake("you forgot to clip: HU outside [C - W/2, C + W/2] must become 0 or 1 "
                     "(np.clip(..., 0, 1)).",
@@ -374,27 +391,4 @@ def window(fn: Callable) -> Callable:
             Mistake("you swapped centre and width.",
                     wrong=lambda hu, c, w: np.clip((np.asarray(hu, float) - (w - c / 2)) / c, 0, 1)),
         ],
-        hint="lo = C - W/2; return np.clip((hu - lo) / W, 0, 1)."), fn, _window)
-
-
-# --------------------------------------------------------------------------------------------
-# helpers
-
-
-def _add_mistake(result, text: str, hint: str = "") -> None:
-    """Insert 'Likely mistake: ...' into a failed/error verdict (the recorded one, in place),
-    replacing the generic hint."""
-    if hint and f" Hint: {hint}" in result.message:
-        result.message = result.message.replace(f" Hint: {hint}", f" Likely mistake: {text}", 1)
-        return
-    marker = " Using the reference"
-    if marker in result.message:
-        result.message = result.message.replace(marker, f" Likely mistake: {text}{marker}", 1)
-    else:
-        result.message += f" Likely mistake: {text}"
-
-
-def _wrap(result, fn, reference):
-    """Print a verdict produced with ``verbose=False`` (or already printed) and hand back."""
-    print(result)
-    return fn if result.passed else reference
+        hint="lo = C - W/2; return np.clip((hu - lo) / W, 0, 1).")

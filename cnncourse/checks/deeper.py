@@ -11,8 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnncourse.checks import (ERROR, FAILED, NOT_DONE, PASSED, Case, Mistake, Result, _record,
-                              check_function, evaluate_function)
+from cnncourse.checks import Case, Mistake, check_function, evaluate_function, structure_findings
 
 # --------------------------------------------------------------------------------------------
 # Receptive field of a stack of (kernel, stride) layers
@@ -393,17 +392,10 @@ def _residual_block(x, filters, stride=1, batch_norm=True):
     return layers.ReLU()(layers.Add()([shortcut, r]))
 
 
-_BLOCK_CASES = [((8, 8, 4), 4, 1, True), ((8, 8, 4), 8, 2, True), ((8, 8, 4), 8, 1, True),
-                ((8, 8, 4), 4, 1, False), ((8, 8, 4), 8, 2, False)]
-
-
-def _block_model(fn, input_shape, filters, stride, batch_norm):
-    from cnncourse import device
-
-    keras = device.import_keras()
-    inp = keras.Input(shape=input_shape)
-    out = fn(inp, filters, stride=stride, batch_norm=batch_norm)
-    return keras.Model(inp, out)
+_BLOCK_CASES = [
+    Case(((8, 8, 4), filters, stride, bn), label=f"x of shape (8, 8, 4), filters={filters}, "
+         f"stride={stride}, batch_norm={bn}")
+    for filters, stride, bn in [(4, 1, True), (8, 2, True), (8, 1, True), (4, 1, False), (8, 2, False)]]
 
 
 def _kind(layer):
@@ -460,99 +452,161 @@ def _probe_identity(model, input_shape):
     return x, y
 
 
-def _block_verdict(fn):
-    """Return (status, message, mistake) for the learner's residual block."""
-    models = {}
-    for case in _BLOCK_CASES:
-        input_shape, filters, stride, bn = case
-        label = f"input {input_shape}, filters={filters}, stride={stride}, batch_norm={bn}"
-        try:
-            models[case] = _block_model(fn, *case)
-        except NotImplementedError:
-            return NOT_DONE, None
-        except ValueError as exc:
-            if stride != 1 or filters != input_shape[-1]:
-                return FAILED, (f"building the block for {label} failed ({exc}). Likely mistake: "
-                                "when the stride or the number of channels changes, x and the "
-                                "branch's output differ in shape and cannot be added: project the "
-                                "shortcut with a 1x1 convolution (strides=stride) followed by "
-                                "batch normalisation.")
-            return ERROR, f"raised ValueError: {exc} for {label}"
-        except Exception as exc:
-            return ERROR, f"raised {type(exc).__name__}: {exc} for {label}"
-    for (input_shape, filters, stride, bn), model in models.items():
-        label = f"input {input_shape}, filters={filters}, stride={stride}, batch_norm={bn}"
-        expect = (input_shape[0] // stride, input_shape[1] // stride, filters)
-        shape = tuple(model.output_shape[1:])
-        if shape != expect:
-            return FAILED, (f"for {label} the output has shape {shape}, expected {expect}. "
-                            "Likely mistake: the first 3x3 convolution takes strides=stride and "
-                            "padding='same'; the second keeps the size.")
-        adds = [l for l in model.layers if _kind(l) == "Add"]
-        if not adds:
-            return FAILED, (f"for {label}: there is no Add layer. Likely mistake: the shortcut "
-                            "is missing; a residual block outputs ReLU(x + F(x)) "
-                            "(keras.layers.Add()([shortcut, r])).")
-        for l in model.layers:
-            if _kind(l) == "BatchNormalization" and any(_kind(p) == "Add" for p in _inputs_of(l)):
-                return FAILED, (f"for {label}: a BatchNormalization normalises the *sum*. Likely "
-                                "mistake: add before the second BN vs after; in He et al.'s block "
-                                "the branch is conv-BN-ReLU-conv-BN, the shortcut is added after "
-                                "the second BN, then ReLU. (Normalising the sum rescales the "
-                                "identity path, so the block can no longer pass x through.)")
-        if model.output is adds[-1].output or _kind(_producer(model.output)) == "Add":
-            return FAILED, (f"for {label}: the block ends with the Add. Likely mistake: He et "
-                            "al. apply a ReLU after the addition, ReLU(x + F(x)).")
-        projections = [l for l in _convs(model) if _is_projection(l)]
-        changes = stride != 1 or filters != input_shape[-1]
-        if changes and not projections:
-            return FAILED, (f"for {label}: no 1x1 convolution on the shortcut. Likely mistake: "
-                            "projection never; when the shape changes the shortcut needs "
-                            "Conv2D(filters, 1, strides=stride) + BatchNormalization.")
-        if changes and any(tuple(p.strides) != (stride, stride) for p in projections):
-            return FAILED, (f"for {label}: the 1x1 projection must use strides=stride to match "
-                            "the branch's output size.")
-        if not changes and projections:
-            return FAILED, (f"for {label}: a 1x1 convolution sits on the shortcut although x "
-                            "and F(x) already have the same shape. Likely mistake: projection "
-                            "always; use the identity (shortcut = x) when stride == 1 and the "
-                            "channels match (He et al.'s parameter-free identity shortcut).")
-        n_3x3 = len([l for l in _convs(model) if tuple(l.kernel_size) == (3, 3)])
-        n_bn = len([l for l in model.layers if _kind(l) == "BatchNormalization"])
-        if n_3x3 != 2 or (bn and n_bn < 2):
-            return FAILED, (f"for {label}: found {n_3x3} 3x3 convolutions and {n_bn} batch "
-                            "normalisations; the branch is conv3x3-BN-ReLU-conv3x3-BN.")
-        if not bn and n_bn:
-            return FAILED, (f"for {label}: found {n_bn} BatchNormalization layers. Likely "
-                            "mistake: batch_norm=False must leave them all out (the branch is "
-                            "then conv3x3-ReLU-conv3x3, the projection a bare 1x1 convolution).")
-        if _relu_count(model) < 2:
-            return FAILED, (f"for {label}: only {_relu_count(model)} ReLU. Likely mistake: the "
-                            "ReLU between the two convolutions is missing (conv-BN-ReLU-conv-BN); "
-                            "without it the branch is one linear map.")
-    # behaviour: a zero branch makes the identity block ReLU(x)
-    for (input_shape, filters, stride, bn), model in models.items():
-        if stride == 1 and filters == input_shape[-1]:
-            x, y = _probe_identity(model, input_shape)
-            if not np.allclose(y, np.maximum(x, 0), atol=1e-5):
-                return FAILED, ("with the residual branch's convolutions set to zero, the block "
-                                "should output ReLU(x) (the identity, then ReLU), but it does not "
-                                f"(max difference {np.max(np.abs(y - np.maximum(x, 0))):.3g}). "
-                                "Likely mistake: the shortcut does not carry x itself, or "
-                                "something (a BN, a scale) sits on the identity path.")
-    return PASSED, f"correct on {len(_BLOCK_CASES)} cases (shapes, projection only when needed, "                    "a zeroed branch leaves ReLU(x))."
+def _part(layer) -> list[str]:
+    """A layer as the block's description names it (a conv with a ReLU inside is two parts)."""
+    kind, act = _kind(layer), getattr(getattr(layer, "activation", None), "__name__", "")
+    if kind == "Conv2D":
+        k, stride = layer.kernel_size[0], layer.strides[0]
+        conv = f"Conv2D {k}x{k}" + (f" strides={stride}" if stride != 1 else "")
+        return [conv, "ReLU"] if act == "relu" else [conv]
+    if kind == "ReLU" or (kind == "Activation" and act == "relu"):
+        return ["ReLU"]
+    return [kind]
+
+
+def _path(layer, stop=("InputLayer", "Add")) -> list[str]:
+    """The parts of the single-input chain that ends at ``layer``, back to an input or an Add."""
+    parts = []
+    while layer is not None and _kind(layer) not in stop:
+        parts = _part(layer) + parts
+        inputs = _inputs_of(layer)
+        layer = inputs[0] if len(inputs) == 1 else None
+    return parts
+
+
+def _block_summary(fn, case: Case) -> dict:
+    """The call adapter of :func:`residual_block`: build ``fn`` into a model for the case and
+    describe it as plain data: the output shape, the layers on the branch, on the shortcut and
+    after the Add, counts of each kind, and whether a zeroed branch leaves ReLU(x)."""
+    from cnncourse import device
+
+    keras = device.import_keras()
+    input_shape, filters, stride, bn = case.args
+    changes = stride != 1 or filters != input_shape[-1]
+    summary = {"changes": changes, "batch_norm": bn, "build": "ok"}
+    inp = keras.Input(shape=input_shape)
+    try:
+        model = keras.Model(inp, fn(inp, filters, stride=stride, batch_norm=bn))
+    except ValueError as exc:
+        if not changes:
+            raise
+        summary["build"] = f"failed ({exc})"
+        return summary
+    layers = model.layers
+    adds = [la for la in layers if _kind(la) == "Add"]
+    convs = _convs(model)
+    summary.update({
+        "output shape": tuple(model.output_shape[1:]),
+        "adds": len(adds),
+        "BN on the sum": any(_kind(la) == "BatchNormalization"
+                             and any(_kind(p) == "Add" for p in _inputs_of(la)) for la in layers),
+        "ends with the Add": bool(adds) and (model.output is adds[-1].output
+                                              or _kind(_producer(model.output)) == "Add"),
+        "projections": [la.strides[0] for la in convs if _is_projection(la)],
+        "3x3 convolutions": len([la for la in convs if tuple(la.kernel_size) == (3, 3)]),
+        "batch norms": len([la for la in layers if _kind(la) == "BatchNormalization"]),
+        "relus": _relu_count(model),
+        "branch": [], "shortcut": [], "after the Add": _path(_producer(model.output)),
+    })
+    if adds:
+        paths = [_path(p) for p in _inputs_of(adds[-1])]
+        branch = max(paths, key=lambda ps: sum(p.startswith("Conv2D 3x3") for p in ps), default=[])
+        summary["branch"] = branch
+        summary["shortcut"] = next((ps for ps in paths if ps is not branch), [])
+    if not changes:   # behaviour: a zero branch makes the identity block ReLU(x)
+        x, y = _probe_identity(model, input_shape)
+        summary["zeroed branch: max distance to ReLU(x)"] = float(np.max(np.abs(y - np.maximum(x, 0))))
+    return summary
+
+
+def _block_problem(got: dict, expected: dict):
+    """``(finding, why)`` for the first thing wrong with the learner's block, or None (the
+    order of He et al.'s description: shapes, the shortcut, where BN and ReLU go, the counts)."""
+    if got["build"] != "ok":
+        return "cannot add", f"building the block {got['build']}"
+    shape, want = got["output shape"], expected["output shape"]
+    if shape != want:
+        return "shape", f"the output has shape {shape}, expected {want}"
+    if not got["adds"]:
+        return "no shortcut", "there is no Add layer"
+    if got["BN on the sum"]:
+        return "BN after add", "a BatchNormalization normalises the *sum*"
+    if got["ends with the Add"]:
+        return "no ReLU after add", "the block ends with the Add"
+    projections, changes = got["projections"], got["changes"]
+    if changes and not projections:
+        return "projection never", "no 1x1 convolution on the shortcut"
+    if changes and projections != expected["projections"]:
+        return "projection stride", ("the 1x1 projection must use strides=stride to match the "
+                                     "branch's output size")
+    if not changes and projections:
+        return "projection always", ("a 1x1 convolution sits on the shortcut although x and F(x) "
+                                     "already have the same shape")
+    n_3x3, n_bn = got["3x3 convolutions"], got["batch norms"]
+    if n_3x3 != 2 or (got["batch_norm"] and n_bn < 2):
+        return "counts", (f"found {n_3x3} 3x3 convolutions and {n_bn} batch normalisations; the "
+                          "branch is conv3x3-BN-ReLU-conv3x3-BN")
+    if not got["batch_norm"] and n_bn:
+        return "BN ignored", f"found {n_bn} BatchNormalization layers"
+    if got["relus"] < 2:
+        return "no inner ReLU", f"only {got['relus']} ReLU"
+    distance = got.get("zeroed branch: max distance to ReLU(x)", 0.0)
+    if distance > 1e-5:
+        return "identity", ("with the residual branch's convolutions set to zero, the block should "
+                            "output ReLU(x) (the identity, then ReLU), but it does not (max "
+                            f"difference {distance:.3g})")
+    return None
+
+
+def _compare_block(got, expected):
+    problem = _block_problem(got, expected)
+    return (True, "") if problem is None else (False, problem[1])
+
+
+def _diagnose_block(got, expected, case) -> set:
+    """The finding of :func:`_block_problem`, and the parts missing or extra on each path."""
+    problem = _block_problem(got, expected)
+    found = [problem[0]] if problem else []
+    for path, what in (("branch", "in the branch"), ("shortcut", "on the shortcut"),
+                       ("after the Add", "after the Add")):
+        if path in got and path in expected:
+            found += structure_findings(got[path], expected[path], what=what)
+    return found
+
+
+_BLOCK_MISTAKES = [
+    Mistake("when the stride or the number of channels changes, x and the branch's output differ "
+            "in shape and cannot be added: project the shortcut with a 1x1 convolution "
+            "(strides=stride) followed by batch normalisation.", finding="cannot add"),
+    Mistake("the first 3x3 convolution takes strides=stride and padding='same'; the second keeps "
+            "the size.", finding="shape"),
+    Mistake("the shortcut is missing; a residual block outputs ReLU(x + F(x)) "
+            "(keras.layers.Add()([shortcut, r])).", finding="no shortcut"),
+    Mistake("add before the second BN vs after; in He et al.'s block the branch is "
+            "conv-BN-ReLU-conv-BN, the shortcut is added after the second BN, then ReLU. "
+            "(Normalising the sum rescales the identity path, so the block can no longer pass x "
+            "through.)", finding="BN after add"),
+    Mistake("He et al. apply a ReLU after the addition, ReLU(x + F(x)).", finding="no ReLU after add"),
+    Mistake("projection never; when the shape changes the shortcut needs Conv2D(filters, 1, "
+            "strides=stride) + BatchNormalization.", finding="projection never"),
+    Mistake("projection always; use the identity (shortcut = x) when stride == 1 and the channels "
+            "match (He et al.'s parameter-free identity shortcut).", finding="projection always"),
+    Mistake("batch_norm=False must leave them all out (the branch is then conv3x3-ReLU-conv3x3, "
+            "the projection a bare 1x1 convolution).", finding="BN ignored"),
+    Mistake("the ReLU between the two convolutions is missing (conv-BN-ReLU-conv-BN); without it "
+            "the branch is one linear map.", finding="no inner ReLU"),
+    Mistake("the shortcut does not carry x itself, or something (a BN, a scale) sits on the "
+            "identity path.", finding="identity"),
+]
 
 
 def residual_block(fn: Callable) -> Callable:
     """Check ``residual_block(x, filters, stride=1, batch_norm=True)`` (Keras functional API):
     conv3x3(stride)-BN-ReLU-conv3x3-BN, plus the shortcut (identity, or 1x1 conv + BN when the
-    shape changes), then ReLU; ``batch_norm=False`` leaves out every BN. Returns the learner's
-    function if it passes, else the reference."""
-    status, message = _block_verdict(fn)
-    if status == NOT_DONE:
-        message = ("not done yet (the stub still raises NotImplementedError). Using the "
-                   "reference implementation so the notebook can go on.")
-    elif status != PASSED:
-        message += " Using the reference implementation for the rest of the notebook."
-    result = _record(Result("residual_block", status, message), True)
-    return fn if result.passed else _residual_block
+    shape changes), then ReLU; ``batch_norm=False`` leaves out every BN. Each case is built into
+    a model and described (:func:`_block_summary`); a part missing or extra on the branch, the
+    shortcut or after the Add is named. Returns the learner's function if it passes, else the
+    reference."""
+    return check_function(fn, _residual_block, _BLOCK_CASES, name="residual_block",
+                          call=_block_summary, compare_with=_compare_block,
+                          diagnose=_diagnose_block, mistakes=_BLOCK_MISTAKES)

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value
+from cnncourse.checks import Case, Mistake, check_function, check_value, structure_findings
 
 # The talk (Ciresan et al. 2013): 66,000 mitosis pixels and 151 million non-mitosis pixels.
 MITOSIS_PIXELS = 66_000
@@ -567,9 +567,11 @@ def _small_pretrained():
     model = _det.build_patch_cnn((16, 16, 3), width=4, batch_norm=True, name="check_pretrained")
     rng = np.random.default_rng(3)
     weights = []
-    for w in model.get_weights():
-        weights.append((rng.normal(0, 0.3, w.shape) + (1.0 if w.ndim == 1 else 0.0) *
-                        (rng.random(w.shape) > 0.5)).astype(np.float32))
+    for variable, w in zip(model.weights, model.get_weights()):
+        w = rng.normal(0, 0.3, w.shape) + (1.0 if w.ndim == 1 else 0.0) * (rng.random(w.shape) > 0.5)
+        if "variance" in variable.path:   # a variance is positive (else the outputs are nan)
+            w = np.abs(w) + 0.1
+        weights.append(w.astype(np.float32))
     model.set_weights(weights)
     return model
 
@@ -579,70 +581,65 @@ _HEAD_HINT = ("features = keras.Model(pretrained.input, pretrained.get_layer('fe
               "Dropout, Dense(32, relu), Dense(1, sigmoid).")
 
 
-def _diagnose_new_head(model, pretrained):
-    """The first problem found with the learner's model, or '' if none."""
+def _head_part(layer) -> str:
+    """A head layer as the exercise names it: ``Dropout(0.25)``, ``Dense(32, relu)``, ``Flatten``."""
+    kind = type(layer).__name__
+    if kind == "Dropout":
+        return f"Dropout({float(layer.rate):g})"
+    if kind == "Dense":
+        return f"Dense({layer.units}, {getattr(layer.activation, '__name__', layer.activation)})"
+    return kind
+
+
+def _new_head_summary(fn, case: Case) -> dict:
+    """The call adapter of :func:`with_new_head`: ``fn`` on a fresh :func:`_small_pretrained`,
+    and what its model is, as plain data, in the order the check judges it. Probing stops at the
+    first property that is wrong for any model (every later entry is then left out)."""
     from cnncourse.device import import_keras
 
     keras = import_keras()
-    if not isinstance(model, keras.Model):
-        return (f"expected a keras.Model, got {type(model).__name__}.", "")
+    pretrained = _small_pretrained()
+    model = fn(pretrained, *case.args, **case.kwargs)
+    if model is Ellipsis:
+        return model
+    summary: dict = {"type": type(model).__name__ if not isinstance(model, keras.Model) else "Model"}
+    if summary["type"] != "Model":
+        return summary
     x = np.random.default_rng(0).random((8,) + tuple(pretrained.input_shape[1:])).astype("float32")
     out = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    summary["output shape"] = tuple(out.shape)
     if out.shape != (8, 1):
-        return (f"for 8 patches the model outputs shape {out.shape}, expected (8, 1).",
-                "the head must end in ONE unit (Dense(1, activation='sigmoid')): the "
-                "probability of a mitosis.")
-    last_activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "sigmoid")
-    if out.min() < 0 or out.max() > 1 or last_activation != "sigmoid":
-        return (f"the last layer's activation is {last_activation!r}, outputs in "
-                f"[{out.min():.3g}, {out.max():.3g}].", "the output unit has no sigmoid: binary "
-                "cross-entropy needs a probability (Dense(1, activation='sigmoid')).")
+        return summary
+    summary["output"] = (getattr(getattr(model.layers[-1], "activation", None), "__name__", "sigmoid"),
+                         float(out.min()), float(out.max()))
     layers = _all_layers(model)
     pre = {layer.name: layer for layer in _all_layers(pretrained)}
     features = [la for la in layers if la.name.startswith("features") and la.weights]
     head = [la for la in layers if not la.name.startswith("features") and la.weights]
-    if not features:
-        return ("the model has none of the pretrained features_* layers.",
-                "build the new model on the pretrained network's features (its layers up to "
-                "'features_flatten'), not on new layers: the point is to reuse what lab A learned.")
-    for layer in features:
-        ref = pre.get(layer.name)
-        if ref is None or any(a.shape != b.shape or not np.allclose(a, b) for a, b in
-                              zip(layer.get_weights(), ref.get_weights())):
-            return (f"layer {layer.name!r} does not hold the pretrained weights.",
-                    "the features were re-initialised (keras.models.clone_model copies the "
-                    "architecture, not the weights): reuse the pretrained layers, or copy their "
-                    "weights.")
-    trainable_features = [la for la in features if la.trainable_weights]
-    if any(not isinstance(la, keras.layers.BatchNormalization) for la in trainable_features):
-        names = [la.name for la in trainable_features]
-        return (f"the pretrained layers {names} are still trainable.",
-                "the features are not frozen: set trainable = False on them (or on a model "
-                "holding them) so that only the new head learns from lab B's few patches.")
-    if trainable_features:
-        return (f"the batch-normalisation layers {[la.name for la in trainable_features]} are "
-                "still trainable.",
-                "only the convolutions were frozen: batch normalisation layers that still train "
-                "learn their scale and shift, and in training mode re-estimate their moving "
-                "mean and variance from a few patches. Freeze them too (in Keras 3 a frozen "
-                "BatchNormalization layer runs in inference mode).")
-    if any(la is pre.get(la.name) for la in head) or any(
-            la.name in pre and all(a.shape == b.shape and np.allclose(a, b) for a, b in
-                                   zip(la.get_weights(), pre[la.name].get_weights()))
-            for la in head):
-        return ("the model's head holds the pretrained head's weights.",
-                "the head was not replaced: the lab-A head is trained for lab A; put NEW layers "
-                "(fresh random weights) after the features.")
-    if not head:
-        return ("the model has no layers with weights after the features.",
-                "add a new head: Dense(32, relu) and Dense(1, sigmoid).")
-    if not model.trainable_weights:
-        return ("the model has no trainable weights at all.",
-                "the head was frozen too (model.trainable = False freezes everything): freeze "
-                "only the pretrained features, so the new head can learn.")
+    summary["pretrained features"] = len(features)
+    summary["features not pretrained"] = [
+        la.name for la in features if la.name not in pre or any(
+            a.shape != b.shape or not np.allclose(a, b)
+            for a, b in zip(la.get_weights(), pre[la.name].get_weights()))]
+    trainable = [la for la in features if la.trainable_weights]
+    summary["trainable features"] = [la.name for la in trainable
+                                     if not isinstance(la, keras.layers.BatchNormalization)]
+    summary["trainable batch norm"] = [la.name for la in trainable
+                                       if isinstance(la, keras.layers.BatchNormalization)]
+    summary["old head"] = any(la is pre.get(la.name) for la in head) or any(
+        la.name in pre and all(a.shape == b.shape and np.allclose(a, b)
+                               for a, b in zip(la.get_weights(), pre[la.name].get_weights()))
+        for la in head)
+    summary["head with weights"] = len(head)
+    summary["trainable weights"] = len(model.trainable_weights)
+    summary["head"] = ["pretrained features"] + [
+        _head_part(la) for la in layers if not la.name.startswith("features")
+        and not isinstance(la, keras.layers.InputLayer)]
+    if any(_NEW_HEAD_RULES[key][0](summary[key], None) is False for key in summary
+           if key in _NEW_HEAD_RULES and key != "head"):
+        return summary   # the training step below is for a model built right
     # behaviour: one training step must change the output and leave the features alone
     moving = [w.copy() for la in features for w in la.get_weights()]
-    before = out
     import tensorflow as tf
 
     y = (np.arange(8) % 2).astype("float32")[:, None]
@@ -655,49 +652,111 @@ def _diagnose_new_head(model, pretrained):
             w.assign(w - 1.0 * g)
     after = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
     now = [w for la in features for w in la.get_weights()]
-    if any(not np.array_equal(a, b) for a, b in zip(moving, now)):
-        return ("a training step changed the pretrained features (weights or batch-norm "
-                "moving statistics).",
-                "the batch-normalisation layers run in training mode: freeze them (trainable = "
-                "False) so their moving statistics stay those of lab A.")
-    if np.allclose(after, before):
-        return ("a training step did not change the output.",
-                "the new head does not learn: is it frozen, or cut off from the output?")
-    return ("", "")
+    summary["features kept by a training step"] = all(
+        np.array_equal(a, b) for a, b in zip(moving, now))
+    summary["output changed by a training step"] = not np.allclose(after, out)
+    return summary
+
+
+def _sigmoid_output(v, e):
+    return v[0] == "sigmoid" and v[1] >= 0 and v[2] <= 1
+
+
+# key: (ok(got, expected) -> bool or None when it depends on the expected value, why, finding)
+_NEW_HEAD_RULES = {
+    "type": (lambda v, e: v == "Model", lambda v, e: f"expected a keras.Model, got {v}", "not a model"),
+    "output shape": (lambda v, e: v == (8, 1), lambda v, e: f"for 8 patches the model outputs shape "
+                     f"{v}, expected (8, 1)", "output shape"),
+    "output": (_sigmoid_output, lambda v, e: f"the last layer's activation is {v[0]!r}, outputs in "
+               f"[{v[1]:.3g}, {v[2]:.3g}]", "no sigmoid"),
+    "pretrained features": (lambda v, e: v > 0, lambda v, e: "the model has none of the pretrained "
+                            "features_* layers", "no features"),
+    "features not pretrained": (lambda v, e: not v, lambda v, e: f"layer {v[0]!r} does not hold "
+                                "the pretrained weights", "fresh features"),
+    "trainable features": (lambda v, e: not v, lambda v, e: f"the pretrained layers {v} are still "
+                           "trainable", "features trainable"),
+    "trainable batch norm": (lambda v, e: not v, lambda v, e: f"the batch-normalisation layers {v} "
+                             "are still trainable", "batch norm trainable"),
+    "old head": (lambda v, e: not v, lambda v, e: "the model's head holds the pretrained head's "
+                 "weights", "old head"),
+    "head with weights": (lambda v, e: v > 0, lambda v, e: "the model has no layers with weights "
+                          "after the features", "no head"),
+    "trainable weights": (lambda v, e: v > 0, lambda v, e: "the model has no trainable weights at "
+                          "all", "all frozen"),
+    "head": (lambda v, e: None if e is None else v == e, lambda v, e: f"the new head is "
+             f"{', '.join(v[1:]) or 'empty'}; the exercise asks for {', '.join(e[1:])}", "head parts"),
+    "features kept by a training step": (lambda v, e: v, lambda v, e: "a training step changed the "
+                                         "pretrained features (weights or batch-norm moving "
+                                         "statistics)", "features move"),
+    "output changed by a training step": (lambda v, e: v, lambda v, e: "a training step did not "
+                                          "change the output", "head does not learn"),
+}
+
+
+def _new_head_problem(got: dict, expected: dict):
+    """``(finding, why)`` for the first entry of the learner's summary that is wrong, or None."""
+    for key, (ok, why, finding) in _NEW_HEAD_RULES.items():
+        if key in expected and key in got and not ok(got[key], expected[key]):
+            return finding, why(got[key], expected[key])
+    return None
+
+
+def _compare_new_head(got, expected):
+    if not isinstance(got, dict):
+        return False, f"expected a keras.Model, got {type(got).__name__}"
+    problem = _new_head_problem(got, expected)
+    return (True, "") if problem is None else (False, problem[1])
+
+
+def _diagnose_new_head(got, expected, case) -> set:
+    problem = _new_head_problem(got, expected)
+    if problem is None:
+        return []
+    if problem[0] == "head parts":
+        return [problem[0], *structure_findings(got["head"], expected["head"])]
+    return [problem[0]]
+
+
+_NEW_HEAD_MISTAKES = [
+    Mistake("the head must end in ONE unit (Dense(1, activation='sigmoid')): the probability of a "
+            "mitosis.", finding="output shape"),
+    Mistake("the output unit has no sigmoid: binary cross-entropy needs a probability "
+            "(Dense(1, activation='sigmoid')).", finding="no sigmoid"),
+    Mistake("build the new model on the pretrained network's features (its layers up to "
+            "'features_flatten'), not on new layers: the point is to reuse what lab A learned.",
+            finding="no features"),
+    Mistake("the features were re-initialised (keras.models.clone_model copies the architecture, "
+            "not the weights): reuse the pretrained layers, or copy their weights.",
+            finding="fresh features"),
+    Mistake("the features are not frozen: set trainable = False on them (or on a model holding "
+            "them) so that only the new head learns from lab B's few patches.",
+            finding="features trainable"),
+    Mistake("only the convolutions were frozen: batch normalisation layers that still train learn "
+            "their scale and shift, and in training mode re-estimate their moving mean and "
+            "variance from a few patches. Freeze them too (in Keras 3 a frozen "
+            "BatchNormalization layer runs in inference mode).", finding="batch norm trainable"),
+    Mistake("the head was not replaced: the lab-A head is trained for lab A; put NEW layers "
+            "(fresh random weights) after the features.", finding="old head"),
+    Mistake("add a new head: Dense(32, relu) and Dense(1, sigmoid).", finding="no head"),
+    Mistake("the head was frozen too (model.trainable = False freezes everything): freeze only "
+            "the pretrained features, so the new head can learn.", finding="all frozen"),
+    Mistake("the batch-normalisation layers run in training mode: freeze them (trainable = False) "
+            "so their moving statistics stay those of lab A.", finding="features move"),
+    Mistake("the new head does not learn: is it frozen, or cut off from the output?",
+            finding="head does not learn"),
+]
 
 
 def with_new_head(fn: Callable) -> Callable:
     """Check ``with_new_head(pretrained) -> keras.Model``: the pretrained ``features_*`` layers,
     frozen (batch normalisation included) and holding their pretrained weights, then a new,
-    trainable head ending in one sigmoid unit. Tested on a tiny stand-in for the lab-A network:
-    its outputs, which layers train, and what one training step changes."""
-    from cnncourse.checks import ERROR, FAILED, NOT_DONE, PASSED, Result, _record
-
-    name = "with_new_head"
-    pretrained = _small_pretrained()
-    try:
-        model = fn(pretrained)
-        if model is Ellipsis:
-            raise NotImplementedError
-        why, mistake = _diagnose_new_head(model, pretrained)
-    except NotImplementedError:
-        _record(Result(name, NOT_DONE, "not done yet (the stub still raises NotImplementedError). "
-                       "Using the reference implementation so the notebook can go on."), True)
-        return _with_new_head
-    except Exception as exc:  # the learner's code crashed: say so and go on
-        _record(Result(name, ERROR, f"raised {type(exc).__name__}: {exc} for a small pretrained "
-                       "patch CNN with batch normalisation. Fix it and run the cell again; using "
-                       "the reference implementation meanwhile."), True)
-        return _with_new_head
-    if not why:
-        _record(Result(name, PASSED, "correct: the pretrained features are frozen (batch "
-                       "normalisation included) and keep their weights, the new head learns, "
-                       "one sigmoid output."), True)
-        return fn
-    explanation = f" Likely mistake: {mistake}" if mistake else f" Hint: {_HEAD_HINT}"
-    _record(Result(name, FAILED, f"wrong for a small pretrained patch CNN: {why}{explanation} "
-                   "Using the reference implementation for the rest of the notebook."), True)
-    return _with_new_head
+    trainable head ``Dropout(0.25)``, ``Dense(32, relu)``, ``Dense(1, sigmoid)``. Tested on a tiny
+    stand-in for the lab-A network: its outputs, its layers, which layers train, and what one
+    training step changes; a head with a part missing or extra is named."""
+    return check_function(
+        fn, _with_new_head, [Case(label="a small pretrained patch CNN with batch normalisation")],
+        name="with_new_head", call=_new_head_summary, compare_with=_compare_new_head,
+        diagnose=_diagnose_new_head, mistakes=_NEW_HEAD_MISTAKES, hint=_HEAD_HINT)
 
 
 __all__ = ["all_negative_accuracy", "class_weights", "focal_loss", "threshold_for_recall",

@@ -6,7 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cnncourse import models as _models
-from cnncourse.checks import Case, Mistake, check_function, check_value
+from cnncourse.checks import Case, Mistake, check_function, check_value, structure_findings
 
 # --------------------------------------------------------------------------------------------
 # Parameters of LeNet-5, layer by layer
@@ -63,27 +63,105 @@ def _output_shape(model):
     return tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
 
 
-def _same_model(got, expected):
-    if not hasattr(got, "count_params") or not hasattr(got, "layers"):
-        return False, f"expected a keras.Model, got {type(got).__name__}"
-    if tuple(got.input_shape[1:]) != tuple(expected.input_shape[1:]):
-        return False, (f"the model's input shape is {tuple(got.input_shape[1:])}, expected "
-                       f"{tuple(expected.input_shape[1:])} (use keras.Input(shape=input_shape))")
-    if _output_shape(got) != _output_shape(expected):
-        return False, f"output shape {_output_shape(got)}, expected {_output_shape(expected)}"
-    g, e = _signature(got), _signature(expected)
+_C5 = "C5 (Conv2D(120, 5), or Flatten then Dense(120))"
+
+
+def _parts(model) -> list[str]:
+    """The model's layers as LeNet's description names them (activations left out: the check
+    judges them by behaviour); C5 written either way is one part."""
+    parts = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            parts.append(f"Conv2D({layer.filters}, {layer.kernel_size[0]})")
+        elif kind.endswith("Pooling2D"):
+            parts.append(f"pooling({layer.pool_size[0]})")
+        elif kind == "Dense":
+            softmax = getattr(layer.activation, "__name__", "") == "softmax"
+            parts.append(f"Dense({layer.units}{', softmax' if softmax else ''})")
+        elif kind not in ("InputLayer", "Activation", "ReLU"):
+            parts.append(kind)
+    for pair in (["Conv2D(120, 5)", "Flatten"], ["Flatten", "Dense(120)"]):
+        for i in range(len(parts) - 1):
+            if parts[i:i + 2] == pair:
+                parts[i:i + 2] = [_C5]
+                break
+    return parts
+
+
+def _model_summary(fn, case: Case) -> dict:
+    """The call adapter of :func:`build_lenet5`: build the model for the case and describe it as
+    plain data, in the order :func:`_lenet_problem` judges it."""
+    model = fn(*case.args, **case.kwargs)
+    if model is Ellipsis:
+        return model
+    if not hasattr(model, "count_params") or not hasattr(model, "layers"):
+        return {"type": type(model).__name__}
+    first_conv = next((tuple(la.output.shape[1:]) for la in model.layers
+                       if "Conv" in type(la).__name__), None)
+    summary = {"type": "Model", "input shape": tuple(model.input_shape[1:]),
+               "output shape": _output_shape(model), "signature": _signature(model),
+               "parameters": int(model.count_params()),
+               "biases": sum(int(la.weights[-1].shape[0]) for la in model.layers if len(la.weights) == 2),
+               "first conv output": first_conv, "parts": _parts(model)}
+    x = np.random.default_rng(0).random((2, *model.input_shape[1:]), dtype=np.float32)
+    try:
+        p = np.asarray(model(x, training=False))
+    except Exception as exc:   # a model that cannot run on its own input shape
+        summary["runs"] = f"raised {type(exc).__name__}: {exc}"
+        return summary
+    summary["softmax"] = bool(p.shape[-1] <= 1 or np.allclose(p.sum(-1), 1.0, atol=1e-4))
+    summary["behaves like"] = _behaves_like(model, x, p)
+    summary["linear"] = summary["behaves like"] is None and _behaves_like(model, x, p, ("linear",)) is not None
+    return summary
+
+
+def _lenet_problem(got: dict, expected: dict) -> str:
+    """Why the learner's model is not LeNet-5 ('' if it is)."""
+    if got.get("type") != "Model":
+        return f"expected a keras.Model, got {got.get('type')}"
+    if got["input shape"] != expected["input shape"]:
+        return (f"the model's input shape is {got['input shape']}, expected "
+                f"{expected['input shape']} (use keras.Input(shape=input_shape))")
+    if got["output shape"] != expected["output shape"]:
+        return f"output shape {got['output shape']}, expected {expected['output shape']}"
+    g, e = got["signature"], expected["signature"]
     if g != e:
-        return False, (f"parameters of the layers that have some: {g} (total {sum(g):,}), expected "
-                       f"{e} (total {sum(e):,})")
-    x = np.random.default_rng(0).random((2, *expected.input_shape[1:]), dtype=np.float32)
-    p = np.asarray(got(x, training=False))
-    if p.shape[-1] > 1 and not np.allclose(p.sum(-1), 1.0, atol=1e-4):
-        return False, "the outputs do not sum to 1: the output layer needs activation='softmax'"
-    if _behaves_like(got, x, p) is None:
-        return False, ("with the same weights, the model computes what no LeNet-5 computes "
-                       "(conv -> activation -> pool, twice; conv -> activation; dense -> activation; "
-                       "softmax output, with ReLU or tanh and max or average pooling)")
-    return True, ""
+        return (f"parameters of the layers that have some: {g} (total {sum(g):,}), expected "
+                f"{e} (total {sum(e):,})")
+    if "runs" in got:
+        return f"the model {got['runs']}"
+    if not got["softmax"]:
+        return "the outputs do not sum to 1: the output layer needs activation='softmax'"
+    if got["behaves like"] is None:
+        return ("with the same weights, the model computes what no LeNet-5 computes "
+                "(conv -> activation -> pool, twice; conv -> activation; dense -> activation; "
+                "softmax output, with ReLU or tanh and max or average pooling)")
+    return ""
+
+
+def _same_model(got, expected):
+    if not isinstance(got, dict):
+        return False, f"expected a keras.Model, got {type(got).__name__}"
+    why = _lenet_problem(got, expected)
+    return not why, why
+
+
+def _lenet_findings(got, expected, case) -> list[str]:
+    """What is wrong with a failing model, as findings: the mistakes below, then the parts
+    missing or extra compared with the reference."""
+    if got.get("type") != "Model":
+        return []
+    found = []
+    if got["parameters"] == expected["parameters"] - expected["biases"]:
+        found.append("no biases")
+    if got["first conv output"] and got["first conv output"][:2] == tuple(case.args[0][:2]):
+        found.append("same padding")
+    if got.get("linear"):
+        found.append("no hidden activation")
+    if got["output shape"] != expected["output shape"]:
+        found.append("output units")
+    return found + structure_findings(got["parts"], expected["parts"])
 
 
 def _behaves_like(model, x, p, activations=("relu", "tanh")):
@@ -102,22 +180,6 @@ def _behaves_like(model, x, p, activations=("relu", "tanh")):
     return None
 
 
-def _no_hidden_activation(g, e, c):
-    """The learner's model, given its weights, is LeNet-5 without hidden activations."""
-    try:
-        x = np.random.default_rng(0).random((2, *e.input_shape[1:]), dtype=np.float32)
-        return _behaves_like(g, x, np.asarray(g(x, training=False)), ("linear",)) is not None
-    except Exception:   # not a LeNet-shaped model: another mistake explains it
-        return False
-
-
-def _first_conv_shape(model):
-    for layer in model.layers:
-        if "Conv" in layer.__class__.__name__:
-            return tuple(layer.output.shape[1:])
-    return None
-
-
 def _build_cases():
     return [Case(((32, 32, 1), 10), label="input_shape=(32, 32, 1), n_classes=10"),
             Case(((32, 32, 3), 2), label="input_shape=(32, 32, 3), n_classes=2")]
@@ -129,32 +191,24 @@ def _reference_lenet5(input_shape=(32, 32, 1), n_classes=10):
 
 def build_lenet5(fn: Callable) -> Callable:
     """Check ``build_lenet5(input_shape, n_classes)``: a Keras LeNet-5 with 61,706 parameters for
-    (32, 32, 1) and 10 classes. Layers are compared by their parameter counts."""
-    def no_bias(g, e, c):
-        return (hasattr(g, "count_params") and hasattr(e, "count_params")
-                and g.count_params() == e.count_params() - sum(
-                    layer.weights[-1].shape[0] for layer in e.layers if len(layer.weights) == 2))
-
-    def same_padding(g, e, c):
-        shape = _first_conv_shape(g) if hasattr(g, "layers") else None
-        return shape is not None and shape[:2] == tuple(c.args[0][:2])
-
+    (32, 32, 1) and 10 classes. Layers are compared by their parameter counts, then by what the
+    model computes with its own weights (ReLU or tanh, max or average pooling); a wrong model's
+    missing or extra layers are named."""
     return check_function(
-        fn, _reference_lenet5, _build_cases(), name="build_lenet5", compare_with=_same_model,
+        fn, _reference_lenet5, _build_cases(), name="build_lenet5", call=_model_summary,
+        compare_with=_same_model, diagnose=_lenet_findings,
         mistakes=[
             Mistake("the layers have no biases (use_bias=False?); LeNet's layers all have them.",
-                    when=no_bias),
+                    finding="no biases"),
             Mistake("C1 keeps the 32x32 size: that is padding='same'. LeNet's convolutions are "
                     "'valid' (the default): 32x32 -> 28x28 -> pool 14x14 -> 10x10 -> 5x5 -> 1x1.",
-                    when=same_padding),
+                    finding="same padding"),
             Mistake("the hidden layers have no activation: C1, C3, C5 and F6 need "
                     "activation='relu' (or 'tanh'). Without one, the stack of layers collapses to "
                     "one linear map (plus pooling) and the network can only draw linear boundaries.",
-                    when=_no_hidden_activation),
+                    finding="no hidden activation"),
             Mistake("the output has the wrong number of units: Dense(n_classes, "
-                    "activation='softmax').",
-                    when=lambda g, e, c: hasattr(g, "output_shape")
-                    and _output_shape(g) != _output_shape(e)),
+                    "activation='softmax').", finding="output units"),
         ],
         hint="Conv2D(6, 5) -> pool(2) -> Conv2D(16, 5) -> pool(2) -> Conv2D(120, 5) -> Flatten -> "
              "Dense(84) -> Dense(n_classes, activation='softmax'), starting from "

@@ -245,11 +245,17 @@ def test_diagnose_runs_once_per_failing_case_and_findings_name_mistakes():
 
 def test_structure_findings_name_missing_and_extra_parts():
     expected = ["Conv2D(16)", "MaxPooling2D", "Flatten", "Dense(64)", "Dropout(0.5)", "Dense(2)"]
-    assert checks.structure_findings(expected, expected) == set()
-    assert checks.structure_findings([p for p in expected if "Dropout" not in p], expected) == {
-        "missing: Dropout(0.5) after Dense(64)"}
+    assert checks.structure_findings(expected, expected) == []
+    assert checks.structure_findings([p for p in expected if "Dropout" not in p], expected) == [
+        "missing: Dropout(0.5) after Dense(64)"]
     extra = expected[:2] + ["MaxPooling2D"] + expected[2:]
-    assert checks.structure_findings(extra, expected) == {"extra: a second MaxPooling2D after Conv2D(16)"}
+    assert checks.structure_findings(extra, expected) == ["extra: a second MaxPooling2D after Conv2D(16)"]
+    assert checks.structure_findings(expected[:1] + expected[4:], expected, what="in the model") == [
+        "missing: MaxPooling2D in the model after Conv2D(16)", "missing: Flatten in the model after "
+        "MaxPooling2D", "missing: Dense(64) in the model after Flatten"]
+    replaced = expected[:3] + ["Dense(8)"] + expected[4:]
+    assert checks.structure_findings(replaced, expected) == [
+        "missing: Dense(64) after Flatten (found Dense(8) there)"]
     summary = lambda layers: lambda *a: {"layers": tuple(layers)}  # noqa: E731
     result = checks.evaluate_function(
         summary(expected[:4] + expected[5:]), summary(expected), [()], name="build",
@@ -263,3 +269,13 @@ def test_a_mistake_says_how_it_is_recognised():
         Mistake("nothing to recognise it by")
     with pytest.raises(ValueError, match="exactly one"):
         Mistake("two ways", wrong=1, finding="x")
+
+
+def test_a_crash_is_explained_by_a_finding():
+    def diagnose(got, expected, case):
+        return {"typed"} if isinstance(got, TypeError) else set()
+
+    result = checks.evaluate_function(lambda x: x + "1", square, [(np.array([1.0]),)], name="square",
+                                      diagnose=diagnose, verbose=False,
+                                      mistakes=[Mistake("you added a string.", finding="typed")])
+    assert result.status == "error" and result.message.endswith("meanwhile. Likely mistake: you added a string.")

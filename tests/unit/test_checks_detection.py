@@ -171,12 +171,22 @@ def test_match_detections_accepts_a_list_of_pairs(last):
     assert cd.match_detections(learner) is learner and last().passed, last().message
 
 
+def _parts(pre, keras, **head):
+    features = _features(pre, keras)
+    features.trainable = False
+    inputs = keras.Input(pre.input_shape[1:])
+    return inputs, _head(features(inputs), keras, **head)
+
+
 def _features(pre, keras):
     return keras.Model(pre.input, pre.get_layer("features_flatten").output)
 
 
-def _head(x, keras, activation="sigmoid"):
-    x = keras.layers.Dense(8, activation="relu")(x)
+def _head(x, keras, activation="sigmoid", dropout=0.25, units=32):
+    """The head the exercise asks for: Dropout(0.25), Dense(32, relu), Dense(1, sigmoid)."""
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(units, activation="relu")(x)
     return keras.layers.Dense(1, activation=activation)(x)
 
 
@@ -211,7 +221,7 @@ def test_with_new_head(last, stub):
         return keras.Model(pre.input, _head(pre.get_layer("features_flatten").output, keras))
 
     def head_frozen_too(pre):
-        model = cd._with_new_head(pre)
+        model = keras.Model(*_parts(pre, keras))
         model.trainable = False
         return model
 
@@ -221,7 +231,7 @@ def test_with_new_head(last, stub):
         return pre
 
     def fresh_weights(pre):
-        return cd._with_new_head(keras.models.clone_model(pre))
+        return keras.Model(*_parts(keras.models.clone_model(pre), keras))
 
     def no_sigmoid(pre):
         features = _features(pre, keras)
@@ -241,6 +251,25 @@ def test_with_new_head(last, stub):
                          (two_outputs, "ONE unit")]:
         assert cd.with_new_head(wrong) is cd._with_new_head
         assert last().status == "failed" and words in last().message, (wrong, last().message)
+
+    def no_dropout(pre):
+        features = _features(pre, keras)
+        features.trainable = False
+        inputs = keras.Input(pre.input_shape[1:])
+        return keras.Model(inputs, _head(features(inputs), keras, dropout=0))
+
+    def two_dense(pre):
+        features = _features(pre, keras)
+        features.trainable = False
+        inputs = keras.Input(pre.input_shape[1:])
+        x = keras.layers.Dense(32, activation="relu")(features(inputs))
+        return keras.Model(inputs, _head(x, keras))
+
+    for wrong, words in [(no_dropout, "missing: Dropout(0.25) after pretrained features"),
+                         (two_dense, "extra: a second Dense(32, relu) after pretrained features"),
+                         (lambda pre: keras.Model(*_parts(pre, keras, units=8)), "(found Dense(8, relu) there)")]:
+        assert cd.with_new_head(wrong) is cd._with_new_head   # it trains: the head is still wrong
+        assert last().status == "failed" and words in last().message, (words, last().message)
 
     def crashes(pre):
         return pre.get_layer("no_such_layer")

@@ -53,6 +53,15 @@ def test_build_lenet5(last, stub):
     assert last().status == "failed" and "hidden layers have no activation" in last().message
     cl.build_lenet5(_lenet(keras, act="sigmoid"))   # right sizes, an activation LeNet does not use
     assert last().status == "failed" and "computes what no LeNet-5 computes" in last().message
+    def no_s4(input_shape=(32, 32, 1), n_classes=10):   # a part left out is named
+        L = keras.layers
+        return keras.Sequential([keras.Input(shape=input_shape), L.Conv2D(6, 5, activation="relu"),
+                                 L.MaxPooling2D(2), L.Conv2D(16, 5, activation="relu"),
+                                 L.Conv2D(120, 5, activation="relu"), L.Flatten(),
+                                 L.Dense(84, activation="relu"), L.Dense(n_classes, activation="softmax")])
+
+    cl.build_lenet5(no_s4)
+    assert last().status == "failed" and "missing: pooling(2) after Conv2D(16, 5)" in last().message
     cl.build_lenet5(lambda input_shape, n_classes: "a model")
     assert "expected a keras.Model" in last().message
     assert cl.build_lenet5(stub) is cl._reference_lenet5 and last().status == "not done"
