@@ -311,14 +311,15 @@ def _outputs_are(got, expected, transform) -> bool:
         g, transform(e), atol=1e-3, rtol=1e-3)
 
 
-def _diagnose_cnn3d(got, expected, case) -> set[str]:
-    """Finding codes for a failing case (see the mistakes of :func:`build_cnn3d`)."""
+def _diagnose_cnn3d(got, expected, case) -> list[str]:
+    """Finding codes for a failing case (see the mistakes of :func:`build_cnn3d`): the parts
+    missing or extra, in order, then the mistakes' codes."""
     if "crashed" in got:
-        return {"2d"} if any(w in got["crashed"] for w in _2D_CRASH) else set()
+        return ["2d"] if any(w in got["crashed"] for w in _2D_CRASH) else []
     if "type" in got:
-        return set()
+        return []
     kinds, blocks = got["kinds"], len(case.args[1])
-    found = set(structure_findings(got["parts"], expected["parts"]))
+    found = structure_findings(got["parts"], expected["parts"])
     rate = case.args[2] if len(case.args) > 2 else 0.3
     checks = {
         "2d": "Conv2D" in kinds or "MaxPooling2D" in kinds,
@@ -334,7 +335,7 @@ def _diagnose_cnn3d(got, expected, case) -> set[str]:
         "dropout": not got["dropout_rates"] or abs(got["dropout_rates"][-1] - rate) > 1e-9,
         "momentum": bool(momentum_problem(got["momenta"])),
     }
-    return found | {code for code, yes in checks.items() if yes}
+    return found + [code for code, yes in checks.items() if yes]
 
 
 _CNN_CASES = [

@@ -410,7 +410,7 @@ def _expected(bags_shape, width, pooling, with_head, seed):
     return _np(head(z)) if head is not None else z
 
 
-def _diagnose_mil(got, expected, case) -> set[str]:
+def _diagnose_mil(got, expected, case) -> list[str]:
     """Finding codes for a failing case (see the mistakes of :func:`build_mil_model`)."""
     g, e, g2 = got["out"], expected["out"], got["out_bag0_changed"]
     bags_shape, width, pooling, with_head, seed = case.args
@@ -423,7 +423,7 @@ def _diagnose_mil(got, expected, case) -> set[str]:
         "head_ignored": bool(with_head) and np.shape(g) == np.shape(e) and np.allclose(
             g, _expected(bags_shape, width, pooling, False, seed), atol=1e-5),
     }
-    return {code for code, yes in checks.items() if yes}
+    return [code for code, yes in checks.items() if yes]
 
 
 def build_mil_model(fn: Callable) -> Callable:

@@ -327,9 +327,9 @@ def _problem_is_none(got, expected):
     return code == "", why
 
 
-def _problem_code(got, expected, case) -> set[str]:
+def _problem_code(got, expected, case) -> list[str]:
     """``diagnose`` of the checks whose ``call`` returns ``{"problem": (code, why)}``."""
-    return {got["problem"][0]}
+    return [got["problem"][0]]
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +631,7 @@ def build_unet(fn: Callable) -> Callable:
         return {"problem": problem, "parts": parts}
 
     def diagnose(got, expected, case):
-        return _problem_code(got, expected, case) | structure_findings(got["parts"], expected["parts"])
+        return structure_findings(got["parts"], expected["parts"]) + _problem_code(got, expected, case)
 
     result = evaluate_function(
         fn, _reference_unet, _UNET_CASES, name="build_unet", call=call,

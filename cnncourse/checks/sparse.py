@@ -327,10 +327,11 @@ def _same(a, b, **tolerance) -> bool:
     return a is not None and b is not None and np.shape(a) == np.shape(b) and np.allclose(a, b, **tolerance)
 
 
-def _diagnose_classifier(got, expected, case) -> set[str]:
-    """Finding codes for a failing case (see the mistakes of :func:`build_sparse_classifier`)."""
+def _diagnose_classifier(got, expected, case) -> list[str]:
+    """Finding codes for a failing case (see the mistakes of :func:`build_sparse_classifier`): the
+    parts missing or extra, in order, then the mistakes' codes."""
     if unbuilt(got) or got["library"]:
-        return set()
+        return []
     kinds, parts = got["kinds"], got["parts"]
     rate = case.args[1] if len(case.args) > 1 else 0.3
     checks = {
@@ -347,7 +348,7 @@ def _diagnose_classifier(got, expected, case) -> set[str]:
         "dropout": not got["dropout_rates"] or abs(got["dropout_rates"][-1] - rate) > 1e-9,
         "momentum": bool(momentum_problem(got["momenta"])),
     }
-    return set(structure_findings(parts, expected["parts"])) | {c for c, yes in checks.items() if yes}
+    return structure_findings(parts, expected["parts"]) + [c for c, yes in checks.items() if yes]
 
 
 _CLASSIFIER_CASES = [
