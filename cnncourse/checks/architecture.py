@@ -12,7 +12,9 @@ listed layer by layer; input layers are left out.
 
 :func:`randomize_weights` gives a model random weights in which every layer matters (positive
 batch-norm variances), so that the reference's weights copied into the learner's model tell
-whether the two compute the same function.
+whether the two compute the same function. :func:`builder_call` is the ``call`` adapter of such a
+check (the reference built once per case, the answer's model built with :func:`build_model` and
+summarised as plain data); :func:`unbuilt` says why a summary describes no model.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["is_model", "model_parts", "layer_kinds", "randomize_weights", "build_model",
+__all__ = ["is_model", "flat_layers", "model_parts", "layer_kinds", "randomize_weights", "build_model",
            "builder_call", "unbuilt", "logit", "momentum_problem"]
 
 #: The settings shown per layer class when a checker gives none: the ones the course's exercises
@@ -37,8 +39,8 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "Dropout": ("rate",),
 }
 
-#: Keyword settings shown without their name, in this order (the exercises write ``Conv3D(8, 3,
-#: ...)``, ``Dropout(0.3)``, ``MaxPooling3D(2)``).
+#: Settings shown by value, without their name, as the exercises write them (``Conv3D(8, 3, ...)``,
+#: ``Dropout(0.3)``, ``MaxPooling3D(2)``); the others are shown as ``name=value``.
 _POSITIONAL = ("filters", "units", "kernel_size", "pool_size", "size", "rate", "mode")
 
 #: keras.ops operations that act as an activation in a functional model (class name -> part).
@@ -50,15 +52,15 @@ def is_model(x: Any) -> bool:
     return hasattr(x, "layers") and hasattr(x, "get_weights") and hasattr(x, "input_shape")
 
 
-def _operations(model) -> list:
+def flat_layers(model) -> list:
     """The model's layers (and, in a functional model, its keras.ops operations) in order, nested
-    models expanded."""
+    models expanded, input layers left out."""
     found = []
     for op in list(getattr(model, "operations", None) or model.layers):
         if type(op).__name__ == "InputLayer":
             continue
         if is_model(op):
-            found.extend(_operations(op))
+            found.extend(flat_layers(op))
         else:
             found.append(op)
     return found
@@ -107,7 +109,7 @@ def model_parts(model, settings: Mapping[str, Sequence[str]] | None = None) -> t
     """
     settings = SETTINGS if settings is None else settings
     parts = []
-    for op in _operations(model):
+    for op in flat_layers(model):
         kind = type(op).__name__
         if kind in _ACTIVATION_OPS:
             parts.append(_ACTIVATION_OPS[kind])
@@ -132,7 +134,7 @@ def model_parts(model, settings: Mapping[str, Sequence[str]] | None = None) -> t
 def layer_kinds(model) -> tuple[str, ...]:
     """The class names of ``model``'s layers in order (nested models expanded, inputs left out);
     ``()`` for something that is not a model."""
-    return tuple(type(op).__name__ for op in _operations(model)) if is_model(model) else ()
+    return tuple(type(op).__name__ for op in flat_layers(model)) if is_model(model) else ()
 
 
 def randomize_weights(model, seed: int = 0):

@@ -8,8 +8,8 @@ import numpy as np
 
 from cnncourse.checks import (Case, Mistake, check_function, check_value, compare, evaluate_function,
                               structure_findings)
-from cnncourse.checks.architecture import (builder_call, is_model, layer_kinds, logit, model_parts,
-                                           momentum_problem, unbuilt)
+from cnncourse.checks.architecture import (builder_call, flat_layers, is_model, layer_kinds, logit,
+                                           model_parts, momentum_problem, unbuilt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def _cnn_summary(model, reference) -> dict:
 
     if not is_model(model):
         return {"type": type(model).__name__}
-    layers = [layer for layer in model.layers]
+    layers = flat_layers(model)
     summary = {
         "library": {"conv1", "bn1", "p_lobulated"} <= {layer.name for layer in layers},
         "input_shape": tuple(model.input_shape[1:]), "output_shape": tuple(model.output_shape),
@@ -356,7 +356,8 @@ def build_cnn3d(fn: Callable) -> Callable:
     the ones the exercise lists, in order (a missing or extra layer is named)."""
     result = evaluate_function(
         fn, _reference_cnn3d, _CNN_CASES, name="build_cnn3d", compare_with=_same_cnn3d,
-        call=builder_call(_reference_cnn3d, lambda model, reference, case: _cnn_summary(model, reference)),
+        call=builder_call(_reference_cnn3d,
+                          lambda model, reference, case: _cnn_summary(model, reference)),
         diagnose=_diagnose_cnn3d,
         mistakes=[
             Mistake("Conv2D / MaxPooling2D work on images (batch, H, W, C); a volume (batch, D, "

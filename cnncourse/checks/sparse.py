@@ -10,8 +10,8 @@ import numpy as np
 
 from cnncourse.checks import (Case, Mistake, check_function, check_value, evaluate_function,
                               structure_findings)
-from cnncourse.checks.architecture import (builder_call, is_model, layer_kinds, logit, model_parts,
-                                           momentum_problem, randomize_weights, unbuilt)
+from cnncourse.checks.architecture import (builder_call, flat_layers, is_model, layer_kinds, logit,
+                                           model_parts, momentum_problem, randomize_weights, unbuilt)
 
 # ---- exercise: multiply-adds of one layer, dense vs sparse ---------------------------------------
 
@@ -257,7 +257,7 @@ def _classifier_summary(model, reference, levels: int) -> dict:
 
     if not is_model(model):
         return {"type": type(model).__name__}
-    layers = model.layers
+    layers = flat_layers(model)
     summary = {
         "library": _is_library_classifier(model), "kinds": layer_kinds(model),
         "parts": model_parts(model, _SPARSE_SETTINGS),
