@@ -40,9 +40,10 @@ lab: $(STAMP)
 		lessons/00_welcome.ipynb
 
 ## Unit tests (with the wheel, nbgrader and .keras round-trip tests), lessons-in-sync check, and every
-## notebook in solutions/ and lessons/ under nbval (fast mode).
+## notebook in solutions/ and lessons/ under nbval (fast mode). CNNCOURSE_GRADING=selftest: every check
+## is also replayed as nbgrader's grader would judge it, and a disagreement fails (docs/grading.md).
 test: $(STAMP) browser proxy
-	CNNCOURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
+	CNNCOURSE_FAST=1 CNNCOURSE_GRADING=selftest TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest tests solutions lessons \
 		--nbval-lax --nbval-cell-timeout=600 --durations=15 $(XDIST) $(PYTEST_ARGS)
 
 ## A maintainer's edit loop: the unit tests of the library, the checkers and the tooling (tests/unit,

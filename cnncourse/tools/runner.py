@@ -151,7 +151,8 @@ class RunResult:
     peak_bytes: int | None = None
     cpu_seconds: float | None = None
     #: the cells that took a second or more (wall or kernel CPU): dicts of ``cell`` (index in the
-    #: notebook), ``seconds``, ``cpu_seconds`` (the first cell's includes the kernel's start-up) and
+    #: notebook), ``seconds``, ``cpu_seconds`` (the first cell's includes the kernel's start-up),
+    #: ``peak_bytes`` (the kernel's peak so far: where it jumps, a cell took the memory) and
     #: ``source`` (its first line), in notebook order
     cells: list[dict] = field(default_factory=list)
 
@@ -235,7 +236,7 @@ def run_notebook(path: Path, *, timeout: int = 900, stream: TextIO | None = None
         if max(wall or 0.0, busy or 0.0) >= 1.0:
             cells.append({"cell": cell_index, "seconds": None if wall is None else round(wall, 1),
                           "cpu_seconds": None if busy is None else round(busy, 1),
-                          "source": (cell.source.splitlines() or [""])[0][:80]})
+                          "peak_bytes": peak, "source": (cell.source.splitlines() or [""])[0][:80]})
         stream.write(f"\r  {path.name}: {_bar(done, len(code_cells))}")
         stream.flush()
 

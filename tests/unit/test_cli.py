@@ -94,6 +94,7 @@ def test_run_writes_its_table_as_json_and_markdown(tmp_path, capsys):
     assert 10 * 2**20 < row["peak_bytes"] < 64 * 2**30
     (cell,) = row["cells"]                                        # the one cell over a second
     assert cell["cell"] == 0 and cell["cpu_seconds"] >= 1.2 and cell["source"] == "import time"
+    assert cell["peak_bytes"] == row["peak_bytes"]
     assert data["total"] == {"seconds": row["seconds"], "cpu_seconds": row["cpu_seconds"],
                              "peak_bytes": row["peak_bytes"]}
     assert data["mode"] in ("fast", "full") and data["machine"]["cpus"] >= 1
