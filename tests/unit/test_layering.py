@@ -124,7 +124,7 @@ def test_teaching_modules_do_not_import_tooling():
 # Topic checkers use only the public API of cnncourse.checks (issue 28)
 
 CHECKS = ROOT / "checks"
-CORE = {"__init__.py", "record.py", "transcript.py"}   # the core, which owns the private names
+CORE = {"__init__.py", "record.py", "transcript.py"}   # the core (with grading), which owns them
 PRIVATE_NAMES = {"Result", "PASSED", "FAILED", "NOT_DONE", "ERROR"}   # verdicts are the core's
 # Checkers not yet ported to the public API. This list only shrinks: an entry that no longer
 # imports anything private fails the test below, so remove it when its module is ported.
