@@ -6,7 +6,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value, compare, evaluate_function
+from cnncourse.checks import (Case, Mistake, check_function, check_value, compare, evaluate_function,
+                              structure_findings)
+from cnncourse.checks.architecture import (builder_call, flat_layers, is_model, layer_kinds, logit,
+                                           model_parts, momentum_problem, unbuilt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,60 +219,18 @@ def _matches(got, wrong, case) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # Exercise: the 3D CNN (Keras functional API)
-
-
-class _Crashed:
-    """What a wrapped builder returns when building the model raised (so mistakes can be named)."""
-
-    def __init__(self, exc):
-        self.text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-
-
-def _catching(fn):
-    import functools
-
-    @functools.wraps(fn)   # (so that checks.library_shortcut sees the learner's function)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported as the answer's verdict
-            return _Crashed(exc)
-    return call
+#
+# The check's `call` builds the learner's model, copies the reference's random weights into it and
+# returns a plain summary: its parts in order (model_parts), the outputs on three volumes, the
+# weights' shapes. Behaviour is compared first (same weights, same outputs), then the parts, so a
+# model that leaves out a layer without weights (the dropout) or adds one fails too and is told
+# which part.
 
 
 def _reference_cnn3d(input_shape, filters=(8, 16, 32), dropout=0.3):
     from cnncourse.cnn3d import _build_cnn3d
 
     return _build_cnn3d(input_shape, filters, dropout, seed=0)
-
-
-def _is_model(m) -> bool:
-    return hasattr(m, "layers") and hasattr(m, "get_weights") and hasattr(m, "input_shape")
-
-
-def _classes(model) -> list[str]:
-    return [type(layer).__name__ for layer in model.layers] if _is_model(model) else []
-
-
-def _randomize(model, seed=0):
-    """Random weights (BN variances positive), so that every layer changes the output."""
-    rng = np.random.default_rng(seed)
-    new = []
-    for w in model.weights:
-        shape, path = tuple(w.shape), w.path if hasattr(w, "path") else w.name
-        if "variance" in path:
-            new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        elif "mean" in path or "beta" in path or "bias" in path:
-            new.append(rng.normal(0, 0.2, shape).astype("float32"))
-        elif "gamma" in path:
-            new.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        else:
-            fan_in = max(int(np.prod(shape[:-1])), 1)
-            new.append((rng.normal(size=shape) / np.sqrt(fan_in)).astype("float32"))
-    model.set_weights(new)
-    return model
 
 
 def _probe_volume(input_shape, n=3, seed=1):
@@ -280,104 +241,101 @@ def _probe_volume(input_shape, n=3, seed=1):
     return x
 
 
-def _outputs(model, x):
-    return np.asarray(model(x, training=False), dtype=np.float64)
+def _cnn_summary(model, reference) -> dict:
+    """What the checks compare of a built model: its parts, and its outputs on three volumes with
+    ``reference``'s (random) weights copied in (when its weights have the same shapes)."""
+    import keras
 
-
-def _copy_and_compare(got, expected, x):
-    """(ok, why, got outputs or None, expected outputs): expected gets random weights, got a copy."""
-    _randomize(expected)
-    e = _outputs(expected, x)
-    gs, es = [tuple(w.shape) for w in got.weights], [tuple(w.shape) for w in expected.weights]
-    if gs != es:
-        return False, (f"its weights have shapes {gs}, the expected model's {es}"), None, e
-    got.set_weights(expected.get_weights())
-    try:
-        g = _outputs(got, x)
-    except Exception as exc:  # noqa: BLE001
-        return False, f"running it raised {type(exc).__name__}: {exc}", None, e
-    if g.shape != e.shape:
-        return False, f"with the same weights it outputs shape {g.shape}, expected {e.shape}", g, e
-    if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
-        return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
-                       f"expected {np.round(e.ravel(), 4).tolist()}"), g, e
-    return True, "", g, e
-
-
-_CNN_RESULTS: dict = {}
+    if not is_model(model):
+        return {"type": type(model).__name__}
+    layers = flat_layers(model)
+    summary = {
+        "library": {"conv1", "bn1", "p_lobulated"} <= {layer.name for layer in layers},
+        "input_shape": tuple(model.input_shape[1:]), "output_shape": tuple(model.output_shape),
+        "params": int(model.count_params()), "kinds": layer_kinds(model),
+        "parts": model_parts(model),
+        "weight_shapes": tuple(tuple(w.shape) for w in model.weights),
+        "conv_bias": any(type(layer).__name__ == "Conv3D" and layer.use_bias for layer in layers),
+        "dropout_rates": tuple(float(layer.rate) for layer in layers
+                               if type(layer).__name__ == "Dropout"),
+        "momenta": tuple(sorted({round(float(layer.momentum), 4) for layer in layers
+                                 if isinstance(layer, keras.layers.BatchNormalization)})),
+        "outputs": None, "run_error": None,
+    }
+    if summary["input_shape"] != tuple(reference.input_shape[1:]):
+        return summary
+    if summary["weight_shapes"] == tuple(tuple(w.shape) for w in reference.weights):
+        model.set_weights(reference.get_weights())
+        try:
+            summary["outputs"] = np.asarray(model(_probe_volume(summary["input_shape"]),
+                                                  training=False), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - reported as the answer's verdict
+            summary["run_error"] = f"{type(exc).__name__}: {exc}"
+    return summary
 
 
 def _same_cnn3d(got, expected):
-    if isinstance(got, _Crashed):
-        return False, f"building the model raised {got.text}"
-    if not _is_model(got):
-        return False, f"expected a keras.Model, got {type(got).__name__}"
-    if {"conv1", "bn1", "p_lobulated"} <= {layer.name for layer in got.layers}:
+    if unbuilt(got):
+        return False, unbuilt(got)
+    if got["library"]:
         return False, ("that is the library's reference network (cnncourse.cnn3d): write the "
                        "layers yourself")
-    if tuple(got.input_shape[1:]) != tuple(expected.input_shape[1:]):
-        return False, (f"the model's input shape is {tuple(got.input_shape[1:])}, expected "
-                       f"{tuple(expected.input_shape[1:])} (use keras.Input(shape=input_shape))")
-    x = _probe_volume(tuple(expected.input_shape[1:]))
-    ok, why, g, e = _copy_and_compare(got, expected, x)
-    _CNN_RESULTS[id(got)] = (g, e)
-    if ok:
-        why = _bn_momentum(got)
-        ok = not why
-    return ok, why
+    if got["input_shape"] != expected["input_shape"]:
+        return False, (f"the model's input shape is {got['input_shape']}, expected "
+                       f"{expected['input_shape']} (use keras.Input(shape=input_shape))")
+    gs, es = list(got["weight_shapes"]), list(expected["weight_shapes"])
+    if gs != es:
+        return False, f"its weights have shapes {gs}, the expected model's {es}"
+    if got["run_error"]:
+        return False, f"running it raised {got['run_error']}"
+    g, e = got["outputs"], expected["outputs"]
+    if g.shape != e.shape:
+        return False, f"with the same weights it outputs shape {g.shape}, expected {e.shape}"
+    if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
+        return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
+                       f"expected {np.round(e.ravel(), 4).tolist()}")
+    bad = momentum_problem(got["momenta"])
+    if bad:
+        return False, bad
+    if got["parts"] != expected["parts"]:
+        return False, "its layers are not the ones the exercise lists"
+    return True, ""
 
 
-def _bn_momentum(model) -> str:
-    """An explanation if a batch normalisation of ``model`` does not use momentum 0.9, else ""."""
-    import keras
-
-    found = sorted({round(float(layer.momentum), 4) for layer in model.layers
-                    if isinstance(layer, keras.layers.BatchNormalization)} - {0.9})
-    if found:
-        return (f"a batch normalisation has momentum={found[0]}: use momentum=0.9, so that the "
-                "running averages used at test time forget the start of a short training")
-    return ""
+_2D_CRASH = ("2D", "ndim=4", "Kernel shape must have the same length")
 
 
-def _logit(p):
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
+def _outputs_are(got, expected, transform) -> bool:
+    g, e = got.get("outputs"), expected.get("outputs")
+    return g is not None and e is not None and g.shape == e.shape and np.allclose(
+        g, transform(e), atol=1e-3, rtol=1e-3)
 
 
-def _output_is(transform):
-    def when(g, e, c):
-        if not _is_model(g) or id(g) not in _CNN_RESULTS:
-            return False
-        out, ref = _CNN_RESULTS[id(g)]
-        return out is not None and out.shape == ref.shape and np.allclose(out, transform(ref),
-                                                                          atol=1e-3, rtol=1e-3)
-    return when
-
-
-def _has(*names):
-    return lambda g, e, c: any(n in _classes(g) for n in names)
-
-
-def _lacks(*names):
-    return lambda g, e, c: _is_model(g) and not any(n in _classes(g) for n in names)
-
-
-def _too_few(name, count):
-    return lambda g, e, c: _is_model(g) and _classes(g).count(name) < count(c)
-
-
-def _conv_bias(g, e, c):
-    return any(type(layer).__name__ == "Conv3D" and layer.use_bias for layer in getattr(g, "layers", []))
-
-
-def _crashed_with(*words):
-    return lambda g, e, c: isinstance(g, _Crashed) and any(w in g.text for w in words)
-
-
-def _wrong_dropout(g, e, c):
-    rate = c.args[2] if len(c.args) > 2 else 0.3
-    rates = [layer.rate for layer in getattr(g, "layers", []) if type(layer).__name__ == "Dropout"]
-    return bool(rates) and any(abs(r - rate) > 1e-9 for r in rates)
+def _diagnose_cnn3d(got, expected, case) -> list[str]:
+    """Finding codes for a failing case (see the mistakes of :func:`build_cnn3d`): the parts
+    missing or extra, in order, then the mistakes' codes."""
+    if "crashed" in got:
+        return ["2d"] if any(w in got["crashed"] for w in _2D_CRASH) else []
+    if "type" in got:
+        return []
+    kinds, blocks = got["kinds"], len(case.args[1])
+    found = structure_findings(got["parts"], expected["parts"])
+    rate = case.args[2] if len(case.args) > 2 else 0.3
+    checks = {
+        "2d": "Conv2D" in kinds or "MaxPooling2D" in kinds,
+        "flatten": "Flatten" in kinds or not {"GlobalAveragePooling3D", "GlobalMaxPooling3D"} & set(kinds),
+        "global_max": "GlobalMaxPooling3D" in kinds and "GlobalAveragePooling3D" not in kinds,
+        "logits": _outputs_are(got, expected, logit),
+        "double_sigmoid": _outputs_are(got, expected, lambda p: 1 / (1 + np.exp(-p))),
+        "softmax_one": _outputs_are(got, expected, np.ones_like),
+        "conv_bias": got["conv_bias"],
+        "bn_missing": kinds.count("BatchNormalization") < blocks,
+        "pool_missing": kinds.count("MaxPooling3D") < blocks,
+        "relu_missing": got["parts"].count("ReLU") < blocks,
+        "dropout": not got["dropout_rates"] or abs(got["dropout_rates"][-1] - rate) > 1e-9,
+        "momentum": bool(momentum_problem(got["momenta"])),
+    }
+    return found + [code for code, yes in checks.items() if yes]
 
 
 _CNN_CASES = [
@@ -394,49 +352,46 @@ def build_cnn3d(fn: Callable) -> Callable:
     GlobalAveragePooling3D, Dropout(dropout), Dense(1, sigmoid).
 
     Behaviour, not only shapes: the reference model gets random weights, the learner's model a
-    copy of them, and both must give the same outputs on three volumes."""
-    n_blocks = (lambda c: len(c.args[1]))
+    copy of them, and both must give the same outputs on three volumes; then its layers must be
+    the ones the exercise lists, in order (a missing or extra layer is named)."""
     result = evaluate_function(
-        _catching(fn), _reference_cnn3d, _CNN_CASES, name="build_cnn3d", compare_with=_same_cnn3d,
+        fn, _reference_cnn3d, _CNN_CASES, name="build_cnn3d", compare_with=_same_cnn3d,
+        call=builder_call(_reference_cnn3d,
+                          lambda model, reference, case: _cnn_summary(model, reference)),
+        diagnose=_diagnose_cnn3d,
         mistakes=[
             Mistake("Conv2D / MaxPooling2D work on images (batch, H, W, C); a volume (batch, D, "
-                    "H, W, C) needs Conv3D, MaxPooling3D and GlobalAveragePooling3D.",
-                    when=lambda g, e, c: _crashed_with("2D", "ndim=4", "Kernel shape must have the same "
-                                                         "length")(g, e, c)
-                    or _has("Conv2D", "MaxPooling2D")(g, e, c)),
+                    "H, W, C) needs Conv3D, MaxPooling3D and GlobalAveragePooling3D.", finding="2d"),
             Mistake("Flatten is no global pooling: it keeps every position, so the Dense layer's "
                     "weights depend on the volume size and on WHERE a fold is. Use "
-                    "GlobalAveragePooling3D: one number per feature map.",
-                    when=lambda g, e, c: _has("Flatten")(g, e, c)
-                    or _lacks("GlobalAveragePooling3D", "GlobalMaxPooling3D")(g, e, c)),
+                    "GlobalAveragePooling3D: one number per feature map.", finding="flatten"),
             Mistake("GlobalMaxPooling3D asks 'is the feature anywhere?'; this network uses "
-                    "GlobalAveragePooling3D ('how much of it is there?').",
-                    when=lambda g, e, c: _has("GlobalMaxPooling3D")(g, e, c)
-                    and _lacks("GlobalAveragePooling3D")(g, e, c)),
+                    "GlobalAveragePooling3D ('how much of it is there?').", finding="global_max"),
             Mistake("the sigmoid is missing: the output layer must be Dense(1, "
                     "activation='sigmoid') so that it is a probability (your outputs are the "
-                    "logits).", when=_output_is(_logit)),
+                    "logits).", finding="logits"),
             Mistake("the sigmoid is applied twice (an Activation('sigmoid') after "
                     "Dense(1, activation='sigmoid')?): outputs squeezed into (0.5, 0.73).",
-                    when=_output_is(lambda p: 1 / (1 + np.exp(-p)))),
+                    finding="double_sigmoid"),
             Mistake("softmax over ONE unit is always 1: use a sigmoid for a single output.",
-                    when=_output_is(lambda p: np.ones_like(p))),
+                    finding="softmax_one"),
             Mistake("a Conv3D has a bias: with BatchNormalization right after it the bias is "
                     "wasted (BN subtracts the mean and adds its own beta): use_bias=False.",
-                    when=_conv_bias),
-            Mistake("BatchNormalization is missing after a Conv3D.",
-                    when=lambda g, e, c: _too_few("BatchNormalization", n_blocks)(g, e, c)),
+                    finding="conv_bias"),
+            Mistake("BatchNormalization is missing after a Conv3D.", finding="bn_missing"),
             Mistake("a MaxPooling3D(2) is missing: every block halves the volume.",
-                    when=lambda g, e, c: _too_few("MaxPooling3D", n_blocks)(g, e, c)),
+                    finding="pool_missing"),
             Mistake("Dropout is missing (or has another rate than `dropout`) before the output "
-                    "layer.", when=lambda g, e, c: _lacks("Dropout")(g, e, c)
-                    or _wrong_dropout(g, e, c)),
+                    "layer.", finding="dropout"),
+            Mistake("the ReLU is missing after a batch normalisation: each block is Conv3D -> "
+                    "BatchNormalization -> ReLU -> MaxPooling3D(2).", finding="relu_missing"),
+            Mistake("BatchNormalization(momentum=0.9), as the exercise says (Keras' default is "
+                    "0.99).", finding="momentum"),
         ],
         hint="x = keras.Input(shape=input_shape); per f in filters: Conv3D(f, 3, padding='same', "
              "use_bias=False) -> BatchNormalization(momentum=0.9) -> ReLU() -> MaxPooling3D(2); then "
              "GlobalAveragePooling3D() -> Dropout(dropout) -> Dense(1, activation='sigmoid'). "
              "Check the order of the layers.")
-    _CNN_RESULTS.clear()
     return fn if result.passed else _reference_cnn3d
 
 

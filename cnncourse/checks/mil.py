@@ -11,12 +11,12 @@ when an exercise is not done yet.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, evaluate_function
-from cnncourse.checks._mistakes import behaviour_mistakes
+from cnncourse.checks import Case, Mistake, compare, evaluate_function
 from cnncourse.device import import_keras
 
 keras = import_keras()
@@ -31,6 +31,16 @@ def _np(x) -> np.ndarray:
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _as_array(fn, case):
+    """The pooling checks' ``call``: ``fn`` on the case, its result as a float64 array."""
+    return _np(fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)))
+
+
+def _wrongs(pairs):
+    """``Mistake(message, wrong=implementation)`` for ``(message, implementation)`` pairs."""
+    return [Mistake(message, wrong=wrong) for message, wrong in pairs]
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,8 +144,7 @@ def _p_cases():
     ]
 
 
-def _pooling_mistakes(fn, extra=()):
-    cases = _p_cases()
+def _pooling_mistakes(extra=()):
     pairs = [
         ("you reduced over axis 0, the bags of the batch: every bag then gets the same numbers "
          "from the other bags. The instances of a bag are on axis 1.",
@@ -154,25 +163,21 @@ def _pooling_mistakes(fn, extra=()):
         pairs += [("that is the sum over the instances; divide by their number K (mean).",
                    lambda p: _np(p).sum(axis=1)),
                   ("that is the max, not the mean.", lambda p: _np(p).max(axis=1))]
-    return behaviour_mistakes(fn, pairs, cases, rtol=1e-5, atol=1e-6)
+    return _wrongs(pairs)
 
 
 def max_pooling(fn: Callable) -> Callable:
     """Check ``max_pooling(p)``: (B, K, C) -> (B, C), the largest probability over the instances."""
-    learner = lambda p: _np(fn(p))  # noqa: E731
-    result = evaluate_function(learner, lambda p: _np(_max_pooling(p)), _p_cases(),
-                               name="max_pooling", rtol=1e-5, atol=1e-6,
-                               mistakes=_pooling_mistakes(learner, extra=("max",)),
+    result = evaluate_function(fn, _max_pooling, _p_cases(), name="max_pooling", rtol=1e-5,
+                               atol=1e-6, call=_as_array, mistakes=_pooling_mistakes(extra=("max",)),
                                hint="keras.ops.max(p, axis=1)")
     return fn if result.passed else _max_pooling
 
 
 def mean_pooling(fn: Callable) -> Callable:
     """Check ``mean_pooling(p)``: (B, K, C) -> (B, C), the mean probability over the instances."""
-    learner = lambda p: _np(fn(p))  # noqa: E731
-    result = evaluate_function(learner, lambda p: _np(_mean_pooling(p)), _p_cases(),
-                               name="mean_pooling", rtol=1e-5, atol=1e-6,
-                               mistakes=_pooling_mistakes(learner),
+    result = evaluate_function(fn, _mean_pooling, _p_cases(), name="mean_pooling", rtol=1e-5,
+                               atol=1e-6, call=_as_array, mistakes=_pooling_mistakes(),
                                hint="keras.ops.mean(p, axis=1)")
     return fn if result.passed else _mean_pooling
 
@@ -221,8 +226,13 @@ def noisy_and(cls: type) -> type:
     The layer is built on each case, its threshold ``b`` set to the case's values, and its output
     compared with Kraus's formula. Returns ``cls`` if right, else the reference layer class.
     """
-    def run(p, a, b):
-        layer = cls(a=a)
+    def call(impl, case):
+        """A layer class is built on the case and its ``b`` set; a wrong implementation (a
+        function of (p, a, b)) is called."""
+        p, a, b = copy.deepcopy(case.args)
+        if not isinstance(impl, type):
+            return _np(impl(p, a, b))
+        layer = impl(a=a)
         layer.build(p.shape)
         _layer_b(layer).assign(np.asarray(b, np.float32))
         return _np(layer(p))
@@ -239,10 +249,9 @@ def noisy_and(cls: type) -> type:
         ("only the numerator was shifted: divide by sigmoid(a (1 - b)) - sigmoid(-a b) too.",
          lambda p, a, b: _noisy_and_np(p, a, b, normalise=False) - _sigmoid(-a * np.asarray(b))),
     ]
-    cases = _noisy_and_cases()
     result = evaluate_function(
-        run, lambda p, a, b: _noisy_and_np(p, a, b), cases, name="NoisyAnd", rtol=1e-4,
-        atol=1e-5, mistakes=behaviour_mistakes(run, pairs, cases, rtol=1e-4, atol=1e-5),
+        cls, _NoisyAnd, _noisy_and_cases(), name="NoisyAnd", rtol=1e-4, atol=1e-5, call=call,
+        mistakes=_wrongs(pairs),
         hint="mean = keras.ops.mean(p, axis=1); then Kraus's formula with keras.ops.sigmoid, "
              "self.a and self.b.")
     return cls if result.passed else _NoisyAnd
@@ -293,8 +302,13 @@ def attention_pooling(cls: type) -> type:
     The layer's V, w (and U) are set to the case's values; both outputs are compared with Ilse
     et al.'s formula. Returns ``cls`` if right, else the reference layer class.
     """
-    def run(h, V, w, U):
-        layer = cls(units=V.shape[1], gated=U is not None)
+    def call(impl, case):
+        """A layer class is built on the case with its V, w (and U) set; a wrong implementation
+        (a function of (h, V, w, U)) is called."""
+        h, V, w, U = copy.deepcopy(case.args)
+        if not isinstance(impl, type):
+            return impl(h, V, w, U)
+        layer = impl(units=V.shape[1], gated=U is not None)
         layer.build(h.shape)
         layer.V.assign(V)
         layer.w.assign(w)
@@ -319,11 +333,9 @@ def attention_pooling(cls: type) -> type:
         ("with gated=True, multiply tanh(h V) elementwise by the gate sigmoid(h U) before w.",
          lambda h, V, w, U: _both(_attention_np(h, V, w, None), h)),
     ]
-    cases = _attention_cases()
     result = evaluate_function(
-        run, lambda h, V, w, U: _both(_attention_np(h, V, w, U), h), cases,
-        name="AttentionPooling", rtol=1e-4, atol=1e-5,
-        mistakes=behaviour_mistakes(run, pairs, cases, rtol=1e-4, atol=1e-5),
+        cls, _AttentionPooling, _attention_cases(), name="AttentionPooling", rtol=1e-4,
+        atol=1e-5, call=call, mistakes=_wrongs(pairs),
         hint="e = tanh(h @ V) (times sigmoid(h @ U) if gated), scores = squeeze(e @ w, -1), "
              "a = softmax(scores, axis=1).")
     return cls if result.passed else _AttentionPooling
@@ -365,15 +377,29 @@ def _mil_cases():
     ]
 
 
-def _run_builder(fn, bags_shape, width, pooling, with_head, seed, *, probe=False):
+def _mil_summary(builder, case) -> dict:
+    """The MIL-model check's ``call``: build the model for the case; a plain summary of it: its
+    outputs on the case's bags (``out``) and with bag 0 changed (``out_bag0_changed``), its
+    parameter count (``params``) and that of ``instance_net`` and ``head`` (``shared_params``)."""
+    bags_shape, width, pooling, with_head, seed = case.args
     net, pool, head, x = _mil_case_parts(bags_shape, width, pooling, with_head, seed)
-    model = fn(net, pool, bags_shape[1], head) if with_head else fn(net, pool, bags_shape[1])
+    model = (builder(net, pool, bags_shape[1], head) if with_head
+             else builder(net, pool, bags_shape[1]))
     if not hasattr(model, "count_params") or not hasattr(model, "predict"):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
-    out = _np(model(x))
-    if not probe:
-        return out
-    return model, net, head, x, out
+    changed = x.copy()
+    changed[0] = 1.0 - changed[0]
+    return {"out": _np(model(x)), "out_bag0_changed": _np(model(changed)),
+            "params": int(model.count_params()),
+            "shared_params": int(net.count_params() + (head.count_params() if head is not None else 0))}
+
+
+def _same_mil(got, expected):
+    ok, why = compare(got["out"], expected["out"], rtol=1e-4, atol=1e-5)
+    if ok and got["params"] != got["shared_params"]:
+        return False, (f"it has {got['params']:,} weights, instance_net and head together "
+                       f"{got['shared_params']:,}")
+    return ok, why
 
 
 def _expected(bags_shape, width, pooling, with_head, seed):
@@ -384,57 +410,44 @@ def _expected(bags_shape, width, pooling, with_head, seed):
     return _np(head(z)) if head is not None else z
 
 
+def _diagnose_mil(got, expected, case) -> list[str]:
+    """Finding codes for a failing case (see the mistakes of :func:`build_mil_model`)."""
+    g, e, g2 = got["out"], expected["out"], got["out_bag0_changed"]
+    bags_shape, width, pooling, with_head, seed = case.args
+    b, k = bags_shape[:2]
+    checks = {
+        "mixes_bags": g.shape == g2.shape and not np.allclose(g[1:], g2[1:], atol=1e-6),
+        "not_shared": got["params"] > got["shared_params"],
+        "no_pooling": g.ndim == e.ndim + 1 and g.shape[:1] == e.shape[:1],
+        "pooled_batch": g.ndim >= 1 and g.shape[0] == k and k != b,
+        "head_ignored": bool(with_head) and np.shape(g) == np.shape(e) and np.allclose(
+            g, _expected(bags_shape, width, pooling, False, seed), atol=1e-5),
+    }
+    return [code for code, yes in checks.items() if yes]
+
+
 def build_mil_model(fn: Callable) -> Callable:
     """Check ``build_mil_model(instance_net, pooling, n_instances, head=None)``: a Keras model
-    taking bags (B, K, H, W, C), applying the *same* ``instance_net`` to every instance, pooling
+    taking bags (B, K, H, W, C), applying the *same* ``instance_net`` to every instance (its
+    weights shared: the model has exactly the weights of ``instance_net`` and ``head``), pooling
     over the instances, then ``head`` if given."""
-    cases = _mil_cases()
-    learner = lambda *args: _run_builder(fn, *args)  # noqa: E731
-
-    def probe(case):
-        return _run_builder(fn, *case.args, probe=True)
-
-    def mixes_bags(g, e, c):
-        model, net, head, x, out = probe(c)
-        x2 = x.copy()
-        x2[0] = 1.0 - x2[0]
-        out2 = _np(model(x2))
-        return out.shape == out2.shape and not np.allclose(out[1:], out2[1:], atol=1e-6)
-
-    def not_shared(g, e, c):
-        model, net, head, x, out = probe(c)
-        expected = net.count_params() + (head.count_params() if head is not None else 0)
-        return model.count_params() > expected
-
-    def no_pooling(g, e, c):
-        return np.ndim(g) == np.ndim(e) + 1 and np.shape(g)[:1] == np.shape(e)[:1]
-
-    def head_ignored(g, e, c):
-        if not c.args[3]:
-            return False
-        bags_shape, width, pooling, _, seed = c.args
-        return np.allclose(g, _expected(bags_shape, width, pooling, False, seed), atol=1e-5)
-
-    def pooled_batch(g, e, c):
-        b, k = c.args[0][:2]
-        return np.ndim(g) >= 1 and np.shape(g)[0] == k and k != b
-
     result = evaluate_function(
-        learner, _expected, cases, name="build_mil_model", rtol=1e-4, atol=1e-5,
+        fn, _build_mil_model, _mil_cases(), name="build_mil_model", call=_mil_summary,
+        compare_with=_same_mil, diagnose=_diagnose_mil,
         mistakes=[
             Mistake("instances of different bags are mixed: changing bag 0 changed the output of "
                     "other bags. Reshape (B, K, H, W, C) -> (B*K, H, W, C) and back to (B, K, ...) "
                     "in the same order, or use keras.layers.TimeDistributed(instance_net).",
-                    when=mixes_bags),
+                    finding="mixes_bags"),
             Mistake("the instance network is not shared: the model has more weights than "
                     "instance_net (and head). Apply the one `instance_net` to every instance "
-                    "(TimeDistributed), do not build a network per instance.", when=not_shared),
+                    "(TimeDistributed), do not build a network per instance.", finding="not_shared"),
             Mistake("the output still has an instance axis: apply `pooling` to the (B, K, C) "
-                    "instance outputs to get one row per bag.", when=no_pooling),
+                    "instance outputs to get one row per bag.", finding="no_pooling"),
             Mistake("the output has K rows, not B: the pooling ran over the batch axis.",
-                    when=pooled_batch),
+                    finding="pooled_batch"),
             Mistake("`head` was given but not applied to the pooled bag vector.",
-                    when=head_ignored),
+                    finding="head_ignored"),
         ],
         hint="bags = keras.Input((n_instances, *instance_net.input_shape[1:])); "
              "h = keras.layers.TimeDistributed(instance_net)(bags); z = pooling(h); "

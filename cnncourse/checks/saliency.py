@@ -13,7 +13,6 @@ from typing import Callable
 import numpy as np
 
 from cnncourse.checks import Case, Mistake, check_function, compare
-from cnncourse.checks._mistakes import behaviour_mistakes
 
 # --------------------------------------------------------------------------------------------
 # Reference implementations
@@ -240,7 +239,8 @@ def gradient_saliency(fn: Callable) -> Callable:
     return check_function(
         fn, _gradient_saliency, cases, name="gradient_saliency",
         compare_with=_close_maps,
-        mistakes=behaviour_mistakes(fn, pairs, cases, rtol=1e-3, atol=1e-6) + [
+        rtol=1e-3, atol=1e-6,
+        mistakes=[Mistake(message, wrong=wrong) for message, wrong in pairs] + [
             Mistake("you returned one map for the whole batch (summed or averaged over the "
                     "images); return one map per image, shape (N, H, W).",
                     when=_shape_is(lambda c: c.args[1].shape[1:3])),
@@ -313,7 +313,8 @@ def grad_cam(fn: Callable) -> Callable:
     ]
     return check_function(
         fn, _grad_cam, cases, name="grad_cam", compare_with=compare_cam,
-        mistakes=behaviour_mistakes(fn, pairs, cases, rtol=2e-3, atol=1e-6) + [
+        rtol=2e-3, atol=1e-6,
+        mistakes=[Mistake(message, wrong=wrong) for message, wrong in pairs] + [
             Mistake("the map is not upsampled: it has the size of the last convolution's output. "
                     "Resize it to the images' height and width: tf.image.resize(cam[..., None], "
                     "(H, W), method='bilinear')[..., 0].",
@@ -369,7 +370,8 @@ def occlusion_map(fn: Callable) -> Callable:
 
     return check_function(
         fn, _occlusion, cases, name="occlusion_map", compare_with=_close_maps,
-        mistakes=behaviour_mistakes(fn, pairs, cases, rtol=1e-3, atol=1e-6) + [
+        rtol=1e-3, atol=1e-6,
+        mistakes=[Mistake(message, wrong=wrong) for message, wrong in pairs] + [
             Mistake("the number of window positions is off: windows start at 0, stride, 2 stride, "
                     "... as long as the whole patch fits, so there are (H - patch) // stride + 1 "
                     "positions per axis: range(0, H - patch + 1, stride).", when=count_off),
@@ -426,7 +428,7 @@ def spearman(fn: Callable) -> Callable:
     ]
     return check_function(
         fn, _spearman, cases, name="spearman", rtol=1e-6, atol=1e-9,
-        mistakes=behaviour_mistakes(fn, pairs, cases, rtol=1e-6, atol=1e-9) + [
+        mistakes=[Mistake(message, wrong=wrong) for message, wrong in pairs] + [
             Mistake("the answer should be one number: flatten the maps first (np.ravel), "
                     "np.corrcoef of 2-D arrays correlates their rows.",
                     when=lambda g, e, c: _numeric(g) and np.size(g) > 1),
@@ -480,5 +482,5 @@ def mass_inside(fn: Callable) -> Callable:
     ]
     return check_function(
         fn, _mass_inside, cases, name="mass_inside", rtol=1e-6, atol=1e-9,
-        mistakes=behaviour_mistakes(fn, pairs, cases, rtol=1e-6, atol=1e-9),
+        mistakes=[Mistake(message, wrong=wrong) for message, wrong in pairs],
         hint="m = np.abs(maps); (m * masks).sum(axis=(1, 2)) / m.sum(axis=(1, 2)).")

@@ -12,7 +12,8 @@ from typing import Any, Callable
 import numpy as np
 
 from cnncourse.checks import (Case, Mistake, check_function, check_value, evaluate_function,
-                              library_shortcut)
+                              library_shortcut, structure_findings)
+from cnncourse.checks.architecture import is_model, model_parts
 
 # --------------------------------------------------------------------------------------------
 # Exercise 1: the window around a pixel
@@ -81,7 +82,7 @@ def extract_window(fn: Callable) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 2: Dice
+# Exercise 6: Dice
 
 
 def _dice_score(prob, target, threshold=0.5):
@@ -197,7 +198,7 @@ def conv1_repeats(value: Any, *, window: int, kernel: int = 4) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 4: split touching nuclei
+# Exercise 7: split touching nuclei
 
 
 def _split_touching(mask, min_distance=5):
@@ -302,39 +303,37 @@ def split_touching(fn: Callable) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------
-# A learner who calls the library's reference instead of writing the exercise is told so.
+# A learner who calls the library's reference instead of writing the exercise is told so: the core
+# does it for the exercise's own name (``_build_unet`` for ``build_unet``, ...); the sampler's check
+# also looks for the library's pixel sampler, which does half of that exercise.
 
 
-class _UsedReference:
-    """What a checked answer gives when it called the reference it is compared with."""
-
-    def __init__(self, name):
-        self.name = name
-
-
-def _shortcut(fn, names):
-    """``_UsedReference`` naming the library function ``fn`` hands the exercise to (any of
-    ``names``; see :func:`cnncourse.checks.library_shortcut`), else ``None``."""
-    for name in names:
-        found = library_shortcut(fn, name)
-        if found:
-            return _UsedReference(found)
-    return None
-
-
-def _used_reference_problem(got):
-    return ("reference", f"it calls {got.name}, the reference this check "
-                         "compares with") if isinstance(got, _UsedReference) else None
+def _used_reference(fn, name) -> tuple[str, str] | None:
+    """``("reference", why)`` when ``fn`` hands the exercise to the library function ``name``
+    (:func:`cnncourse.checks.library_shortcut`), else ``None``."""
+    found = library_shortcut(fn, name)
+    return ("reference", f"it calls {found}, the reference this check compares with") if found else None
 
 
 _USED_REFERENCE = Mistake("the exercise is to write it yourself: calling the library's reference "
                           "copies the answer without building anything. Write the code in the "
                           "cell (the check then compares it with that reference).",
-                          when=lambda g, e, c: isinstance(g, _UsedReference))
+                          finding="reference")
+
+
+def _problem_is_none(got, expected):
+    """``compare_with`` of the checks whose ``call`` returns ``{"problem": (code, why)}``."""
+    code, why = got["problem"]
+    return code == "", why
+
+
+def _problem_code(got, expected, case) -> list[str]:
+    """``diagnose`` of the checks whose ``call`` returns ``{"problem": (code, why)}``."""
+    return [got["problem"][0]]
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise: the training-window sampler
+# Exercise 2: the training-window sampler
 #
 # The learner draws random pixels, so the answer cannot equal the reference's: it is checked by
 # what it must do. The test images hold distinct random values, so the centre of a window names
@@ -359,13 +358,6 @@ _SAMPLER_CASES = [
 ]
 
 
-class _Sampled:
-    """What the sampler gave for one case (and whether a second call with the seed agreed)."""
-
-    def __init__(self, out, again, args):
-        self.out, self.again, self.args = out, again, args
-
-
 def _same_output(a, b):
     try:
         return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
@@ -373,18 +365,20 @@ def _same_output(a, b):
         return False
 
 
-def _run_sampler(fn):
-    def run(images, masks, n_windows, size, seed=0):
-        used = _shortcut(fn, ["_training_windows", "_sample_pixels"])
-        if used:
-            return used
-        out = fn(images.copy(), masks.copy(), n_windows, size, seed=seed)
-        if out is Ellipsis:
-            return out
-        again = fn(images.copy(), masks.copy(), n_windows, size, seed=seed)
-        return _Sampled(out, _same_output(out, again) if isinstance(out, tuple) else True,
-                        (images, masks, n_windows, size))
-    return run
+def _sample(sampler, case):
+    """The sampler's ``call``: run it twice with the case's seed; ``{"problem": (code, why)}``
+    (code "" when the draw has every property it must have)."""
+    used = None if sampler is _training_windows else _used_reference(sampler, "_sample_pixels")
+    if used:
+        return {"problem": used}
+    images, masks, n_windows, size = case.args
+    seed = case.kwargs.get("seed", 0)
+    out = sampler(images.copy(), masks.copy(), n_windows, size, seed=seed)
+    if out is Ellipsis:
+        return out
+    again = sampler(images.copy(), masks.copy(), n_windows, size, seed=seed)
+    repeatable = _same_output(out, again) if isinstance(out, tuple) else True
+    return {"problem": _sampler_problem(out, repeatable, case.args)}
 
 
 def _training_windows(images, masks, n_windows, size, seed=0):
@@ -393,14 +387,12 @@ def _training_windows(images, masks, n_windows, size, seed=0):
     return reference(images, masks, n_windows, size, seed=seed, foreground_fraction=0.5)
 
 
-def _sampler_problem(got, expected):
-    """``(code, explanation)``; code "" when the sample is right."""
+def _sampler_problem(out, repeatable, args):
+    """``(code, explanation)`` for the sampler's output ``out`` on ``args`` (images, masks,
+    n_windows, size); code "" when the sample is right."""
     from cnncourse.segmentation import extract_windows
 
-    if isinstance(got, _UsedReference):
-        return _used_reference_problem(got)
-    images, masks, n_windows, size = expected.args
-    out = got.out
+    images, masks, n_windows, size = args
     if not isinstance(out, tuple) or len(out) != 2:
         return "type", f"expected a tuple (windows, labels), got {type(out).__name__}"
     windows, labels = (np.asarray(a) for a in out)
@@ -410,7 +402,7 @@ def _sampler_problem(got, expected):
         return "shape", (f"windows {windows.shape} and labels {labels.shape}, expected ({m}, {size}, "
                          f"{size}, 1) and ({m},): {per_image} windows from each of the "
                          f"{len(images)} images")
-    if not got.again:
+    if not repeatable:
         return "seed", "a second call with the same seed gave other windows"
     values = images.ravel()
     order = np.argsort(values)
@@ -445,10 +437,6 @@ def _sampler_problem(got, expected):
     return "", ""
 
 
-def _sampler_is(code):
-    return lambda g, e, c: isinstance(g, _Sampled) and _sampler_problem(g, e)[0] == code
-
-
 def training_windows(fn: Callable) -> Callable:
     """Check ``training_windows(images, masks, n_windows, size, seed=0)``: ``n_windows //
     len(images)`` random pixels from each image, half of them foreground (all background in an
@@ -456,29 +444,29 @@ def training_windows(fn: Callable) -> Callable:
     windows ``(M, size, size, 1)`` and their centre-pixel labels ``(M,)``, the same for the same
     seed. Random pixels cannot match a reference draw, so the check tests these properties."""
     result = evaluate_function(
-        _run_sampler(fn), _sampled_reference, _SAMPLER_CASES, name="training_windows",
-        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_sampler_problem(g, e)),
+        fn, _training_windows, _SAMPLER_CASES, name="training_windows", call=_sample,
+        compare_with=_problem_is_none, diagnose=_problem_code,
         mistakes=[
             _USED_REFERENCE,
             Mistake("a label is not the mask at its window's centre pixel: either the window is "
                     "not centred on the sampled pixel (after padding by size // 2 the pixel "
                     "(r, c) sits at (r + size // 2, c + size // 2) of the padded image), or the "
                     "label is read elsewhere (it is masks[i][r, c], row first).",
-                    when=_sampler_is("label")),
+                    finding="label"),
             Mistake("the classes are not balanced: nuclei cover only part of each image, so "
                     "pixels drawn uniformly are mostly background. Draw half of each image's "
                     "windows from its foreground pixels (np.flatnonzero(mask)) and half from its "
-                    "background (np.flatnonzero(~mask)).", when=_sampler_is("balance")),
+                    "background (np.flatnonzero(~mask)).", finding="balance"),
             Mistake("the windows must come from every image, n_windows // len(images) from "
-                    "each; some images gave more than others.", when=_sampler_is("per_image")),
+                    "each; some images gave more than others.", finding="per_image"),
             Mistake("the same seed must give the same windows: make one generator, rng = "
                     "np.random.default_rng(seed), and draw everything from it (not from "
-                    "np.random's global state).", when=_sampler_is("seed")),
+                    "np.random's global state).", finding="seed"),
             Mistake("zero padding at the border: pad with mode='reflect' (extract_window does).",
-                    when=_sampler_is("zero_pad")),
+                    finding="zero_pad"),
             Mistake("the windows must have a channel axis, (M, size, size, 1), and the labels "
                     "shape (M,), with M = (n_windows // len(images)) * len(images).",
-                    when=_sampler_is("shape")),
+                    finding="shape"),
         ],
         hint="rng = np.random.default_rng(seed); for each image: fg = np.flatnonzero(mask), "
              "bg = np.flatnonzero(~mask), pick half of the pixels from each with rng.choice, turn "
@@ -487,13 +475,8 @@ def training_windows(fn: Callable) -> Callable:
     return fn if result.passed else _training_windows
 
 
-def _sampled_reference(images, masks, n_windows, size, seed=0):
-    return _Sampled(_training_windows(images, masks, n_windows, size, seed=seed), True,
-                    (images, masks, n_windows, size))
-
-
 # --------------------------------------------------------------------------------------------
-# Exercise: the U-Net
+# Exercise 5: the U-Net
 #
 # The learner's model is checked by behaviour: the reference model's weights are copied into it
 # (the layers with weights must match one to one), and then the two must give the same outputs on
@@ -553,11 +536,10 @@ def _concatenations(model):
 
 
 def _unet_problem(got, expected):
-    """``(code, explanation)`` for the learner's model ``got``; code "" when it is right."""
+    """``(code, explanation)`` for the learner's model ``got`` compared with the reference model
+    ``expected``; code "" when it computes the same function."""
     import keras
 
-    if isinstance(got, _UsedReference):
-        return _used_reference_problem(got)
     if not isinstance(got, keras.Model):
         return "type", f"expected a keras.Model, got {type(got).__name__}"
     outs = []
@@ -609,56 +591,78 @@ def _unet_problem(got, expected):
                       f"reference's by up to {max(np.abs(n - r).max() for n, r in zip(new, ref_outs)):.3g}")
 
 
-def _unet_is(*codes):
-    return lambda g, e, c: _unet_problem(g, e)[0] in codes
+def _reference_unet(depth, width):
+    """The reference U-Net (a wrapper: a learner who hands in the library's ``_build_unet`` is
+    told to write it)."""
+    from cnncourse.segmentation import _build_unet
 
-
-def _run_builder(fn, *, reference=False):
-    def run(*args, **kwargs):
-        import keras
-
-        keras.utils.set_random_seed(0)
-        return (None if reference else _shortcut(fn, ["_build_unet"])) or fn(*args, **kwargs)
-    return run
+    return _build_unet(depth, width)
 
 
 def build_unet(fn: Callable) -> Callable:
     """Check ``build_unet(depth, width)``: a U-Net in the Keras functional API whose layers with
     weights match the reference's one to one, and which, with the reference's weights copied in,
-    gives the reference's outputs on a 32x32 and a 24x40 image (either concatenation order)."""
+    gives the reference's outputs on a 32x32 and a 24x40 image (either concatenation order); then
+    its layers must be the ones the exercise lists, in order (a missing or extra one is named)."""
     from cnncourse.segmentation import _build_unet
 
+    references: dict = {}   # case label -> the reference model
+
+    def build(builder, case):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        return builder(*case.args, **case.kwargs)
+
+    def call(builder, case):
+        """A plain summary: the model's parts and what is wrong with it, ``(code, why)``."""
+        if case.label not in references:
+            references[case.label] = build(_reference_unet, case)
+        reference = references[case.label]
+        if builder is _reference_unet:
+            return {"problem": ("", ""), "parts": model_parts(reference)}
+        model = build(builder, case)
+        if model is Ellipsis:
+            return model
+        problem = _unet_problem(model, reference)
+        parts = model_parts(model) if is_model(model) else ()
+        if problem[0] == "" and parts != model_parts(reference):
+            problem = ("parts", "its layers are not the ones the exercise lists")
+        return {"problem": problem, "parts": parts}
+
+    def diagnose(got, expected, case):
+        return structure_findings(got["parts"], expected["parts"]) + _problem_code(got, expected, case)
+
     result = evaluate_function(
-        _run_builder(fn), _run_builder(_build_unet, reference=True), _UNET_CASES, name="build_unet",
-        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_unet_problem(g, e)),
+        fn, _reference_unet, _UNET_CASES, name="build_unet", call=call,
+        compare_with=_problem_is_none, diagnose=diagnose,
         mistakes=[
-            _USED_REFERENCE,
             Mistake("the output size differs from the input: padding that shrinks the image. "
-                    "Every 3x3 and 2x2 convolution needs padding='same'.", when=_unet_is("shrinks")),
+                    "Every 3x3 and 2x2 convolution needs padding='same'.", finding="shrinks"),
             Mistake("concatenation on the wrong axis: the skip connection joins feature maps of "
                     "the same height and width along the channel axis, "
-                    "layers.Concatenate(axis=-1) (the default).", when=_unet_is("axis")),
+                    "layers.Concatenate(axis=-1) (the default).", finding="axis"),
             Mistake("the skip connection is missing: the decoder must concatenate the encoder's "
                     "features of the same size (saved before each pooling) with the upsampled "
                     "ones, layers.Concatenate()([skip, x]). Without it the output only sees the "
-                    "coarse, pooled maps.", when=_unet_is("no_skip")),
+                    "coarse, pooled maps.", finding="no_skip"),
             Mistake("the skip connection does not carry the encoder's features: each "
                     "Concatenate must join the tensor saved in the contracting path (before its "
                     "pooling) with the upsampled one, not a decoder tensor with itself.",
-                    when=_unet_is("skip_wiring")),
+                    finding="skip_wiring"),
             Mistake("the sigmoid is missing: the 1x1 output convolution needs "
                     "activation='sigmoid' so the outputs are probabilities in [0, 1].",
-                    when=_unet_is("no_sigmoid")),
+                    finding="no_sigmoid"),
             Mistake("the sigmoid is applied twice (an activation='sigmoid' and another sigmoid "
                     "after it): the outputs are squeezed into (0.5, 0.73) and never say "
-                    "'background'.", when=_unet_is("double_sigmoid")),
+                    "'background'.", finding="double_sigmoid"),
             Mistake("the output has the wrong number of channels: one 1x1 convolution with ONE "
                     "filter, layers.Conv2D(1, 1, activation='sigmoid').",
-                    when=_unet_is("channels")),
+                    finding="channels"),
             Mistake("the layers with weights differ from the U-Net described above (two 3x3 "
                     "convolutions per block, filters doubling per level, a 2x2 convolution after "
                     "each upsampling, a 1x1 output): compare your filter counts and kernel sizes "
-                    "with the list in the exercise.", when=_unet_is("layers")),
+                    "with the list in the exercise.", finding="layers"),
         ],
         hint="encoder: for each level two Conv2D(width * 2**level, 3, padding='same', "
              "activation='relu'), save the result, MaxPooling2D(2); bottleneck; decoder: "
@@ -669,16 +673,11 @@ def build_unet(fn: Callable) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise: the window classifier made fully convolutional
+# Exercise 4: the window classifier made fully convolutional
 
 _FCN_CASES = [Case((15, 2, 4, 0), label="a random 15x15 window classifier (width 2, hidden 4)"),
               Case((17, 3, 5, 1), label="a random 17x17 window classifier (width 3, hidden 5)")]
 _FCN_IMAGE = np.random.default_rng(7).random((11, 14)).astype(np.float32)
-
-
-class _Converted:
-    def __init__(self, model, window_model):
-        self.model, self.window_model = model, window_model
 
 
 def _window_model(window, width, hidden, seed):
@@ -695,31 +694,31 @@ def _window_model(window, width, hidden, seed):
     return model
 
 
-def _run_converter(fn):
-    def run(window, width, hidden, seed):
-        window_model = _window_model(window, width, hidden, seed)
-        used = _shortcut(fn, ["_to_fully_convolutional"])
-        out = used or fn(window_model)
-        return out if out is Ellipsis or isinstance(out, _UsedReference) else _Converted(
-            out, window_model)
-    return run
-
-
-def _fcn_reference(window, width, hidden, seed):
+def _fcn_reference(window_model):
+    """The reference conversion (a wrapper: a learner who hands in the library's
+    ``_to_fully_convolutional`` is told to write it)."""
     from cnncourse.segmentation import _to_fully_convolutional
 
-    window_model = _window_model(window, width, hidden, seed)
-    return _Converted(_to_fully_convolutional(window_model), window_model)
+    return _to_fully_convolutional(window_model)
 
 
-def _fcn_problem(got, expected):
+def _convert(converter, case):
+    """The converter's ``call``: a random window classifier for the case, converted;
+    ``{"problem": (code, why)}`` (code "" when it gives the sliding window's map)."""
+    window_model = _window_model(*case.args)
+    out = converter(window_model)
+    if out is Ellipsis:
+        return out
+    return {"problem": ("", "") if converter is _fcn_reference else _fcn_problem(out, window_model)}
+
+
+def _fcn_problem(model, window_model):
+    """``(code, explanation)`` for the learner's conversion ``model`` of ``window_model``; code ""
+    when it gives the sliding window's probability map."""
     import keras
 
     from cnncourse.segmentation import _pad, predict_sliding_window
 
-    if isinstance(got, _UsedReference):
-        return _used_reference_problem(got)
-    model, window_model = got.model, got.window_model
     if not isinstance(model, keras.Model):
         return "type", f"expected a keras.Model, got {type(model).__name__}"
     window = window_model.input_shape[1]
@@ -756,10 +755,6 @@ def _fcn_problem(got, expected):
                       f"{np.abs(out - slow).max():.3g}")
 
 
-def _fcn_is(*codes):
-    return lambda g, e, c: isinstance(g, _Converted) and _fcn_problem(g, e)[0] in codes
-
-
 def to_fully_convolutional(fn: Callable) -> Callable:
     """Check ``to_fully_convolutional(window_model)``: a model that, run once on an image padded
     by ``window // 2``, gives the same probability map as sliding the window classifier over
@@ -767,28 +762,27 @@ def to_fully_convolutional(fn: Callable) -> Callable:
     from cnncourse.segmentation import _to_fully_convolutional
 
     result = evaluate_function(
-        _run_converter(fn), _fcn_reference, _FCN_CASES, name="to_fully_convolutional",
-        compare_with=lambda g, e: (lambda p: (p[0] == "", p[1]))(_fcn_problem(g, e)),
+        fn, _fcn_reference, _FCN_CASES, name="to_fully_convolutional", call=_convert,
+        compare_with=_problem_is_none, diagnose=_problem_code,
         mistakes=[
-            _USED_REFERENCE,
             Mistake("the output map is smaller than the image: the pooling still has stride 2, "
                     "so it keeps only every second window. Use MaxPooling2D(2, strides=1).",
-                    when=_fcn_is("smaller")),
+                    finding="smaller"),
             Mistake("the output map is larger than the image: after a stride-1 pooling the "
                     "layers must read their inputs 2 pixels apart (dilation_rate=2 in conv2, "
                     "conv3 and the dense-as-convolution layer), which is what the stride-2 "
                     "pooling did in the window model. Without it positions are not aligned.",
-                    when=_fcn_is("larger")),
+                    finding="larger"),
             Mistake("the sigmoid is missing on the output convolution (activation='sigmoid').",
-                    when=_fcn_is("no_sigmoid")),
-            Mistake("the sigmoid is applied twice.", when=_fcn_is("double_sigmoid")),
+                    finding="no_sigmoid"),
+            Mistake("the sigmoid is applied twice.", finding="double_sigmoid"),
             Mistake("the weights were not copied (or not all of them): set every layer's "
                     "weights from the window model, the Dense kernels reshaped to convolution "
-                    "kernels.", when=_fcn_is("weights")),
+                    "kernels.", finding="weights"),
             Mistake("the Dense kernel was reshaped in the wrong order: Flatten lays the k x k x C "
                     "map out row by row, channel fastest, so the Dense kernel (k*k*C, units) "
                     "becomes the convolution kernel kernel.reshape(k, k, C, units) (no transpose).",
-                    when=_fcn_is("values")),
+                    finding="values"),
         ],
         hint="Conv2D(conv1) -> MaxPooling2D(2, strides=1) -> Conv2D(conv2, dilation_rate=2) -> "
              "Conv2D(conv3, dilation_rate=2) -> Conv2D(hidden, k, dilation_rate=2) -> "

@@ -3,11 +3,15 @@ submanifold convolution as gather + matrix product."""
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any, Callable
 
 import numpy as np
 
-from cnncourse.checks import Case, Mistake, check_function, check_value, evaluate_function
+from cnncourse.checks import (Case, Mistake, check_function, check_value, evaluate_function,
+                              structure_findings)
+from cnncourse.checks.architecture import (builder_call, flat_layers, is_model, layer_kinds, logit,
+                                           model_parts, momentum_problem, randomize_weights, unbuilt)
 
 # ---- exercise: multiply-adds of one layer, dense vs sparse ---------------------------------------
 
@@ -221,7 +225,10 @@ def _self_only(inputs, levels):
     return out
 
 
-_SPARSE_RESULTS: dict = {}
+_SPARSE_SETTINGS = {"SubmanifoldConv3D": ("filters", "kernel_size", "use_bias"),
+                    "SparseBatchNormalization": ("momentum",), "SparseMaxPool3D": ("pool_size",),
+                    "SparseAvgPool3D": ("pool_size",), "SparseGlobalPool3D": ("mode",),
+                    "Dropout": ("rate",), "Dense": ("units",)}
 
 
 def _run(model, inputs):
@@ -234,96 +241,114 @@ def _is_library_classifier(model) -> bool:
             or model.name == "reference_sparse_classifier")
 
 
-def _same_classifier(got, expected):
-    from cnncourse.checks.cnn3d import _Crashed, _is_model, _randomize
+_TABLE_ERROR = re.compile(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)"    # a gather out of range
+                          r"|\w+: \w+ (has \d+ rows but there are \d+[^.]*|holds the entry[^:]*"
+                          r"|is not a submanifold neighbour table[^:]*|is not the transpose[^(]*)")
+_TABLE_WORDS = ("is not in [0", "rows but there are", "holds the entry",
+                "is not a submanifold neighbour table", "is not the transpose")
 
-    if isinstance(got, _Crashed):
-        return False, f"building the model raised {got.text}"
-    if not _is_model(got):
-        return False, f"expected a keras.Model, got {type(got).__name__}"
-    if _is_library_classifier(got):
+
+def _classifier_summary(model, reference, levels: int) -> dict:
+    """What the checks compare of a built sparse classifier: its parts; its outputs on a batch of
+    three objects with its own random weights, also with neighbour tables that list only the site
+    itself; its outputs with ``reference``'s random weights copied in (``reference`` itself: its
+    outputs)."""
+    import keras
+
+    if not is_model(model):
+        return {"type": type(model).__name__}
+    layers = flat_layers(model)
+    summary = {
+        "library": _is_library_classifier(model), "kinds": layer_kinds(model),
+        "parts": model_parts(model, _SPARSE_SETTINGS),
+        "output_shape": tuple(model.output_shape), "params": int(model.count_params()),
+        "weight_shapes": tuple(tuple(w.shape) for w in model.weights),
+        "batch_norms": sum(isinstance(layer, keras.layers.BatchNormalization) for layer in layers),
+        "momenta": tuple(sorted({round(float(layer.momentum), 4) for layer in layers
+                                 if isinstance(layer, keras.layers.BatchNormalization)})),
+        "global_modes": tuple(layer.mode for layer in layers
+                              if type(layer).__name__ == "SparseGlobalPool3D"),
+        "dropout_rates": tuple(float(layer.rate) for layer in layers
+                               if type(layer).__name__ == "Dropout"),
+        "error": None, "own": None, "alone_all": None, "alone_coarse": None, "copied": None,
+    }
+    x = _probe_batch(levels)
+    if model is reference:
+        summary["library"] = False
+        summary["own"] = summary["copied"] = _run(model, x)
+        return summary
+    if summary["library"]:
+        return summary
+    try:
+        randomize_weights(model, seed=1)
+        summary["own"] = _run(model, x)
+        summary["alone_all"] = _run(model, _self_only(x, range(levels)))
+        if levels > 1:
+            summary["alone_coarse"] = _run(model, _self_only(x, range(1, levels)))
+    except Exception as exc:  # noqa: BLE001 - reported as the answer's verdict
+        text = str(exc)
+        found = _TABLE_ERROR.search(text)
+        text = found.group(0) if found else (text.strip().splitlines() or [""])[0][:200]
+        summary["error"] = f"{type(exc).__name__}: {text}"
+        return summary
+    if summary["weight_shapes"] == tuple(tuple(w.shape) for w in reference.weights):
+        model.set_weights(reference.get_weights())
+        summary["copied"] = _run(model, x)
+    return summary
+
+
+def _same_classifier(got, expected):
+    if unbuilt(got):
+        return False, unbuilt(got)
+    if got["library"]:
         return False, ("that is the library's network (cnncourse.sparse.net._build_sparse_classifier "
                        "or the checker's reference): assemble it yourself from the layers")
-    levels = sum(1 for layer in expected.layers if type(layer).__name__ == "SubmanifoldConv3D")
-    x = _probe_batch(levels)
-    _randomize(expected)
-    e = _run(expected, x)
-    record = {"expected": e}
-    _SPARSE_RESULTS[id(got)] = record
-    try:
-        _randomize(got, seed=1)
-        own = _run(got, x)
-        record["own"] = own
-        record["alone_all"] = _run(got, _self_only(x, range(levels)))
-        if levels > 1:
-            record["alone_coarse"] = _run(got, _self_only(x, range(1, levels)))
-    except Exception as exc:  # noqa: BLE001
-        import re
-
-        text = str(exc)
-        found = re.search(r"indices\[[^\]]*\] = -?\d+ is not in \[0, \d+\)"    # a gather out of range
-                          r"|\w+: \w+ (has \d+ rows but there are \d+[^.]*|holds the entry[^:]*"
-                          r"|is not a submanifold neighbour table[^:]*|is not the transpose[^(]*)",
-                          text)                                        # the layers' own checks
-        text = found.group(0) if found else (text.strip().splitlines() or [""])[0][:200]
-        record["error"] = text
-        return False, f"running it on a batch raised {type(exc).__name__}: {text}"
-    if own.shape != e.shape:
-        return False, f"it outputs shape {own.shape} for 3 samples, expected {e.shape}"
-    gs, es = [tuple(w.shape) for w in got.weights], [tuple(w.shape) for w in expected.weights]
+    if got["error"]:
+        return False, f"running it on a batch raised {got['error']}"
+    e = expected["copied"]
+    if got["own"].shape != e.shape:
+        return False, f"it outputs shape {got['own'].shape} for 3 samples, expected {e.shape}"
+    gs, es = list(got["weight_shapes"]), list(expected["weight_shapes"])
     if gs != es:
         return False, f"its weights have shapes {gs}, the expected model's {es}"
-    got.set_weights(expected.get_weights())
-    g = _run(got, x)
-    record["copied"] = g
-    from cnncourse.checks.cnn3d import _bn_momentum
-
-    bad = _bn_momentum(got)
+    bad = momentum_problem(got["momenta"])
     if bad:
         return False, bad
+    g = got["copied"]
     if not np.allclose(g, e, atol=1e-4, rtol=1e-3):
         return False, (f"with the same weights it outputs {np.round(g.ravel(), 4).tolist()}, "
                        f"expected {np.round(e.ravel(), 4).tolist()}")
+    if got["parts"] != expected["parts"]:
+        return False, "its layers are not the ones the exercise lists"
     return True, ""
 
 
-def _record(g, key):
-    from cnncourse.checks.cnn3d import _is_model
-
-    return _SPARSE_RESULTS.get(id(g), {}).get(key) if _is_model(g) else None
+def _same(a, b, **tolerance) -> bool:
+    return a is not None and b is not None and np.shape(a) == np.shape(b) and np.allclose(a, b, **tolerance)
 
 
-def _unchanged(key):
-    def when(g, e, c):
-        own, alone = _record(g, "own"), _record(g, key)
-        return own is not None and alone is not None and np.allclose(own, alone, atol=1e-6)
-    return when
-
-
-def _copied_is(transform):
-    def when(g, e, c):
-        got, ref = _record(g, "copied"), _record(g, "expected")
-        return got is not None and np.allclose(got, transform(ref), atol=1e-3, rtol=1e-3)
-    return when
-
-
-def _layer_classes(g):
-    from cnncourse.checks.cnn3d import _classes
-
-    return _classes(g)
-
-
-def _global_mode(g):
-    modes = [layer.mode for layer in getattr(g, "layers", [])
-             if type(layer).__name__ == "SparseGlobalPool3D"]
-    return modes[0] if modes else None
-
-
-def _no_bn(g, e, c):
-    import keras
-
-    return bool(_layer_classes(g)) and not any(
-        isinstance(layer, keras.layers.BatchNormalization) for layer in g.layers)
+def _diagnose_classifier(got, expected, case) -> list[str]:
+    """Finding codes for a failing case (see the mistakes of :func:`build_sparse_classifier`): the
+    parts missing or extra, in order, then the mistakes' codes."""
+    if unbuilt(got) or got["library"]:
+        return []
+    kinds, parts = got["kinds"], got["parts"]
+    rate = case.args[1] if len(case.args) > 1 else 0.3
+    checks = {
+        "alone_all": _same(got["own"], got["alone_all"], atol=1e-6),
+        "alone_coarse": _same(got["own"], got["alone_coarse"], atol=1e-6),
+        "no_pool": not {"SparseMaxPool3D", "SparseAvgPool3D", "SparseConv3D"} & set(kinds),
+        "table": any(s in (got["error"] or "") for s in _TABLE_WORDS),
+        "avg_pool": "SparseAvgPool3D" in kinds,
+        "no_bn": got["batch_norms"] == 0,
+        "logits": expected["copied"] is not None and _same(got["copied"], logit(expected["copied"]),
+                                                           atol=1e-3, rtol=1e-3),
+        "global_pool": any(m != "avg_max" for m in got["global_modes"]) or "SparseGlobalPool3D" not in kinds,
+        "no_relu": "ReLU" not in parts,
+        "dropout": not got["dropout_rates"] or abs(got["dropout_rates"][-1] - rate) > 1e-9,
+        "momentum": bool(momentum_problem(got["momenta"])),
+    }
+    return structure_findings(parts, expected["parts"]) + [c for c, yes in checks.items() if yes]
 
 
 _CLASSIFIER_CASES = [
@@ -339,46 +364,41 @@ def build_sparse_classifier(fn: Callable) -> Callable:
 
     Behaviour: the reference gets random weights, the learner's model a copy, and both must give
     the same probabilities for a batch of three small objects; probes that blank the neighbour
-    tables tell whether the convolutions look at the neighbours at all."""
-    from cnncourse.checks.cnn3d import _catching, _logit
-
+    tables tell whether the convolutions look at the neighbours at all. Then its layers must be
+    the ones the exercise lists, in order (a missing or extra layer is named)."""
     result = evaluate_function(
-        _catching(fn), _reference_classifier, _CLASSIFIER_CASES, name="build_sparse_classifier",
-        compare_with=_same_classifier,
+        fn, _reference_classifier, _CLASSIFIER_CASES, name="build_sparse_classifier",
+        compare_with=_same_classifier, diagnose=_diagnose_classifier,
+        call=builder_call(_reference_classifier, lambda model, reference, case: _classifier_summary(
+            model, reference, len(case.args[0]))),
         mistakes=[
             Mistake("your convolutions never look at the neighbours (the output does not change "
                     "when every table lists only the site itself): a Dense layer on the features "
                     "is a 1x1x1 convolution. Use SubmanifoldConv3D(width, 3)(x, neighbors_l).",
-                    when=_unchanged("alone_all")),
+                    finding="alone_all"),
             Mistake("the coarser levels do not use their own neighbour table: level l's "
                     "convolution takes inputs[f'neighbors_{l}'] (the sites of level l), not "
-                    "neighbors_0.", when=_unchanged("alone_coarse")),
+                    "neighbors_0.", finding="alone_coarse"),
             Mistake("there is no pooling between the levels, so the grid is kept: every level "
                     "after the first has its own, coarser sites. Put SparseMaxPool3D(2)(x, "
-                    "down_l, up_l) between level l and l + 1.",
-                    when=lambda g, e, c: bool(_layer_classes(g)) and not any(
-                        n in _layer_classes(g) for n in ("SparseMaxPool3D", "SparseAvgPool3D",
-                                                         "SparseConv3D"))),
+                    "down_l, up_l) between level l and l + 1.", finding="no_pool"),
             Mistake("a table of another level: a gather read a row that does not exist. Level l's "
                     "convolution takes inputs[f'neighbors_{l}'], built for the sites of level l, "
-                    "and the pooling between l and l + 1 takes down_l and up_l.",
-                    when=lambda g, e, c: any(s in (_record(g, "error") or "") for s in (
-                        "is not in [0", "rows but there are", "holds the entry",
-                        "is not a submanifold neighbour table", "is not the transpose"))),
+                    "and the pooling between l and l + 1 takes down_l and up_l.", finding="table"),
             Mistake("SparseAvgPool3D divides each window's sum by 8, counting the INACTIVE sites "
                     "as zeros (an object's border looks darker); this network max-pools: "
-                    "SparseMaxPool3D.", when=lambda g, e, c: "SparseAvgPool3D" in _layer_classes(g)),
+                    "SparseMaxPool3D.", finding="avg_pool"),
             Mistake("batch normalisation is missing: SparseBatchNormalization() after each "
-                    "convolution (its statistics come from the active sites only).", when=_no_bn),
+                    "convolution (its statistics come from the active sites only).", finding="no_bn"),
             Mistake("the sigmoid is missing: Dense(1, activation='sigmoid') (your outputs are "
-                    "logits).", when=_copied_is(_logit)),
+                    "logits).", finding="logits"),
             Mistake("the global pooling must pool each sample's sites, mean AND max side by side: "
-                    "SparseGlobalPool3D('avg_max')(x, batch_index, samples).",
-                    when=lambda g, e, c: _global_mode(g) not in (None, "avg_max")
-                    or (bool(_layer_classes(g)) and "SparseGlobalPool3D" not in _layer_classes(g))),
-            Mistake("the ReLU is missing after the batch normalisation.",
-                    when=lambda g, e, c: bool(_layer_classes(g)) and "ReLU" not in _layer_classes(g)
-                    and "Activation" not in _layer_classes(g)),
+                    "SparseGlobalPool3D('avg_max')(x, batch_index, samples).", finding="global_pool"),
+            Mistake("the ReLU is missing after the batch normalisation.", finding="no_relu"),
+            Mistake("Dropout(dropout) is missing (or has another rate than `dropout`) between the "
+                    "global pooling and the output layer.", finding="dropout"),
+            Mistake("SparseBatchNormalization(momentum=0.9), as the exercise says (Keras' default "
+                    "is 0.99).", finding="momentum"),
         ],
         hint="inputs = sparse.network_input_layers(len(widths), 1); x = inputs['features']; per "
              "level: SubmanifoldConv3D(w, 3, use_bias=False)(x, inputs[f'neighbors_{l}']) -> "
@@ -386,5 +406,4 @@ def build_sparse_classifier(fn: Callable) -> Callable:
              "SparseMaxPool3D(2)(x, inputs[f'down_{l}'], inputs[f'up_{l}']); "
              "SparseGlobalPool3D('avg_max')(x, inputs['batch_index'], inputs['samples']) -> "
              "Dropout(dropout) -> Dense(1, activation='sigmoid'); keras.Model(inputs, out).")
-    _SPARSE_RESULTS.clear()
     return fn if result.passed else _reference_classifier

@@ -160,3 +160,75 @@ def test_rotate_volume(last, stub):
         assert last().status == "failed" and words in last().message, last().message
     c.rotate_volume(stub)
     assert last().status == "not done"
+
+
+# ---- the 3D CNN's layers: what the exercise lists, no more, no less (issue 28) -------------------
+
+def _cnn_variant(input_shape, filters=(8, 16, 32), dropout=0.3, *, drop=True, extra=None,
+                 split_sigmoid=False, ops_relu=False):
+    """The exercise's network, or a variant: without the dropout, with an `extra` layer after each
+    block's ReLU ("dropout") or after the global pooling ("relu"), with the sigmoid as its own
+    Activation layer, with keras.ops.relu instead of a ReLU layer."""
+    import keras
+
+    L = keras.layers
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for f in filters:
+        x = L.Conv3D(f, 3, padding="same", use_bias=False)(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
+        x = keras.ops.relu(x) if ops_relu else L.ReLU()(x)
+        if extra == "dropout":
+            x = L.Dropout(0.2)(x)
+        x = L.MaxPooling3D(2)(x)
+    x = L.GlobalAveragePooling3D()(x)
+    if extra == "relu":
+        x = L.ReLU()(x)
+    if drop:
+        x = L.Dropout(dropout)(x)
+    if split_sigmoid:
+        return keras.Model(inputs, L.Activation("sigmoid")(L.Dense(1)(x)))
+    return keras.Model(inputs, L.Dense(1, activation="sigmoid")(x))
+
+
+@pytest.mark.parametrize("kwargs", [dict(split_sigmoid=True), dict(ops_relu=True)])
+def test_build_cnn3d_accepts_equivalent_ways_of_writing_a_layer(last, kwargs):
+    def mine(s, f=(8, 16, 32), d=0.3):
+        return _cnn_variant(s, f, d, **kwargs)
+
+    assert c.build_cnn3d(mine) is mine and last().passed, last().message
+
+
+def test_build_cnn3d_fails_a_model_without_the_dropout(last):
+    """It trains, and with the same weights it gives the same outputs (dropout is off at test
+    time): the check names the layer the exercise asks for."""
+    def no_dropout(s, f=(8, 16, 32), d=0.3):
+        return _cnn_variant(s, f, d, drop=False)
+
+    assert c.build_cnn3d(no_dropout) is c._reference_cnn3d
+    assert last().status == "failed", last().message
+    assert "not the ones the exercise lists" in last().message
+    assert "Dropout is missing" in last().message, last().message
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("relu", "extra: a second ReLU after GlobalAveragePooling3D"),
+    ("dropout", "extra: Dropout(0.2) after ReLU"),
+])
+def test_build_cnn3d_fails_a_model_with_an_extra_layer_and_names_it(last, extra, words):
+    def with_extra(s, f=(8, 16, 32), d=0.3):
+        return _cnn_variant(s, f, d, extra=extra)
+
+    assert c.build_cnn3d(with_extra) is c._reference_cnn3d
+    assert last().status == "failed" and words in last().message, last().message
+
+
+def test_model_parts_are_the_exercise_words():
+    from cnncourse.checks.architecture import model_parts
+
+    parts = model_parts(_cnn_variant((8, 8, 8, 1), (4,), 0.3, split_sigmoid=True))
+    assert parts == ("Conv3D(4, 3, padding='same', use_bias=False)", "BatchNormalization(momentum=0.9)",
+                     "ReLU", "MaxPooling3D(2)", "GlobalAveragePooling3D", "Dropout(0.3)", "Dense(1)",
+                     "sigmoid")
+    assert model_parts(_cnn_variant((8, 8, 8, 1), (4,), 0.3, ops_relu=True)) == model_parts(
+        _cnn_variant((8, 8, 8, 1), (4,), 0.3))

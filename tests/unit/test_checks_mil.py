@@ -215,3 +215,24 @@ def test_reference_layers_round_trip(tmp_path):
     again = keras.models.load_model(path)
     for a, b in zip(model(x), again(x)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+
+
+def build_cloned(instance_net, pooling, n_instances, head=None):
+    """One copy of instance_net per instance, its weights copied: the same outputs, K times the
+    weights (the exercise shares one network)."""
+    bags = keras.Input((n_instances, *instance_net.input_shape[1:]))
+    outs = []
+    dense = instance_net.layers[-1]   # the test's instance_net: Flatten -> Dense
+    for k in range(n_instances):
+        copy = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(
+            dense.units, activation=dense.activation)], name=f"copy_{k}")
+        out = copy(bags[:, k])
+        copy.set_weights(instance_net.get_weights())
+        outs.append(out)
+    z = pooling(ops.stack(outs, axis=1))
+    return keras.Model(bags, head(z) if head is not None else z)
+
+
+def test_build_mil_model_fails_copies_of_the_instance_network(verdict):
+    assert C.build_mil_model(build_cloned) is C._build_mil_model
+    verdict("failed", "weights, instance_net and head together", "not shared")

@@ -272,3 +272,46 @@ def test_to_fully_convolutional(last, stub):
 
     cs.to_fully_convolutional(lambda m: seg._to_fully_convolutional(m))
     assert last().status == "failed" and "write it yourself" in last().message, last().message
+
+
+def unet_variant(depth, width, *, pooling="MaxPooling2D", dropout=False, split=False):
+    """`unet` with another pooling layer, a Dropout after each pooling, or each convolution's
+    ReLU as its own layer (equivalent)."""
+    import keras
+
+    L = keras.layers
+
+    def conv(x, f, k=3):
+        if split:
+            return L.ReLU()(L.Conv2D(f, k, padding="same")(x))
+        return L.Conv2D(f, k, padding="same", activation="relu")(x)
+
+    inputs = keras.Input((None, None, 1))
+    x, skips = inputs, []
+    for level in range(depth):
+        x = conv(conv(x, width * 2 ** level), width * 2 ** level)
+        skips.append(x)
+        x = getattr(L, pooling)(2)(x)
+        if dropout:
+            x = L.Dropout(0.2)(x)
+    x = conv(conv(x, width * 2 ** depth), width * 2 ** depth)
+    for level in reversed(range(depth)):
+        x = conv(L.UpSampling2D(2)(x), width * 2 ** level, 2)
+        x = L.Concatenate()([skips[level], x])
+        x = conv(conv(x, width * 2 ** level), width * 2 ** level)
+    return keras.Model(inputs, L.Conv2D(1, 1, padding="same", activation="sigmoid")(x))
+
+
+def test_build_unet_names_a_missing_or_extra_layer(last):
+    from cnncourse.segmentation import _build_unet
+
+    split = lambda depth, width: unet_variant(depth, width, split=True)  # noqa: E731
+    assert cs.build_unet(split) is split and last().passed, last().message
+    # behaves like the reference (dropout is off at test time), but the exercise lists no dropout
+    assert cs.build_unet(lambda depth, width: unet_variant(depth, width, dropout=True)) is _build_unet
+    assert last().status == "failed" and "extra: Dropout(0.2) after MaxPooling2D(2)" in last().message, \
+        last().message
+    cs.build_unet(lambda depth, width: unet_variant(depth, width, pooling="AveragePooling2D"))
+    assert last().status == "failed", last().message
+    assert "missing: MaxPooling2D(2) after ReLU (found AveragePooling2D(2) there)" in last().message, \
+        last().message

@@ -71,7 +71,7 @@ def test_multiply_adds_value_check(last):
 # ---- the sparse classifier ----------------------------------------------------------------------
 
 def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sigmoid=True,
-         same_table=False):
+         same_table=False, drop=True, extra=False):
     import keras
 
     from cnncourse import sparse
@@ -89,7 +89,10 @@ def _net(widths=(8, 16, 32), dropout=0.3, *, conv=True, pool="max", bn=True, sig
             layer = sparse.SparseMaxPool3D(2) if pool == "max" else sparse.SparseAvgPool3D(2)
             x = layer(x, inputs[f"down_{lev}"], inputs[f"up_{lev}"])
     x = sparse.SparseGlobalPool3D("avg_max")(x, inputs["batch_index"], inputs["samples"])
-    x = keras.layers.Dropout(dropout)(x)
+    if extra:
+        x = keras.layers.ReLU()(x)   # harmless here (pooled ReLU outputs are >= 0), not asked for
+    if drop:
+        x = keras.layers.Dropout(dropout)(x)
     out = keras.layers.Dense(1, activation="sigmoid" if sigmoid else None)(x)
     return keras.Model(inputs, out)
 
@@ -120,3 +123,24 @@ def test_build_sparse_classifier_refuses_the_library_network(last):
     S.build_sparse_classifier(lambda w, d=0.3: _build_sparse_classifier(1, widths=w, dropout=d,
                                                                          name="mine"))
     assert last().status == "failed" and "library" in last().message, last().message
+
+
+# ---- the sparse classifier's layers: what the exercise lists, no more, no less (issue 28) -------
+
+def test_build_sparse_classifier_fails_a_model_without_the_dropout(last):
+    def no_dropout(w=(8, 16, 32), d=0.3):
+        return _net(w, d, drop=False)
+
+    assert S.build_sparse_classifier(no_dropout) is S._reference_classifier
+    assert last().status == "failed", last().message
+    assert "not the ones the exercise lists" in last().message
+    assert "Dropout(dropout) is missing" in last().message, last().message
+
+
+def test_build_sparse_classifier_fails_a_model_with_an_extra_layer_and_names_it(last):
+    def extra_relu(w=(8, 16, 32), d=0.3):
+        return _net(w, d, extra=True)
+
+    assert S.build_sparse_classifier(extra_relu) is S._reference_classifier
+    assert last().status == "failed", last().message
+    assert "extra: a second ReLU after SparseGlobalPool3D('avg_max')" in last().message, last().message
