@@ -195,15 +195,22 @@ class Recorded:
         try:
             result = self.__wrapped__(*args, **kwargs)
         except BaseException as exc:
-            self.calls.setdefault(key, ["raised", _exception_name(exc), str(exc)[:2000]])
+            self._note(key, ["raised", _exception_name(exc), str(exc)[:2000]])
             raise
-        if key not in self.calls:
-            try:
-                self.calls[key] = ["returned", encode(result)]
-            except Unencodable as exc:
-                self.unencodable = str(exc)
-                self.calls[key] = ["unencodable", str(exc)]
+        try:
+            self._note(key, ["returned", encode(result)])
+        except Unencodable as exc:
+            self.unencodable = str(exc)
+            self._note(key, ["unencodable", str(exc)])
         return result
+
+    def _note(self, key: str, outcome: list) -> None:
+        """Add ``outcome`` to the call's outcomes unless it repeats the last one: a function that
+        answers the same each time keeps one, one that does not (an unseeded sampler called twice
+        by a "same seed" check) keeps the sequence, which the replay returns in order."""
+        outcomes = self.calls.setdefault(key, [])
+        if not outcomes or outcomes[-1] != outcome:
+            outcomes.append(outcome)
 
     def __getattr__(self, attr):
         return getattr(self.__wrapped__, attr)
@@ -271,10 +278,17 @@ class Replay:
         self.__name__ = self.__qualname__ = name
         self._calls = entry.get("calls", {})
         self._observed = entry.get("observed", {})
+        self._seen: dict[str, int] = {}
         self.missing = 0
 
     def __call__(self, *args, **kwargs):
-        record = self._calls.get(_call_key(args, kwargs))
+        key = _call_key(args, kwargs)
+        outcomes = self._calls.get(key)
+        record = None
+        if outcomes:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+            record = outcomes[min(n, len(outcomes) - 1)]
         if record is None:
             self.missing += 1
             raise Unrecorded(f"`{self.__name__}` was not called with these arguments in the "

@@ -71,6 +71,21 @@ def test_a_replay_returns_what_was_recorded_and_refuses_the_rest(monkeypatch):
     assert record.unwrap(recorded) is square
 
 
+def test_a_replay_returns_changing_results_in_order(monkeypatch):
+    """An answer that returns something else on a second identical call (an unseeded sampler)
+    does so in the replay too."""
+    monkeypatch.setenv(record.GRADING_ENV, "1")
+    rng = np.random.default_rng()
+    recorded = record.record_answer("sample", lambda n: rng.integers(0, 1000, n))
+    first, second, third = recorded(5), recorded(5), recorded(5)
+    replay = record.replay_answer("sample", json.loads(json.dumps(recorded.transcript())))
+    assert [replay(5).tolist() for _ in range(3)] == [first.tolist(), second.tolist(), third.tolist()]
+    same = record.record_answer("same", lambda n: np.arange(n))
+    for _ in range(4):
+        same(3)
+    assert [len(v) for v in same.transcript()["calls"].values()] == [1]
+
+
 def test_a_checker_judges_a_replay_like_the_function(monkeypatch):
     """The grader's verdict on a replay equals the kernel's on the function, right or wrong."""
     monkeypatch.setenv(record.GRADING_ENV, "1")
