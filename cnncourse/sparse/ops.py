@@ -13,7 +13,7 @@ gives both ``dx`` and the block's share of ``dW``.
 The alternatives measured against it (per offset, active pairs only with scatter-adds, one
 whole gathered matrix) live beside the benchmark, in
 :mod:`cnncourse.tools.bench.sparse.alternatives`; on a 2-core CPU the blocked algorithm was the
-fastest forward and forward + backward (README's benchmark section): the zero rows it
+fastest forward and forward + backward (docs/benchmarks.md): the zero rows it
 multiplies cost less than the scatter-adds that skipping them needs, and its deep GEMMs run at
 twice the rate of per-offset ones.
 
@@ -156,7 +156,7 @@ def _conv_empty(x, kernel, n_out):
 def default_algorithm() -> str:
     """The algorithm ``"auto"`` picks: ``"blocked"`` on every backend. In ``cnncourse bench
     sparse`` at 128^3, C=32 on a 2-core CPU it was the fastest forward and forward + backward
-    on TensorFlow, for a thin shell and a filled ball alike; see README's benchmark section.
+    on TensorFlow, for a thin shell and a filled ball alike; see docs/benchmarks.md.
 
     Returns
     -------

@@ -168,7 +168,7 @@ def _preprocessors():
         """nbgrader's Execute with :class:`cnncourse.tools.runner.SlicedKernelManager` (nbgrader passes
         its kernel manager class as an argument, so configuration cannot change it). It logs a
         warning ``slow notebook run: ...`` (:class:`cnncourse.tools.runner.Timeline`) for any
-        stretch of a run over ``slow_seconds``, to locate the occasional ~600 s stall (README,
+        stretch of a run over ``slow_seconds``, to locate a slow run (README,
         troubleshooting)."""
 
         slow_seconds = 120
