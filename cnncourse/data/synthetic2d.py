@@ -66,12 +66,23 @@ def _harmonics(rng, n, kmax, amp, decay=1.0, kmin=2):
     return (mag * np.exp(1j * phase)).astype(np.complex64)
 
 
+_BLOB_CHUNK = 512   # blobs drawn at once: bounds _blob's ten-odd (n, H, W) temporaries
+
+
 def _blob(yy, xx, cy, cx, ry, rx, theta, coeffs, edge):
     """Soft star-convex blob on grids ``yy, xx`` (n, H, W). Per-blob parameters are (n,).
 
     Returns ``(mask, depth)``: ``mask`` in [0, 1] (sigmoid of the signed distance in pixels over
     ``edge``), ``depth`` = signed distance to the boundary in pixels (positive inside).
     """
+    n = len(cy)
+    if n > _BLOB_CHUNK:   # blob by blob the same numbers; a chunk's temporaries at a time
+        shape = np.broadcast_shapes(np.shape(yy)[1:], np.shape(xx)[1:])
+        mask, depth = np.empty((n, *shape), np.float32), np.empty((n, *shape), np.float32)
+        for i in range(0, n, _BLOB_CHUNK):
+            j = slice(i, i + _BLOB_CHUNK)
+            mask[j], depth[j] = _blob(yy, xx, cy[j], cx[j], ry[j], rx[j], theta[j], coeffs[j], edge[j])
+        return mask, depth
     e = lambda a: np.asarray(a, np.float32)[:, None, None]  # noqa: E731
     dy, dx = yy - e(cy), xx - e(cx)
     c, s = e(np.cos(theta)), e(np.sin(theta))
@@ -471,12 +482,23 @@ def _mitosis(n, size=32, *, seed=0, difficulty=0.5, positive_fraction=0.5):
     E[i] *= clear
     D[i] *= clear
 
+    # the (n, size, size) maps of the drawing are done with: free them before the last stage
+    # holds four more copies of the stains (halves the peak memory of a large n)
+    del warp, fib, low, fine, mix, cleft, tissue, clump, mask, depth, obj, cover, nucleolus, rim
+    del halo, arms, lumps, ring, towards, band, clear, m, m2, d2
     # ---- staining variation, optics, camera ---------------------------------------------------
     H *= rng.uniform(0.9 - 0.1 * d, 1.1 + 0.1 * d, n).astype(f32)[:, None, None]
     E *= rng.uniform(0.85, 1.15, n).astype(f32)[:, None, None]
     blur = 0.5 + 0.4 * d
-    H, E, D = ndimage.gaussian_filter(np.stack([H, E, D]), (0, 0, blur, blur), truncate=3.0)
-    rgb = _combine_hed(H, E, D)
-    rgb += rng.normal(0, 0.012 + 0.015 * d, rgb.shape).astype(f32)
+    stains = np.stack([H, E, D])
+    del H, E, D
+    rgb = _combine_hed(*ndimage.gaussian_filter(stains, (0, 0, blur, blur), truncate=3.0))
+    del stains
+    # camera noise, drawn in slices: the same values as one draw of rgb.size (the generator's
+    # stream continues), without a float64 copy of the whole batch
+    flat, sd = rgb.reshape(-1), 0.012 + 0.015 * d
+    for start in range(0, flat.size, 1 << 20):
+        part = flat[start:start + (1 << 20)]
+        part += rng.normal(0, sd, part.size).astype(f32)
     patches = np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
     return patches, y, sub
