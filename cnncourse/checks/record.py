@@ -21,7 +21,6 @@ record that as well, with :func:`observed`.
 """
 from __future__ import annotations
 
-import ast
 import base64
 import builtins
 import hashlib

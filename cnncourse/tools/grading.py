@@ -74,7 +74,6 @@ def configure(c: traitlets.config.Config) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _preprocessors():
-    from nbgrader import utils
     from nbgrader.preprocessors import ClearSolutions as Base
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor

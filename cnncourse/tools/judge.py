@@ -252,12 +252,11 @@ def graded_outputs(verdicts: list[Verdict], points: float) -> list:
 
     text = []
     for v in verdicts:
-        if v.judged == "grader" and v.lines:
-            text += v.lines
-        else:
-            text.append(f"{'✅' if v.passed else '❌'} {v.exercise}: "
-                        + ("passed (judged in the kernel)" if v.passed else v.why))
-        if v.judged == "grader" and not v.passed and v.why and not v.lines:
+        lines = v.lines if v.judged == "grader" else []   # the checker's own words, printed here
+        text += lines
+        if v.passed and not lines:
+            text.append(f"✅ {v.exercise}: passed (judged in the kernel)")
+        elif not v.passed and v.why not in "\n".join(lines):   # e.g. the audit's reason
             text.append(f"❌ {v.exercise}: {v.why}")
     outputs = [nbformat.v4.new_output("stream", name="stdout", text="\n".join(text) + "\n")]
     passed = sum(v.passed for v in verdicts)
